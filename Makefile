@@ -1,0 +1,24 @@
+# secrets-kit developer tasks. `make test` is the README's test command and what CI runs.
+PYTHON ?= python3
+
+.PHONY: setup peers test lint bench quickstart
+
+setup:
+	$(PYTHON) -m pip install -q -e '.[dev]'
+
+# Build or reuse every upstream test peer (cached in ~/.cache/secrets-kit-peers).
+peers:
+	$(PYTHON) -m tests.peers.install
+
+test: peers
+	SECRETS_KIT_REQUIRE_PEERS=1 $(PYTHON) -m pytest -q
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m mypy
+
+bench: peers
+	$(PYTHON) bench/run_all.py
+
+quickstart:
+	secrets-kit quickstart

@@ -1,0 +1,1 @@
+"""The `secrets-kit` command line (import name: secrets_kit_cli)."""

@@ -1,0 +1,3 @@
+from secrets_kit_cli.main import main
+
+main()

@@ -1,0 +1,98 @@
+"""Entry point of `secrets-kit`: the lazy command tree and the error-to-exit-code mapping."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from secrets_kit import __version__
+from secrets_kit.errors import EXIT_ERROR, SecretsKitError
+
+from .lazy import LazyGroup
+
+# name -> (module, attribute, one-line help). Modules load only when their command runs.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "quickstart": ("secrets_kit_cli.commands.quickstart", "quickstart",
+                   "Run the whole toolkit on the bundled examples/ repo with local keys."),
+    "seal": ("secrets_kit_cli.commands.seal", "seal", "Seal Secret manifests (files or folders) into SealedSecrets."),
+    "unseal": ("secrets_kit_cli.commands.seal", "unseal", "Recover Secrets from SealedSecrets with local keys."),
+    "keys": ("secrets_kit_cli.commands.keys", "keys", "Create, list, rotate and export sealing key pairs."),
+    "kubeseal": ("secrets_kit_cli.commands.kubeseal", "kubeseal", "Drop-in for the kubeseal command line."),
+    "sops": ("secrets_kit_cli.commands.sops", "sops", "Drop-in for the sops command line (SOPS file encryption)."),
+    "render": ("secrets_kit_cli.commands.render", "render",
+               "Render manifests for sync: decrypt, validate, optionally re-seal (Argo CD CMP, KRM)."),
+    "operator": ("secrets_kit_cli.commands.operator", "operator",
+                 "Run the in-cluster controllers (sealed secrets, external secrets)."),
+    "hook": ("secrets_kit_cli.commands.hook", "hook", "Git hooks: refuse plaintext Secrets before commit."),
+}
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0 success            4 decryption failed (key, scope, tampering)
+  1 unexpected error   5 keys missing, unreadable or refused
+  2 bad command line   6 provider or remote service failed
+  3 malformed input    7 invalid configuration   8 render failed
+The `sops` and `kubeseal` drop-ins use their upstream tool's exit codes."""
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    epilog=EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(__version__, "--version", "-V", prog_name="secrets-kit")
+@click.option("--debug", is_flag=True, envvar="SECRETS_KIT_DEBUG", help="Show tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """secrets-kit: keep every secret of a GitOps repository safe in Git.
+
+    Seal before commit, decrypt at render time, or sync from secret managers
+    in-cluster: one core, three front doors.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("SECRETS_KIT_DEBUG", "") not in ("", "0", "false")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; map errors to one line on stderr and a documented exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        cli.main(args=args, prog_name="secrets-kit", standalone_mode=False)
+    except SecretsKitError as err:
+        if _debug_requested(args):
+            raise
+        click.echo(f"secrets-kit: error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except click.exceptions.Exit as ex:
+        sys.exit(ex.exit_code)
+    except click.ClickException as ex:
+        ex.show()
+        sys.exit(ex.exit_code)
+    except click.Abort:
+        click.echo("secrets-kit: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("secrets-kit: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        # stdout closed by a pager or `head`: not an error of ours.
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as ex:  # an unexpected bug: short line unless --debug
+        if _debug_requested(args):
+            raise
+        click.echo(f"secrets-kit: internal error: {type(ex).__name__} (rerun with --debug for a traceback)",
+                   err=True)
+        sys.exit(EXIT_ERROR)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The in-cluster operator (import name: secrets_kit_operator): kopf handlers over the core."""

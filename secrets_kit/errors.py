@@ -1,0 +1,99 @@
+"""The one exception hierarchy of secrets-kit.
+
+Every error says what failed, where (file, key path, resource) and what to do
+next. Messages never contain a secret value: callers pass names, paths and
+fingerprints, never plaintext.
+
+Front doors map errors to outcomes: the CLI to the exit codes below (one line on
+stderr), the operator to status conditions, events and retries.
+"""
+
+from __future__ import annotations
+
+# Documented exit codes of the `secrets-kit` CLI (README, "Exit codes").
+EXIT_OK = 0
+EXIT_ERROR = 1  # unexpected or uncategorised failure
+EXIT_USAGE = 2  # bad command line (click's own code)
+EXIT_INPUT = 3  # malformed or unsupported input: YAML, manifest kind, file format
+EXIT_DECRYPT = 4  # decryption failed: wrong key, wrong scope, tampered data
+EXIT_KEYS = 5  # key material missing, unreadable or unacceptable (e.g. expired cert)
+EXIT_PROVIDER = 6  # a secret provider or remote service failed or is unreachable
+EXIT_CONFIG = 7  # configuration invalid (.sops.yaml, cluster registry, plugin env)
+EXIT_RENDER = 8  # the render step failed (kustomize/helm build, hook)
+
+
+class SecretsKitError(Exception):
+    """Base class. ``where`` names the item (file, key path, resource); ``hint`` the next step."""
+
+    exit_code: int = EXIT_ERROR
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        where: str | None = None,
+        hint: str | None = None,
+        exit_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.hint = hint
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+    def at(self, where: str) -> SecretsKitError:
+        """Attach a location if none is set yet; returns self for `raise err.at(path)`."""
+        if self.where is None:
+            self.where = where
+        elif where not in self.where:
+            self.where = f"{where}: {self.where}"
+        return self
+
+
+class InputError(SecretsKitError):
+    """The input is malformed or not what the command works on."""
+
+    exit_code = EXIT_INPUT
+
+
+class DecryptionError(SecretsKitError):
+    """Ciphertext could not be decrypted: wrong key, wrong scope, or tampered data."""
+
+    exit_code = EXIT_DECRYPT
+
+
+class KeyMaterialError(SecretsKitError):
+    """Keys or certificates are missing, unreadable, or refused (e.g. expired)."""
+
+    exit_code = EXIT_KEYS
+
+
+class ProviderError(SecretsKitError):
+    """A secret provider or remote key service failed, refused, or is unreachable."""
+
+    exit_code = EXIT_PROVIDER
+
+
+class ConfigError(SecretsKitError):
+    """Configuration is invalid."""
+
+    exit_code = EXIT_CONFIG
+
+
+class RenderError(SecretsKitError):
+    """The render step failed; nothing must be emitted."""
+
+    exit_code = EXIT_RENDER
+
+
+class PeerMissingError(SecretsKitError):
+    """An external program we call (kubectl, gpg, helm) is not installed."""
+
+    exit_code = EXIT_CONFIG

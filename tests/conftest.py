@@ -1,0 +1,31 @@
+"""Peers' fixtures are plugins, one module per peer family."""
+
+import importlib.util
+import os
+
+import pytest
+
+pytest_plugins = [
+    name
+    for name in (
+        "tests.peers.fixtures",
+        "tests.peers.gcp_fixtures",
+        "tests.peers.kube_fixtures",
+        "tests.peers.vault_fixtures",
+    )
+    # Optional families appear as their modules land; a missing module is not an error.
+    if importlib.util.find_spec(name) is not None
+]
+
+
+# In CI every peer is provided, so a skip for a missing peer is a failure there.
+REQUIRE_PEERS = os.environ.get("SECRETS_KIT_REQUIRE_PEERS", "") not in ("", "0")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_PEERS and report.skipped and "tests.peers.install" in str(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = f"peer missing in a run that requires every peer: {report.longrepr}"

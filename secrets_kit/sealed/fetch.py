@@ -1,0 +1,158 @@
+"""Where a sealing certificate comes from: a file, a URL, or the controller through the API server.
+
+kubeseal's rules: a value without a URL scheme is a local path; `http(s)://` and
+`file://` are fetched. From a cluster the certificate is read through the API server's
+service proxy, `/api/v1/namespaces/<ns>/services/http:<name>:<port>/proxy/v1/cert.pem`,
+where `<port>` is the name of the Service's first port.
+
+When the Service is not found under the default name, we look for the one the Helm
+chart makes (label `app.kubernetes.io/name=sealed-secrets`): the chart names it after
+the release, which is the most reported kubeseal failure.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError, KeyMaterialError, ProviderError
+
+if TYPE_CHECKING:  # HTTP and kubeconfig code loads only when a certificate is fetched
+    from ..k8s.kubeconfig import ClusterAccess, Overrides
+
+DEFAULT_CONTROLLER_NAME = "sealed-secrets-controller"
+DEFAULT_CONTROLLER_NAMESPACE = "kube-system"
+CHART_SELECTOR = "app.kubernetes.io/name=sealed-secrets"
+
+
+def is_local_path(spec: str) -> bool:
+    scheme = urllib.parse.urlsplit(spec).scheme
+    return scheme == "" or (len(scheme) == 1 and scheme.isalpha())  # a Windows drive letter
+
+
+def read_cert_source(spec: str, *, timeout: float = 30.0) -> bytes:
+    """The bytes at a cert path or URL (http, https, file)."""
+    if is_local_path(spec):
+        try:
+            return Path(spec).expanduser().read_bytes()
+        except OSError as ex:
+            raise KeyMaterialError(f"cannot read certificate: {ex.strerror}", where=spec) from None
+    import urllib.error
+    import urllib.request
+
+    scheme = urllib.parse.urlsplit(spec).scheme.lower()
+    if scheme == "file":
+        path = urllib.request.url2pathname(urllib.parse.urlsplit(spec).path)
+        try:
+            return Path(path).read_bytes()
+        except OSError as ex:
+            raise KeyMaterialError(f"cannot read certificate: {ex.strerror}", where=spec) from None
+    if scheme not in ("http", "https"):
+        raise KeyMaterialError(f"unsupported protocol scheme {scheme!r}", where=spec,
+                               hint="use a path, file://, http:// or https://")
+    req = urllib.request.Request(spec, headers={"Accept": "application/x-pem-file, */*",
+                                                "User-Agent": "secrets-kit"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return bytes(resp.read())
+    except urllib.error.HTTPError as ex:
+        raise ProviderError(f"cannot fetch {spec!r}: {ex.code} {ex.reason}", where=spec) from None
+    except (urllib.error.URLError, OSError) as ex:
+        raise ProviderError(f"cannot fetch certificate: {getattr(ex, 'reason', ex)}", where=spec) from None
+
+
+def proxy_path(namespace: str, name: str, port: str, suffix: str) -> str:
+    q = urllib.parse.quote
+    return f"/api/v1/namespaces/{q(namespace, safe='')}/services/http:{q(name, safe='')}:{q(port, safe='')}" \
+           f"/proxy{suffix}"
+
+
+def _status_message(status: int, body: bytes) -> str:
+    try:
+        message = json.loads(body).get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message or f"HTTP {status}")
+
+
+def controller_port(access: ClusterAccess, namespace: str, name: str, *, discover: bool) -> tuple[str, str]:
+    """(service name, first port name) of the controller's Service."""
+    from ..k8s.kubeconfig import request
+
+    q = urllib.parse.quote
+    status, body = request(access, f"/api/v1/namespaces/{q(namespace, safe='')}/services/{q(name, safe='')}")
+    if status == 404 and discover:
+        found = _discover(access, namespace)
+        if found:
+            return found
+    if status != 200:
+        raise ProviderError(
+            f"cannot get sealed secret service: {_status_message(status, body)}", where=f"{namespace}/{name}",
+            hint="use the flags --controller-name and --controller-namespace to name the sealed secrets "
+                 "controller's Service (the Helm chart names it after the release, e.g. sealed-secrets)")
+    return name, _first_port(body)
+
+
+def _first_port(body: bytes) -> str:
+    try:
+        ports = json.loads(body)["spec"]["ports"]
+        return str(ports[0].get("name") or "")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        raise ProviderError("the controller's Service has no ports") from None
+
+
+def _discover(access: ClusterAccess, namespace: str) -> tuple[str, str] | None:
+    from ..k8s.kubeconfig import request
+
+    q = urllib.parse.quote
+    status, body = request(access, f"/api/v1/namespaces/{q(namespace, safe='')}/services"
+                                   f"?labelSelector={q(CHART_SELECTOR, safe='')}")
+    if status != 200:
+        return None
+    try:
+        items = json.loads(body).get("items") or []
+    except (ValueError, AttributeError):
+        return None
+    services = [i for i in items if isinstance(i, dict) and (i.get("spec") or {}).get("ports")]
+    if len(services) != 1:
+        return None  # none, or ambiguous: better to ask for --controller-name
+    svc = services[0]
+    return str(svc["metadata"]["name"]), str(svc["spec"]["ports"][0].get("name") or "")
+
+
+def cluster_access(overrides: Overrides) -> ClusterAccess:
+    from ..k8s.kubeconfig import resolve
+
+    access = resolve(overrides)
+    if access is None:
+        raise ConfigError("no kubeconfig found to reach the cluster",
+                          hint="pass --cert FILE|URL, --kubeconfig, or set KUBECONFIG")
+    return access
+
+
+def fetch_cluster_cert(overrides: Overrides, *, namespace: str = DEFAULT_CONTROLLER_NAMESPACE,
+                       name: str = DEFAULT_CONTROLLER_NAME, discover: bool = True) -> bytes:
+    """The controller's current certificate, read through the API server's service proxy."""
+    from ..k8s.kubeconfig import request
+
+    access = cluster_access(overrides)
+    service, port = controller_port(access, namespace, name, discover=discover)
+    status, body = request(access, proxy_path(namespace, service, port, "/v1/cert.pem"),
+                           accept="application/x-pem-file, */*")
+    if status != 200:
+        raise ProviderError(f"cannot fetch certificate: {_status_message(status, body)}",
+                            where=f"{namespace}/{service}")
+    return body
+
+
+def controller_post(overrides: Overrides, suffix: str, body: bytes, *, namespace: str, name: str,
+                    discover: bool = True) -> tuple[int, bytes]:
+    """POST to the controller's /v1/verify or /v1/rotate through the service proxy."""
+    from ..k8s.kubeconfig import request
+
+    access = cluster_access(overrides)
+    service, port = controller_port(access, namespace, name, discover=discover)
+    return request(access, proxy_path(namespace, service, port, suffix), method="POST", body=body,
+                   content_type="application/json")

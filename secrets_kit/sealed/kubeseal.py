@@ -1,0 +1,286 @@
+"""kubeseal's command-line behaviour (v0.36.6 `runCLI`) on top of the sealed core.
+
+The front door parses flags into `KubesealFlags`; `run` follows kubeseal's order of
+checks: --recovery-unseal, --validate, --re-encrypt, open the certificate, --fetch-cert,
+--merge-into, --raw, then seal. Error texts are kubeseal's where it has one; every
+failure exits 1, as kubeseal does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from ..errors import ConfigError, InputError, SecretsKitError
+from ..k8s.kubeconfig import Overrides, default_namespace
+from ..k8s.manifests import Manifest, dump_documents, dump_json, dump_yaml, load_documents
+from .certs import load_cert
+from .crypto import hybrid_encrypt
+from .fetch import DEFAULT_CONTROLLER_NAME, DEFAULT_CONTROLLER_NAMESPACE, controller_post, fetch_cluster_cert
+from .fetch import read_cert_source as read_cert
+from .files import write_atomic
+from .model import SealOptions, is_sealed_secret, merge_into, seal_secret, unseal
+from .scopes import Scope, encryption_label
+
+EXIT_KUBESEAL = 1
+
+
+@dataclass
+class KubesealFlags:
+    cert: str = ""
+    controller_namespace: str = DEFAULT_CONTROLLER_NAMESPACE
+    controller_name: str = DEFAULT_CONTROLLER_NAME
+    output_format: str = "json"
+    output_file: str = ""
+    input_file: str = ""
+    fetch_cert: bool = False
+    allow_empty_data: bool = False
+    validate: bool = False
+    merge_into: str = ""
+    raw: bool = False
+    name: str = ""
+    from_file: list[str] = field(default_factory=list)
+    scope: Scope = Scope.STRICT
+    re_encrypt: bool = False
+    recovery_unseal: bool = False
+    private_keys: list[str] = field(default_factory=list)
+    overrides: Overrides = field(default_factory=Overrides)
+    controller_name_given: bool = False
+
+
+@dataclass
+class Streams:
+    stdin: BinaryIO
+    stdout: BinaryIO
+    warn: Callable[[str], None]
+    stdin_is_tty: bool = False
+    stderr_is_tty: bool = False
+
+
+def _fail(message: str) -> SecretsKitError:
+    return SecretsKitError(message, exit_code=EXIT_KUBESEAL)
+
+
+def run(flags: KubesealFlags, streams: Streams) -> None:
+    """Run one kubeseal invocation. Every SecretsKitError leaves with kubeseal's exit code 1."""
+    try:
+        _run(flags, streams)
+    except SecretsKitError as err:
+        err.exit_code = EXIT_KUBESEAL
+        raise
+
+
+def _run(flags: KubesealFlags, streams: Streams) -> None:
+    if flags.from_file and not flags.raw:
+        raise _fail("--from-file requires --raw")
+    input_path = Path(flags.input_file) if flags.input_file else None
+    if input_path is not None and not input_path.is_file():
+        raise _fail("Could not read file specified with --secret-file")
+    if input_path is None and not flags.raw and not flags.fetch_cert and streams.stdin_is_tty:
+        streams.warn("(tty detected: expecting json/yaml k8s resource in stdin)")
+
+    def read_input() -> bytes:
+        return input_path.read_bytes() if input_path is not None else streams.stdin.read()
+
+    source = flags.input_file or "<stdin>"
+    if flags.re_encrypt and not flags.output_file and flags.input_file:
+        flags.output_file = flags.input_file  # kubeseal rewrites the input in place (#405)
+    fmt = flags.output_format.lower()
+    if flags.output_file and Path(flags.output_file).suffix in (".yaml", ".yml"):
+        fmt = "yaml"
+    if fmt not in ("json", "yaml", ""):
+        raise _fail(f"unsupported output format: {flags.output_format}")
+    fmt = fmt or "json"
+
+    out: list[bytes] = []
+    _dispatch(flags, streams, read_input, source, fmt, out)
+    data = b"".join(out)
+    if flags.output_file:
+        write_atomic(flags.output_file, data, mode=0o600 if flags.recovery_unseal else 0o644)
+    else:
+        streams.stdout.write(data)
+
+
+def _dispatch(flags: KubesealFlags, streams: Streams, read_input: Callable[[], bytes], source: str, fmt: str,
+              out: list[bytes]) -> None:
+    if flags.recovery_unseal:
+        from .keyfiles import read_private_keys
+
+        keyring = read_private_keys(flags.private_keys) if flags.private_keys else None
+        if keyring is None:
+            raise _fail("no private key given: use --recovery-private-key")
+        docs = load_documents(read_input(), source=source)
+        if not docs:
+            raise _fail("no SealedSecret found in input")
+        for index, doc in enumerate(docs, start=1):
+            where = source if len(docs) == 1 else f"{source}: document {index}"
+            if not is_sealed_secret(doc):
+                raise InputError(f"expected a bitnami.com/v1alpha1 SealedSecret, found "
+                                 f"{doc.get('apiVersion') or '<no apiVersion>'} {doc.get('kind') or '<no kind>'}",
+                                 where=where)
+            secret = unseal(doc, keyring, where=where, accept_v1_data=False, owner_reference=True).secret
+            for item, value in (secret.get("data") or {}).items():
+                if value == "":
+                    secret["data"][item] = None  # Go prints an empty []byte from AES-GCM as null
+            out.append(_dump(secret, fmt))
+        return
+    if flags.private_keys and streams.stderr_is_tty:
+        streams.warn("warning: ignoring --recovery-private-key because unseal command not chosen with "
+                     "--recovery-unseal")
+    if flags.validate:
+        _validate(flags, read_input, source)
+        return
+    if flags.re_encrypt:
+        _reencrypt(flags, read_input, source, fmt, out)
+        return
+
+    if flags.cert:
+        pem = read_cert(flags.cert)
+        cert_source = flags.cert
+    else:
+        pem = fetch_cluster_cert(flags.overrides, namespace=flags.controller_namespace,
+                                 name=flags.controller_name, discover=not flags.controller_name_given)
+        cert_source = f"{flags.controller_namespace}/{flags.controller_name}"
+    if flags.fetch_cert:
+        out.append(pem)
+        return
+    cert = load_cert(pem, cert_source)
+    cert.check_usable()
+
+    if flags.merge_into:
+        _merge(flags, read_input, source, cert.public_key)
+        return
+    if flags.raw:
+        out.append(_raw(flags, cert.public_key, streams))
+        return
+    namespace, explicit = default_namespace(flags.overrides)
+    options = SealOptions(scope=flags.scope if flags.scope is not Scope.STRICT else None, name=flags.name or None,
+                          namespace=namespace or None, namespace_explicit=explicit,
+                          allow_empty=flags.allow_empty_data)
+    docs = load_documents(read_input(), source=source)
+    if not docs:
+        raise _fail("no secrets found. Ensure the input is valid and UTF-8 encoded")
+    sealed = []
+    for index, doc in enumerate(docs, start=1):
+        where = source if len(docs) == 1 else f"{source}: document {index}"
+        sealed.append(seal_secret(doc, cert.public_key, options, where=where))
+    out.append(dump_documents(sealed, fmt).encode())
+
+
+def _dump(doc: Manifest, fmt: str) -> bytes:
+    return (dump_yaml(doc) if fmt == "yaml" else dump_json(doc)).encode()
+
+
+def _raw(flags: KubesealFlags, public_key: rsa.RSAPublicKey, streams: Streams) -> bytes:
+    namespace = ""
+    if flags.scope is not Scope.CLUSTER_WIDE:
+        namespace, _ = default_namespace(flags.overrides)
+        if not namespace and flags.overrides.namespace is None and not _has_kubeconfig(flags.overrides):
+            raise _fail("invalid configuration: no configuration has been provided, "
+                        "try setting KUBERNETES_MASTER environment variable")
+        if not namespace:
+            raise _fail(f"must provide the --namespace flag with --raw and --scope {flags.scope.value}")
+        if not flags.name and flags.scope is Scope.STRICT:
+            raise _fail(f"must provide the --name flag with --raw and --scope {flags.scope.value}")
+    if flags.from_file:
+        if len(flags.from_file) > 1:
+            raise _fail("must provide only one --from-file when encrypting a single item with --raw")
+        path = flags.from_file[0].split("=", 1)[-1]  # kubectl's [key=]path; the key is ignored
+        try:
+            data = Path(path).read_bytes()
+        except OSError as ex:
+            raise _fail(f"open {path}: {(ex.strerror or 'cannot read').lower()}") from None
+    else:
+        if streams.stdin_is_tty:
+            streams.warn("(tty detected: expecting a secret to encrypt in stdin)")
+        data = streams.stdin.read()
+    label = encryption_label(namespace, flags.name, flags.scope)
+    return base64.b64encode(hybrid_encrypt(public_key, data, label))
+
+
+def _has_kubeconfig(overrides: Overrides) -> bool:
+    from ..k8s.kubeconfig import load_merged
+
+    try:
+        merged = load_merged(overrides)
+    except ConfigError:
+        return False
+    return bool(merged["contexts"] or merged["clusters"]) or bool(overrides.server)
+
+
+def _merge(flags: KubesealFlags, read_input: Callable[[], bytes], source: str,
+           public_key: rsa.RSAPublicKey) -> None:
+    target = Path(flags.merge_into)
+    try:
+        existing = target.read_bytes()
+    except OSError as ex:
+        raise _fail(f"open {target}: {(ex.strerror or 'cannot read').lower()}") from None
+    docs = load_documents(existing, source=str(target))
+    if not docs or not is_sealed_secret(docs[0]):
+        raise InputError("not a SealedSecret", where=str(target))
+    orig = docs[0]
+    meta = orig.get("metadata") or {}
+    fallback_ns, _ = default_namespace(flags.overrides)
+    options = SealOptions(namespace=fallback_ns or None, name=meta.get("name") or None,
+                          scope=flags.scope if flags.scope is not Scope.STRICT else None,
+                          namespace_override=meta.get("namespace") or None, allow_empty=flags.allow_empty_data)
+    inputs = load_documents(read_input(), source=source)
+    if not inputs:
+        raise _fail("no secrets found. Ensure the input is valid and UTF-8 encoded")
+    merged = orig
+    for doc in inputs:
+        update = seal_secret(doc, public_key, options, where=source)
+        merged = merge_into(merged, update, where=str(target))
+    fmt = flags.output_format.lower() or "json"
+    write_atomic(target, _dump(merged, fmt), mode=0o644)
+
+
+def _validate(flags: KubesealFlags, read_input: Callable[[], bytes], source: str) -> None:
+    try:
+        docs = load_documents(read_input(), source=source)
+    except InputError:
+        raise _fail("unable to decrypt sealed secret") from None
+    for doc in docs:
+        status, body = controller_post(flags.overrides, "/v1/verify", json.dumps(doc).encode(),
+                                       namespace=flags.controller_namespace, name=flags.controller_name,
+                                       discover=not flags.controller_name_given)
+        if status == 409:
+            raise _fail(f"unable to decrypt sealed secret: {(doc.get('metadata') or {}).get('name', '')}")
+        if status >= 300:
+            raise _fail(f"cannot validate sealed secret: {_reason(status, body)}")
+
+
+def _reencrypt(flags: KubesealFlags, read_input: Callable[[], bytes], source: str, fmt: str,
+               out: list[bytes]) -> None:
+    docs = load_documents(read_input(), source=source)
+    for doc in docs:
+        status, body = controller_post(flags.overrides, "/v1/rotate", json.dumps(doc).encode(),
+                                       namespace=flags.controller_namespace, name=flags.controller_name,
+                                       discover=not flags.controller_name_given)
+        if status == 409:
+            raise _fail("unable to rotate secret")
+        if status >= 300:
+            raise _fail(f"cannot re-encrypt secret: {_reason(status, body)}")
+        try:
+            rotated = json.loads(body)
+        except ValueError:
+            raise _fail("cannot re-encrypt secret: the controller answered with something that is not JSON") \
+                from None
+        meta = rotated.get("metadata") or {}
+        for key in ("creationTimestamp", "deletionTimestamp", "generation"):
+            meta.pop(key, None)
+        out.append(_dump(rotated, fmt))
+
+
+def _reason(status: int, body: bytes) -> str:
+    try:
+        message = json.loads(body).get("message")
+    except (ValueError, AttributeError):
+        message = body.decode("utf-8", "replace").strip()[:200]
+    return str(message or f"HTTP {status}")

@@ -1,0 +1,214 @@
+"""Every bad input: kubeseal fails, our drop-in fails the same way (exit 1), and the native verbs give
+one clear line naming the item, a documented exit code, no plaintext and no output file."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from secrets_kit.errors import EXIT_DECRYPT, EXIT_INPUT, EXIT_KEYS
+from secrets_kit.k8s.manifests import dump_json, dump_yaml
+from secrets_kit.sealed.keys import KeyFolder
+from secrets_kit.sealed.model import seal_secret
+
+from .helpers import kubeseal, run_cli, secret, yaml_of
+
+pytestmark = pytest.mark.peer("kubeseal")
+SECRET_VALUE = "pl41ntext-n3ver-l0gged"
+GOOD = secret(string_data={"password": SECRET_VALUE})
+
+SEAL_CASES = {
+    # name: (input text, extra args, native exit code, message fragment)
+    "malformed yaml": (f"apiVersion: v1\nkind: Secret\nstringData: [{SECRET_VALUE}\n", [], EXIT_INPUT,
+                       "malformed YAML at line"),
+    "not a secret": (yaml_of({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"},
+                              "data": {"x": SECRET_VALUE}}), [], EXIT_INPUT, "expected a v1 Secret, found v1 ConfigMap"),
+    "missing name": (yaml_of({**GOOD, "metadata": {"namespace": "n"}}), [], EXIT_INPUT, "missing metadata.name"),
+    "missing namespace": (yaml_of(secret(namespace=None, string_data={"p": SECRET_VALUE})), [], EXIT_INPUT,
+                          "secret must declare a namespace"),
+    "empty data": (yaml_of(secret()), [], EXIT_INPUT, "secret.data is empty"),
+    "not base64": (yaml_of(secret(data={"p": SECRET_VALUE + "!"})), [], EXIT_INPUT, "data.p is not valid base64"),
+    "namespace mismatch": (yaml_of(GOOD), ["-n", "other"], EXIT_INPUT, "namespace mismatch"),
+    "list in stringData": ("apiVersion: v1\nkind: Secret\nmetadata: {name: a, namespace: b}\n"
+                           "stringData:\n  port: [5432]\n", [], EXIT_INPUT, "stringData.port is a list"),
+    "number in data": ("apiVersion: v1\nkind: Secret\nmetadata: {name: a, namespace: b}\n"
+                       "data:\n  port: 5432\n", [], EXIT_INPUT, "data.port is not a base64 string"),
+    "no documents": ("# nothing here\n", [], EXIT_INPUT, "no secrets found"),
+}
+
+
+@pytest.mark.parametrize("case", list(SEAL_CASES))
+def test_bad_secret_input(kubeseal_bin, cert_file, tmp_path, case):
+    text, extra, code, message = SEAL_CASES[case]
+    theirs = kubeseal(kubeseal_bin, "--cert", cert_file, *extra, input=text)
+    assert theirs.returncode != 0 and theirs.stdout == b""
+    dropin = run_cli("kubeseal", "--cert", cert_file, *extra, input=text)
+    assert dropin.code == 1 and dropin.out == b""
+    src = tmp_path / "in" / "bad.yaml"
+    src.parent.mkdir()
+    src.write_text(text)
+    good = tmp_path / "in" / "good.yaml"
+    good.write_text(yaml_of(secret(namespace=extra[1] if extra else "myns", string_data={"a": "b"})))
+    native = run_cli("seal", "--cert", cert_file, *extra, "--out-dir", tmp_path / "out", good, src)
+    assert native.code == code, native.err
+    assert message in native.err
+    assert "bad.yaml" in native.err
+    assert native.err.count("\n") == 1 and native.err.startswith("secrets-kit: error: ")
+    assert not (tmp_path / "out").exists(), "nothing may be written when one input fails"
+    for output in (dropin.err, native.err):
+        assert SECRET_VALUE not in output
+
+
+def expired_cert(tmp_path):
+    folder = KeyFolder(tmp_path / "expired")
+    return folder.create(bits=2048, ttl=dt.timedelta(days=1),
+                         not_before=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+
+
+def test_expired_certificate_refused_unless_overridden(kubeseal_bin, tmp_path):
+    pair = expired_cert(tmp_path)
+    theirs = kubeseal(kubeseal_bin, "--cert", pair.cert_path, input=yaml_of(GOOD))
+    assert b"failed to encrypt using an expired certificate on January 2, 2020" in theirs.stderr
+    dropin = run_cli("kubeseal", "--cert", pair.cert_path, input=yaml_of(GOOD))
+    assert dropin.code == 1
+    assert "failed to encrypt using an expired certificate on January 2, 2020" in dropin.err
+    src = tmp_path / "s.yaml"
+    src.write_text(yaml_of(GOOD))
+    native = run_cli("seal", "--cert", pair.cert_path, src)
+    assert native.code == EXIT_KEYS and "--allow-expired-cert" in native.err
+    assert not (tmp_path / "s.sealed.yaml").exists()
+    allowed = run_cli("seal", "--cert", pair.cert_path, "--allow-expired-cert", src)
+    assert allowed.code == 0, allowed.err
+    opened = run_cli("unseal", "-k", pair.key_path, tmp_path / "s.sealed.yaml")
+    assert base64.b64encode(SECRET_VALUE.encode()).decode() in opened.text
+
+
+def test_certificate_problems(kubeseal_bin, tmp_path, key_file):
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("hello")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([])
+    now = dt.datetime.now(dt.UTC)
+    ec_cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+               .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+               .sign(key, hashes.SHA256()))
+    ec_pem = tmp_path / "ec.pem"
+    ec_pem.write_bytes(ec_cert.public_bytes(__import__("cryptography.hazmat.primitives.serialization",
+                                                       fromlist=["Encoding"]).Encoding.PEM))
+    for cert, message in ((not_pem, "failed to read any certificates"), (ec_pem, "expected RSA public key"),
+                          (tmp_path / "missing.pem", "cannot read certificate"), (key_file, "failed to read any")):
+        assert kubeseal(kubeseal_bin, "--cert", cert, input=yaml_of(GOOD)).returncode != 0
+        dropin = run_cli("kubeseal", "--cert", cert, input=yaml_of(GOOD))
+        assert dropin.code == 1 and message in dropin.err, dropin.err
+        native = run_cli("seal", "--cert", cert, input=yaml_of(GOOD))
+        assert native.code == EXIT_KEYS and message in native.err
+
+
+def sealed_doc(pair, **changes):
+    doc = seal_secret(secret(string_data={"password": SECRET_VALUE, "user": "u"}), pair.cert.public_key)
+    for path, value in changes.items():
+        node = doc
+        keys = path.split(".")
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value(node[keys[-1]]) if callable(value) else value
+    return doc
+
+
+def flip_middle(text: str) -> str:
+    raw = bytearray(base64.b64decode(text))
+    raw[len(raw) // 2] ^= 0x10
+    return base64.b64encode(bytes(raw)).decode()
+
+
+UNSEAL_CASES = {
+    # name: (builder(pair, other_pair) -> SealedSecret, native exit code, message)
+    "wrong key": (lambda p, o: sealed_doc(o), EXIT_DECRYPT, "no key could decrypt secret (password, user)"),
+    "moved namespace": (lambda p, o: sealed_doc(p, **{"metadata.namespace": "elsewhere"}), EXIT_DECRYPT,
+                        "bound to namespace/name elsewhere/mysecret"),
+    "renamed": (lambda p, o: sealed_doc(p, **{"metadata.name": "renamed"}), EXIT_DECRYPT,
+                "no key could decrypt secret"),
+    "tampered": (lambda p, o: sealed_doc(p, **{"spec.encryptedData.password": flip_middle}), EXIT_DECRYPT,
+                 "no key could decrypt secret (password)"),
+    "truncated": (lambda p, o: sealed_doc(p, **{"spec.encryptedData.password": lambda v: v[:40]}), EXIT_DECRYPT,
+                  "too short (password)"),
+    "not base64": (lambda p, o: sealed_doc(p, **{"spec.encryptedData.user": "%%%"}), EXIT_INPUT,
+                   "encryptedData.user is not valid base64"),
+    "not a sealed secret": (lambda p, o: GOOD, EXIT_INPUT, "no SealedSecret found"),
+    "both data fields": (lambda p, o: sealed_doc(p, **{"spec.data": "AAAA"}), EXIT_INPUT,
+                         "cannot use the field 'encryptedData' and the deprecated field 'data'"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNSEAL_CASES))
+def test_bad_sealed_input(kubeseal_bin, pair, other_pair, key_file, tmp_path, case):
+    build, code, message = UNSEAL_CASES[case]
+    text = dump_json(build(pair, other_pair))
+    theirs = kubeseal(kubeseal_bin, "--recovery-unseal", "--recovery-private-key", key_file, input=text)
+    assert theirs.returncode != 0 and theirs.stdout == b"", theirs.stdout
+    dropin = run_cli("kubeseal", "--recovery-unseal", "--recovery-private-key", key_file, input=text)
+    assert dropin.code == 1 and dropin.out == b""
+    src = tmp_path / "sealed.json"
+    src.write_text(text)
+    native = run_cli("unseal", "-k", key_file, "--out-dir", tmp_path / "out", src)
+    assert native.code == code, native.err
+    assert message in native.err and "sealed.json" in native.err
+    assert not (tmp_path / "out").exists()
+    for output in (dropin.err, native.err, native.text):
+        assert SECRET_VALUE not in output and base64.b64encode(SECRET_VALUE.encode()).decode() not in output
+
+
+def test_deprecated_v1_data(kubeseal_bin, pair, key_file):
+    from secrets_kit.sealed.crypto import hybrid_encrypt
+
+    inner = json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "mysecret", "namespace": "myns"},
+                        "data": {"k": base64.b64encode(b"v1 value").decode()}}).encode()
+    blob = hybrid_encrypt(pair.cert.public_key, inner, b"myns/mysecret")
+    doc = {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+           "metadata": {"name": "mysecret", "namespace": "myns"},
+           "spec": {"data": base64.b64encode(blob).decode()}}
+    theirs = kubeseal(kubeseal_bin, "--recovery-unseal", "--recovery-private-key", key_file, input=dump_json(doc))
+    assert b"using deprecated 'data' field" in theirs.stderr
+    dropin = run_cli("kubeseal", "--recovery-unseal", "--recovery-private-key", key_file, input=dump_json(doc))
+    assert dropin.code == 1 and "using deprecated 'data' field" in dropin.err
+    native = run_cli("unseal", "-k", key_file, "-o", "json", input=dump_yaml(doc))  # the controller accepts it
+    assert native.code == 0, native.err
+    assert json.loads(native.out)["data"] == {"k": base64.b64encode(b"v1 value").decode()}
+
+
+def test_bad_key_files(kubeseal_bin, pair, tmp_path):
+    text = dump_json(sealed_doc(pair))
+    cases = {
+        "garbage": (b"not a key at all: [", "not a PEM private key"),
+        "secret without tls.key": (dump_yaml(secret(string_data={"x": "y"})).encode(), "'tls.key'"),
+        "broken pem": (b"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+                       "unreadable private key"),
+    }
+    for name, (content, message) in cases.items():
+        key = tmp_path / name.replace(" ", "-")
+        key.write_bytes(content)
+        assert kubeseal(kubeseal_bin, "--recovery-unseal", "--recovery-private-key", key, input=text).returncode != 0
+        dropin = run_cli("kubeseal", "--recovery-unseal", "--recovery-private-key", key, input=text)
+        assert dropin.code == 1 and message in dropin.err, (name, dropin.err)
+        native = run_cli("unseal", "-k", key, input=text)
+        assert native.code == EXIT_KEYS and message in native.err
+
+
+def test_inconsistent_private_key_is_refused(pair, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    numbers = pair.private_key().key.private_numbers()
+    broken = rsa.RSAPrivateNumbers(numbers.p, numbers.q, numbers.d, numbers.dmp1, numbers.dmq1,
+                                   (numbers.iqmp + 1) % numbers.p, numbers.public_numbers)
+    key = tmp_path / "broken.key"
+    key.write_bytes(broken.private_key(unsafe_skip_rsa_key_validation=True).private_bytes(
+        Encoding.PEM, PrivateFormat.TraditionalOpenSSL, NoEncryption()))
+    done = run_cli("unseal", "-k", key, input=dump_json(sealed_doc(pair)))
+    assert done.code == EXIT_KEYS and "inconsistent RSA parameters" in done.err

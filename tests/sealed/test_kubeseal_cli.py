@@ -1,0 +1,90 @@
+"""The drop-in's command line: pflag spellings, SEALED_SECRETS_* variables, -w files, raw-mode errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from secrets_kit.k8s.manifests import dump_json
+
+from .helpers import docs_of, kubeseal, run_cli, secret, yaml_of
+
+pytestmark = pytest.mark.peer("kubeseal")
+SRC = yaml_of(secret(string_data={"a": "b"}))
+
+
+def test_pflag_spellings_and_env(kubeseal_bin, cert_file, key_file):
+    for args, env in ((["--cert=" + str(cert_file), "--format=yaml", "--allow-empty-data=false"], {}),
+                      (["-oyaml"], {"SEALED_SECRETS_CERT": str(cert_file)}),
+                      (["--format", "yaml", "--raw=false"], {"SEALED_SECRETS_CERT": str(cert_file)})):
+        theirs = kubeseal(kubeseal_bin, *args, input=SRC, env=env)
+        ours = run_cli("kubeseal", *args, input=SRC, env=env)
+        assert theirs.returncode == 0 and ours.code == 0, (args, theirs.stderr, ours.err)
+        assert docs_of(ours.out)[0]["kind"] == "SealedSecret" and ours.text.startswith("---\n")
+    # the command line wins over the environment
+    wins = run_cli("kubeseal", "--cert", cert_file, input=SRC, env={"SEALED_SECRETS_CERT": "/nonexistent"})
+    assert wins.code == 0
+    assert run_cli("kubeseal", "--raw=maybe", "--cert", cert_file).code == 2
+
+
+@pytest.mark.parametrize(("args", "stdin", "message"), [
+    (["--raw", "--name", "n"], b"v", "invalid configuration: no configuration has been provided"),
+    (["--raw", "-n", "ns"], b"v", "must provide the --name flag with --raw and --scope strict"),
+    (["--raw", "-n", "ns", "--name", "n", "--from-file", "a,b"], b"", "must provide only one --from-file"),
+    (["--from-file", "x"], b"", "--from-file requires --raw"),
+    (["-o", "xml"], SRC.encode(), "unsupported output format: xml"),
+])
+def test_raw_and_flag_errors_match(kubeseal_bin, cert_file, args, stdin, message):
+    theirs = kubeseal(kubeseal_bin, "--cert", cert_file, *args, input=stdin)
+    ours = run_cli("kubeseal", "--cert", cert_file, *args, input=stdin)
+    assert theirs.returncode == 1 and message.encode() in theirs.stderr
+    assert ours.code == 1 and message in ours.err and ours.out == b""
+
+
+def test_raw_namespace_from_kubeconfig_context(kubeseal_bin, cert_file, key_file, tmp_path):
+    config = tmp_path / "kubeconfig"
+    config.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u", "namespace": "fromctx"}}]}))
+    env = {"KUBECONFIG": str(config)}
+    for tool in ("ours", "kubeseal"):
+        if tool == "ours":
+            ciphertext = run_cli("kubeseal", "--cert", cert_file, "--raw", "--name", "n", input=b"v", env=env).text
+        else:
+            ciphertext = kubeseal(kubeseal_bin, "--cert", cert_file, "--raw", "--name", "n", input=b"v",
+                                  env=env).stdout.decode()
+        doc = {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+               "metadata": {"name": "n", "namespace": "fromctx"}, "spec": {"encryptedData": {"k": ciphertext}}}
+        opened = kubeseal(kubeseal_bin, "--recovery-unseal", "--recovery-private-key", key_file, input=dump_json(doc))
+        assert opened.returncode == 0, (tool, opened.stderr)
+    sealed = run_cli("kubeseal", "--cert", cert_file, input=yaml_of(secret(namespace=None, string_data={"a": "b"})),
+                     env=env)
+    theirs = kubeseal(kubeseal_bin, "--cert", cert_file, input=yaml_of(secret(namespace=None, string_data={"a": "b"})),
+                      env=env)
+    assert json.loads(sealed.out)["metadata"] == json.loads(theirs.stdout)["metadata"] == {
+        "name": "mysecret", "namespace": "fromctx"}
+
+
+def test_output_file_extension_and_atomicity(cert_file, key_file, tmp_path):
+    out = tmp_path / "sealed.yaml"
+    done = run_cli("kubeseal", "--cert", cert_file, "-w", out, input=SRC)
+    assert done.code == 0 and done.out == b"" and out.read_text().startswith("---\n")
+    failed = run_cli("kubeseal", "--cert", cert_file, "-w", tmp_path / "never.json", input="kind: Secret\n")
+    assert failed.code == 1 and not (tmp_path / "never.json").exists()
+    plain = tmp_path / "plain.json"
+    opened = run_cli("kubeseal", "--recovery-unseal", "--recovery-private-key", key_file, "-f", out, "-w", plain)
+    assert opened.code == 0 and oct(plain.stat().st_mode & 0o777) == "0o600"
+    assert json.loads(plain.read_text())["data"] == {"a": "Yg=="}
+    missing = run_cli("kubeseal", "--cert", cert_file, "-f", tmp_path / "nope.yaml")
+    assert missing.code == 1 and "Could not read file specified with --secret-file" in missing.err
+
+
+def test_version_and_help():
+    assert "kubeseal version:" in run_cli("kubeseal", "--version").text
+    helptext = run_cli("kubeseal", "--help").text
+    for flag in ("--cert", "--fetch-cert", "--controller-name", "--scope", "--raw", "--merge-into",
+                 "--recovery-unseal", "--recovery-private-key", "--re-encrypt", "--validate", "--kubeconfig"):
+        assert flag in helptext

@@ -46,6 +46,34 @@ def inventory(ctx: QuickstartContext) -> StepResult:
 STEPS: list[Step] = [inventory]
 
 
+def _sealed_steps() -> list[Step]:
+    from .sealed.quickstart_steps import seal_examples, sealing_keys
+
+    return [sealing_keys, seal_examples]
+
+
+STEPS += _sealed_steps()
+
+
+def _sops_steps() -> list[Step]:
+    from .sops.quickstart_steps import sops_encrypt_examples
+
+    return [sops_encrypt_examples]
+
+
+STEPS += _sops_steps()
+
+
+def _render_steps() -> list[Step]:
+    # Keep last: builds the example GitOps repo from the keys the steps above made, then renders it.
+    from .render.quickstart_steps import STEPS as render_steps
+
+    return render_steps
+
+
+STEPS += _render_steps()
+
+
 def run_quickstart(examples: Path, workdir: Path, steps: list[Step] | None = None) -> list[StepResult]:
     if not examples.is_dir():
         raise InputError("example repository not found", where=str(examples),

@@ -50,7 +50,7 @@ def widgets(kube_cluster: KubeCluster) -> str:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         crd = kube_cluster.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{GROUP}")
-        conditions = {c["type"]: c["status"] for c in crd.get("status", {}).get("conditions", [])}
+        conditions = {c["type"]: c["status"] for c in (crd.get("status") or {}).get("conditions") or []}
         if conditions.get("Established") == "True":
             return f"/apis/{GROUP}/v1"
         time.sleep(0.2)

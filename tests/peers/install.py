@@ -47,6 +47,14 @@ def build_age() -> Path:
     return go_install("filippo.io/age/cmd/age", versions.AGE, "age")
 
 
+def build_kustomize() -> Path:
+    return go_install("sigs.k8s.io/kustomize/kustomize/v5", versions.KUSTOMIZE, "kustomize")
+
+
+def build_helm() -> Path:
+    return go_install("helm.sh/helm/v3/cmd/helm", versions.HELM, "helm")
+
+
 def check_gpg() -> Path:
     found = shutil.which("gpg")
     if not found:
@@ -67,6 +75,8 @@ BUILDERS: dict[str, Callable[[], Path]] = {
     "sops": build_sops,
     "sops311": build_sops311,
     "age": build_age,
+    "kustomize": build_kustomize,
+    "helm": build_helm,
     "gpg": check_gpg,
     "moto": check_moto,
 }

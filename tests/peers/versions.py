@@ -29,3 +29,7 @@ DRONGO = "0.8.0"
 # drongo's own import needs `responses`; pinned into the peer cache so the server does not
 # depend on what the test environment happens to have.
 DRONGO_RESPONSES = "0.26.0"
+
+# --- render step peers -----------------------------------------------------------------
+KUSTOMIZE = "v5.5.0"  # sigs.k8s.io/kustomize/kustomize/v5 (the KRM exec-function tests)
+HELM = "v3.16.4"  # helm.sh/helm/v3 (charts in the render step)

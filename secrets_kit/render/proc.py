@@ -1,0 +1,59 @@
+"""Run a build tool (kubectl kustomize, kustomize, helm) safely: argv only, a clean environment,
+a deadline, and errors scrubbed of secret values before they reach a message.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..errors import PeerMissingError, RenderError
+from .redact import Redactor
+
+# Only these variables reach a build tool: never SOPS identities, cloud credentials,
+# the re-seal key, or the Argo CD user-controlled ARGOCD_ENV_* / PARAM_* variables.
+_PASS = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "USER", "KUSTOMIZE_PLUGIN_HOME")
+_PASS_PREFIXES = ("LC_", "XDG_", "HELM_")
+MAX_ERROR_CHARS = 2000
+DEFAULT_TIMEOUT = 50.0  # Argo CD gives a plugin 60 s in total by default
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in _PASS or k.startswith(_PASS_PREFIXES)}
+    env.update(extra or {})
+    return env
+
+
+def which(name: str, *, env_var: str | None = None) -> str | None:
+    if env_var and os.environ.get(env_var):
+        return os.environ[env_var]
+    return shutil.which(name)
+
+
+def require(name: str, *, env_var: str | None = None, what: str) -> str:
+    found = which(name, env_var=env_var)
+    if not found:
+        hint = f"install {name}" + (f" or set {env_var}" if env_var else "")
+        raise PeerMissingError(f"{name} not found: needed to {what}", hint=hint)
+    return found
+
+
+def run_tool(argv: Sequence[str], *, cwd: Path, redactor: Redactor, what: str, where: str,
+             stdin: bytes | None = None, timeout: float = DEFAULT_TIMEOUT) -> bytes:
+    """stdout of the tool; RenderError with its (scrubbed, trimmed) stderr if it fails."""
+    try:
+        done = subprocess.run(list(argv), cwd=cwd, input=stdin, capture_output=True, env=clean_env(),
+                              timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise PeerMissingError(f"{argv[0]} not found: needed to {what}", where=where) from None
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"{what} timed out after {timeout:.0f}s", where=where) from None
+    if done.returncode != 0:
+        detail = redactor.scrub(done.stderr.decode("utf-8", "replace")).strip()
+        if len(detail) > MAX_ERROR_CHARS:
+            detail = "..." + detail[-MAX_ERROR_CHARS:]
+        raise RenderError(f"{what} failed (exit {done.returncode}): {detail or 'no message'}", where=where)
+    return done.stdout

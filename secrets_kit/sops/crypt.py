@@ -1,0 +1,216 @@
+"""Encrypt and decrypt a whole tree in one walk, computing the MAC on the way.
+
+The MAC is SHA-512 over the `ToBytes` form of every non-null, non-comment leaf in
+document order (all of them, or with `mac_only_encrypted` only the encrypted ones after
+a fixed 32-byte prefix), stored as upper-case hex (sops.go `Tree.Encrypt/Decrypt`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from secrets_kit.errors import DecryptionError, InputError, SecretsKitError
+
+from . import codes
+from .cipher import Cipher, to_bytes
+from .rules import CompiledRules
+from .tree import Branch, Comment
+
+# sha256("sops"): the MAC of a mac_only_encrypted file starts with these bytes.
+MAC_ONLY_ENCRYPTED_INIT = bytes.fromhex("8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69")
+
+_SCALARS = (str, int, float, bool, bytes)
+
+
+def _where(path_prefix: str) -> str:
+    return "key path " + (path_prefix.rstrip(":") or "(top level)")
+
+
+def _comment_aads(aad: str) -> list[str]:
+    """The AAD sops uses for a comment, then the paths of its ancestors (the file may have
+    been written by a parser that attaches a comment one level up or down)."""
+    parts = aad.split(":")[:-1]
+    candidates = [aad]
+    for cut in range(len(parts) - 1, -1, -1):
+        candidate = ":".join(parts[:cut]) + ":"
+        if candidate not in candidates:
+            candidates.append(candidate)
+    return candidates
+
+
+class TreeCrypt:
+    """One encrypt or decrypt pass over all branches of a document."""
+
+    def __init__(self, cipher: Cipher, rules: CompiledRules, mac_only_encrypted: bool) -> None:
+        self.cipher = cipher
+        self.rules = rules
+        self.mac_only_encrypted = mac_only_encrypted
+        self.hash = hashlib.sha512()
+        if mac_only_encrypted:
+            self.hash.update(MAC_ONLY_ENCRYPTED_INIT)
+        self.unreadable_comments = 0
+
+    def mac(self) -> str:
+        return self.hash.hexdigest().upper()
+
+    # ------------------------------------------------------------------ encrypt
+
+    def encrypt_branches(self, branches: list[Branch]) -> str:
+        for branch in branches:
+            self._walk(branch, "", False, [], encrypt=True)
+        return self.mac()
+
+    def decrypt_branches(self, branches: list[Branch]) -> str:
+        for branch in branches:
+            self._walk(branch, "", False, [], encrypt=False)
+        return self.mac()
+
+    def _should(self, any_match: bool, stack: list[list[str]], is_comment: bool) -> bool:
+        rules = self.rules
+        if rules.comment_regex is not None:
+            return rules.encrypted_for_comments(stack, is_comment)
+        if not rules.kind:
+            return True
+        return any_match if rules.encrypt_if_match else not any_match
+
+    def _leaf(self, value: Any, aad: str, encrypted: bool, encrypt: bool) -> Any:
+        """Encrypt or decrypt one scalar leaf; feed the MAC."""
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "surrogateescape")
+        if encrypt:
+            if not self.mac_only_encrypted or encrypted:
+                self.hash.update(to_bytes(value))
+            if encrypted:
+                return self.cipher.encrypt(value, aad)
+            return value
+        plain: bytes | None = None
+        if encrypted:
+            if not isinstance(value, str):
+                raise DecryptionError(f"Expected encrypted value as string, but got {type(value).__name__}",
+                                      where=_where(aad), exit_code=codes.ERROR_DECRYPTING_TREE)
+            try:
+                value, plain = self.cipher.decrypt_with_bytes(value, aad)
+            except DecryptionError as exc:
+                raise DecryptionError(f"Could not decrypt value: {exc.message}", where=_where(aad),
+                                      hint="the value was tampered with, moved to another key, or the file "
+                                           "was encrypted with another data key",
+                                      exit_code=codes.ERROR_DECRYPTING_TREE) from None
+        if (not self.mac_only_encrypted or encrypted) and not isinstance(value, Comment):
+            self.hash.update(plain if plain is not None else to_bytes(value))
+        return value
+
+    def _comment(self, comment: Comment, aad: str, encrypted: bool, encrypt: bool) -> Comment:
+        if not encrypted:
+            return comment
+        if encrypt:
+            text = self.cipher.encrypt(comment, aad)
+            if self.rules.comment_regex is not None and not self.rules.encrypt_if_match \
+                    and self.rules.comment_regex.search(text):
+                raise InputError(
+                    "an encrypted comment matches unencrypted_comment_regex; make sure that regex cannot "
+                    "match an encrypted comment", exit_code=codes.ERROR_ENCRYPTING_TREE)
+            return Comment(text, comment.inline)
+        for candidate in _comment_aads(aad):
+            try:
+                plain = self.cipher.decrypt(comment.value, candidate)
+            except DecryptionError:
+                continue
+            text = plain.value if isinstance(plain, Comment) else str(plain)
+            return Comment(text, comment.inline)
+        # sops keeps a comment it cannot decrypt as it is (files from old versions).
+        self.unreadable_comments += 1
+        return comment
+
+    def _walk(self, node: Any, aad: str, any_match: bool, stack: list[list[str]], encrypt: bool) -> Any:
+        rules = self.rules
+        use_stack = rules.comment_regex is not None
+        decrypt_with_bytes = self.cipher.decrypt_with_bytes
+        update = self.hash.update
+        if isinstance(node, Branch):
+            if use_stack:
+                stack = [*stack, []]
+            for i, (key, value) in enumerate(node):
+                if isinstance(key, Comment):
+                    if use_stack:
+                        stack[-1].append(key.value)
+                    encrypted = self._should(any_match, stack, True)
+                    node[i] = (self._comment(key, aad or ":", encrypted, encrypt), value)
+                    continue
+                if not isinstance(key, str):
+                    raise InputError(
+                        f"Tree contains a non-string key (type {type(key).__name__}): {key}. "
+                        "Only string keys are supported",
+                        exit_code=codes.ERROR_ENCRYPTING_TREE if encrypt else codes.ERROR_DECRYPTING_TREE)
+                child_match = any_match or (bool(rules.kind) and rules.key_matches(key))
+                child_aad = aad + key + ":"
+                if value.__class__ is str and not encrypt and not use_stack and value:
+                    # The common case, kept short: an encrypted string value.
+                    if self._should(child_match, stack, False):
+                        try:
+                            value, plain = decrypt_with_bytes(value, child_aad)
+                        except DecryptionError as exc:
+                            raise DecryptionError(f"Could not decrypt value: {exc.message}", where=_where(child_aad),
+                                                  hint="the value was tampered with, moved to another key, or the "
+                                                       "file was encrypted with another data key",
+                                                  exit_code=codes.ERROR_DECRYPTING_TREE) from None
+                        node[i] = (key, value)
+                        if value.__class__ is not Comment:
+                            update(plain if plain is not None else to_bytes(value))
+                    elif not self.mac_only_encrypted:
+                        update(value.encode("utf-8", "surrogateescape"))
+                    continue
+                if value is None:
+                    pass
+                elif isinstance(value, list):
+                    self._walk(value, child_aad, child_match, stack, encrypt)
+                elif isinstance(value, _SCALARS):
+                    node[i] = (key, self._leaf(value, child_aad, self._should(child_match, stack, False), encrypt))
+                elif isinstance(value, Comment):
+                    node[i] = (key, self._comment(value, child_aad, self._should(child_match, stack, True), encrypt))
+                else:
+                    raise InputError(f"Cannot walk value, unknown type: {type(value).__name__}",
+                                     where=_where(child_aad), exit_code=codes.GENERIC)
+                if use_stack:
+                    stack[-1] = []
+            return node
+        if isinstance(node, list):
+            if use_stack:
+                stack = [*stack, []]
+            for i, value in enumerate(node):
+                if isinstance(value, Comment):
+                    if use_stack:
+                        stack[-1].append(value.value)
+                    node[i] = self._comment(value, aad or ":", self._should(any_match, stack, True), encrypt)
+                    continue
+                if value is None:
+                    pass
+                elif isinstance(value, list):
+                    self._walk(value, aad, any_match, stack, encrypt)
+                else:
+                    result = self._leaf(value, aad, self._should(any_match, stack, False), encrypt)
+                    node[i] = result
+                if use_stack:
+                    stack[-1] = []
+            return node
+        raise InputError(f"Cannot walk value, unknown type: {type(node).__name__}", exit_code=codes.GENERIC)
+
+
+def encrypt_tree(branches: list[Branch], cipher: Cipher, rules: CompiledRules, mac_only_encrypted: bool) -> str:
+    """Encrypt in place; return the plaintext MAC (hex)."""
+    try:
+        return TreeCrypt(cipher, rules, mac_only_encrypted).encrypt_branches(branches)
+    except SecretsKitError as exc:
+        if exc.exit_code in (codes.GENERIC,):
+            exc.exit_code = codes.ERROR_ENCRYPTING_TREE
+        raise
+
+
+def decrypt_tree(branches: list[Branch], cipher: Cipher, rules: CompiledRules, mac_only_encrypted: bool) -> str:
+    """Decrypt in place; return the MAC computed over the plaintext (hex)."""
+    try:
+        return TreeCrypt(cipher, rules, mac_only_encrypted).decrypt_branches(branches)
+    except SecretsKitError as exc:
+        if exc.exit_code in (codes.GENERIC,):
+            exc.exit_code = codes.ERROR_DECRYPTING_TREE
+        raise

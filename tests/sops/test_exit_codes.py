@@ -1,0 +1,170 @@
+"""Exit codes: real sops 3.13 and ours on the same bad inputs must agree (a table test).
+
+Each case prepares files in a fresh folder and gives the argv; both programs run on
+identical copies. Plaintext never appears on stderr.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SECRET = "fake-secret-value-42"
+# A throwaway test identity that opens nothing.
+OTHER_IDENTITY = "AGE-SECRET-KEY-1KKX0EQ9F7ZK8XZ0KVCZA0CLLN058RZ4TSN0PZQDZKLWPD685KALSMFHUZX"
+PLAIN_YAML = f"name: demo\npassword: {SECRET}\nnote_unencrypted: visible\nnested:\n    key: also-secret-x\n"
+
+
+@dataclass
+class Case:
+    name: str
+    setup: Callable[[Path, object, str], None]  # (folder, our runner, age recipient)
+    argv: list[str]
+    expected: int
+    env: dict[str, str] | None = None
+
+
+def _encrypted(folder: Path, ours, recipient: str, name: str = "enc.yaml", text: str = PLAIN_YAML) -> Path:
+    plain = folder / ("plain-" + name)
+    plain.write_text(text)
+    result = ours("encrypt", "--age", recipient, str(plain))
+    assert result.returncode == 0, result.err
+    path = folder / name
+    path.write_bytes(result.stdout)
+    plain.unlink()
+    return path
+
+
+def _with_enc(edit: Callable[[str], str] | None = None) -> Callable[[Path, object, str], None]:
+    def setup(folder: Path, ours, recipient: str) -> None:
+        path = _encrypted(folder, ours, recipient)
+        if edit is not None:
+            path.write_text(edit(path.read_text()))
+
+    return setup
+
+
+def _plain(name: str, text: str) -> Callable[[Path, object, str], None]:
+    def setup(folder: Path, ours, recipient: str) -> None:
+        (folder / name).write_text(text)
+
+    return setup
+
+
+def _flat_enc(folder: Path, ours, recipient: str) -> None:
+    _encrypted(folder, ours, recipient, "flat.yaml", f"A: {SECRET}\nB: two\n")
+
+
+def _nothing(folder: Path, ours, recipient: str) -> None:
+    return None
+
+
+def _tamper_value(text: str) -> str:
+    match = re.search(r"password: ENC\[AES256_GCM,data:([A-Za-z0-9+/=]+),", text)
+    assert match
+    data = match.group(1)
+    flipped = ("B" if data[0] == "A" else "A") + data[1:]
+    return text.replace(f"data:{data},", f"data:{flipped},", 1)
+
+
+def _tamper_mac(text: str) -> str:
+    match = re.search(r"mac: ENC\[AES256_GCM,data:([A-Za-z0-9+/]+)", text)
+    assert match
+    data = match.group(1)
+    return text.replace(data, ("B" if data[0] == "A" else "A") + data[1:], 1)
+
+
+def _config(text: str) -> Callable[[Path, object, str], None]:
+    def setup(folder: Path, ours, recipient: str) -> None:
+        (folder / ".sops.yaml").write_text(text.replace("RECIPIENT", recipient))
+        (folder / "plain.yaml").write_text(PLAIN_YAML)
+
+    return setup
+
+
+CASES = [
+    Case("decrypt a file that is not encrypted", _plain("plain.yaml", PLAIN_YAML), ["decrypt", "plain.yaml"], 1),
+    Case("encrypt a file that is already encrypted", _with_enc(), ["encrypt", "--age", "RECIPIENT", "enc.yaml"], 203),
+    Case("legacy -e on an encrypted file", _with_enc(), ["-e", "--age", "RECIPIENT", "enc.yaml"], 203),
+    Case("MAC mismatch after editing a clear value",
+         _with_enc(lambda t: t.replace("note_unencrypted: visible", "note_unencrypted: changed")),
+         ["decrypt", "enc.yaml"], 51),
+    Case("stored MAC tampered", _with_enc(_tamper_mac), ["decrypt", "enc.yaml"], 51),
+    Case("tampered ciphertext", _with_enc(_tamper_value), ["decrypt", "enc.yaml"], 25),
+    Case("renamed key", _with_enc(lambda t: t.replace("password:", "passwd:", 1)), ["decrypt", "enc.yaml"], 25),
+    Case("moved value", _with_enc(lambda t: t.replace("\n    key:", "\n    other:", 1)), ["decrypt", "enc.yaml"], 25),
+    Case("missing identity", _with_enc(), ["decrypt", "enc.yaml"], 128, env={"SOPS_AGE_KEY_FILE": "/nonexistent"}),
+    Case("wrong identity", _with_enc(), ["decrypt", "enc.yaml"], 128,
+         env={"SOPS_AGE_KEY_FILE": "/nonexistent", "SOPS_AGE_KEY": OTHER_IDENTITY}),
+    Case("malformed identity", _with_enc(), ["decrypt", "enc.yaml"], 128,
+         env={"SOPS_AGE_KEY_FILE": "/nonexistent", "SOPS_AGE_KEY": "AGE-SECRET-KEY-1NOTAKEY"}),
+    Case("corrupt lastmodified", _with_enc(lambda t: re.sub(r'lastmodified: "[^"]+"', 'lastmodified: "yesterday"', t)),
+         ["decrypt", "enc.yaml"], 1),
+    Case("metadata without keys", _with_enc(lambda t: re.sub(r"(?s)    age:.*?recipient: \S+\n", "", t)),
+         ["decrypt", "enc.yaml"], 1),
+    Case("corrupt age stanza", _with_enc(lambda t: re.sub(r"(?s)-----BEGIN AGE.*?-----END AGE ENCRYPTED FILE-----",
+                                                          "garbage", t)), ["decrypt", "enc.yaml"], 128),
+    Case("non-existent file", _nothing, ["decrypt", "missing.yaml"], 100),
+    Case("non-existent file (legacy)", _nothing, ["-d", "missing.yaml"], 100),
+    Case("no file given (legacy)", _nothing, ["-d"], 100),
+    Case("empty file", _plain("empty.yaml", ""), ["encrypt", "--age", "RECIPIENT", "empty.yaml"], 92),
+    Case("top-level YAML list", _plain("list.yaml", "- a\n- b\n"), ["encrypt", "--age", "RECIPIENT", "list.yaml"], 2),
+    Case("top-level JSON array", _plain("list.json", "[1, 2]\n"), ["encrypt", "--age", "RECIPIENT", "list.json"], 2),
+    Case("invalid YAML on encrypt", _plain("bad.yaml", "a: [1, 2\n"), ["encrypt", "--age", "RECIPIENT", "bad.yaml"], 2),
+    Case("invalid YAML on decrypt", _plain("bad.yaml", "a: [1, 2\n"), ["decrypt", "bad.yaml"], 1),
+    Case("only comments", _plain("c.yaml", "# nothing here\n"), ["encrypt", "--age", "RECIPIENT", "c.yaml"], 2),
+    Case("non-string key", _plain("k.yaml", "1: x\n"), ["encrypt", "--age", "RECIPIENT", "k.yaml"], 23),
+    Case("duplicate YAML key", _plain("dup.yaml", "a: 1\na: 2\n"), ["encrypt", "--age", "RECIPIENT", "dup.yaml"], 2),
+    Case("invalid dotenv line", _plain("bad.env", "NOEQUALS\n"), ["encrypt", "--age", "RECIPIENT", "bad.env"], 2),
+    Case("--in-place with --output", _with_enc(), ["decrypt", "--in-place", "--output", "x.yaml", "enc.yaml"], 8),
+    Case("encrypt stdin without --filename-override", _nothing, ["encrypt", "--age", "RECIPIENT"], 8),
+    Case("invalid --extract path", _with_enc(), ["decrypt", "--extract", '["name"', "enc.yaml"], 91),
+    Case("--extract of a missing key", _with_enc(), ["decrypt", "--extract", '["nope"]', "enc.yaml"], 1),
+    Case("set with invalid JSON", _with_enc(), ["set", "enc.yaml", '["name"]', "{not json"], 7),
+    Case("set with invalid index", _with_enc(), ["set", "enc.yaml", "name", '"x"'], 7),
+    Case("set missing arguments", _with_enc(), ["set", "enc.yaml", '["name"]'], 100),
+    Case("unset a missing key", _with_enc(), ["unset", "enc.yaml", '["nope"]'], 1),
+    Case("invalid encryption context", _plain("p.yaml", PLAIN_YAML),
+         ["encrypt", "--age", "RECIPIENT", "--encryption-context", "nocolon", "p.yaml"], 6),
+    Case("duplicate decryption order", _with_enc(), ["decrypt", "--decryption-order", "age,age", "enc.yaml"], 112),
+    Case("unknown flag", _with_enc(), ["decrypt", "--no-such-flag", "enc.yaml"], 1),
+    Case("no keys and no config", _plain("p.yaml", PLAIN_YAML), ["encrypt", "p.yaml"], 1),
+    Case("two selection rules", _plain("p.yaml", PLAIN_YAML),
+         ["encrypt", "--age", "RECIPIENT", "--encrypted-regex", "a", "--unencrypted-suffix", "_x", "p.yaml"], 8),
+    Case("invalid path_regex in .sops.yaml", _config("creation_rules:\n  - path_regex: '(('\n    age: RECIPIENT\n"),
+         ["encrypt", "plain.yaml"], 1),
+    Case("no matching creation rule", _config("creation_rules:\n  - path_regex: nomatch\n    age: RECIPIENT\n"),
+         ["encrypt", "plain.yaml"], 1),
+    Case("empty key group in .sops.yaml", _config("creation_rules:\n  - key_groups:\n      - {}\n"),
+         ["encrypt", "plain.yaml"], 1),
+    Case("updatekeys without a config", _with_enc(), ["updatekeys", "-y", "enc.yaml"], 1),
+    Case("rotate a missing file with --add-age", _nothing, ["rotate", "--add-age", "RECIPIENT", "missing.yaml"], 49),
+    Case("edit without changes", _with_enc(), ["edit", "enc.yaml"], 200, env={"EDITOR": "true"}),
+    Case("exec-env with a nested value", _with_enc(), ["exec-env", "enc.yaml", "true"], 1),
+    Case("exec-env propagates the exit status", _flat_enc, ["exec-env", "flat.yaml", "exit 7"], 7),
+    Case("filestatus on a missing file", _nothing, ["filestatus", "missing.yaml"], 1),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_exit_code_matches_sops(case: Case, age_id, real_sops, ours, tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    base.mkdir()
+    case.setup(base, ours, age_id.recipient)
+    argv = [a.replace("RECIPIENT", age_id.recipient) for a in case.argv]
+    results = {}
+    for name, runner in (("sops", real_sops), ("ours", ours)):
+        folder = tmp_path / name
+        shutil.copytree(base, folder)
+        results[name] = runner(*argv, env=case.env, cwd=folder, input=b"")
+    theirs, mine = results["sops"], results["ours"]
+    assert theirs.returncode == case.expected, f"real sops: {theirs.returncode} {theirs.err[-400:]}"
+    assert mine.returncode == theirs.returncode, f"ours: {mine.returncode} {mine.err[-400:]}"
+    assert SECRET not in mine.err and "also-secret-x" not in mine.err
+    if mine.returncode not in (0, 7):
+        assert mine.err.strip(), "an error must say what went wrong"

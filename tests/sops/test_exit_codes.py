@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyrage
 import pytest
 
 SECRET = "fake-secret-value-42"
-# A throwaway test identity that opens nothing.
-OTHER_IDENTITY = "AGE-SECRET-KEY-1KKX0EQ9F7ZK8XZ0KVCZA0CLLN058RZ4TSN0PZQDZKLWPD685KALSMFHUZX"
+# A throwaway identity, generated per run, that opens nothing.
+OTHER_IDENTITY = str(pyrage.x25519.Identity.generate())
 PLAIN_YAML = f"name: demo\npassword: {SECRET}\nnote_unencrypted: visible\nnested:\n    key: also-secret-x\n"
 
 

@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+import pyrage
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -16,6 +17,9 @@ from secrets_kit.sops.keysources import age as age_source
 from secrets_kit.sops.keysources.age import AgeKey, from_cli
 
 DATA_KEY = bytes(range(32))
+
+# A throwaway identity, generated per run, that opens nothing.
+OTHER_IDENTITY = str(pyrage.x25519.Identity.generate())
 
 
 def test_registry_is_lazy_and_complete() -> None:
@@ -39,7 +43,7 @@ def test_age_wrap_unwrap_with_each_identity_source(age_id, monkeypatch: pytest.M
     assert key.unwrap(stanza) == DATA_KEY  # SOPS_AGE_KEY_FILE
     monkeypatch.delenv("SOPS_AGE_KEY_FILE")
     age_source.clear_cache()
-    monkeypatch.setenv("SOPS_AGE_KEY", f"AGE-SECRET-KEY-1KKX0EQ9F7ZK8XZ0KVCZA0CLLN058RZ4TSN0PZQDZKLWPD685KALSMFHUZX "
+    monkeypatch.setenv("SOPS_AGE_KEY", f"{OTHER_IDENTITY} "
                                        f"{age_id.secret}")
     assert key.unwrap(stanza) == DATA_KEY  # several keys on one line
     monkeypatch.delenv("SOPS_AGE_KEY")
@@ -64,7 +68,7 @@ def test_age_errors_name_what_was_tried(age_id, monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(SecretsKitError) as err:
         AgeKey(age_id.recipient).unwrap(stanza)
     assert "SOPS_AGE_KEY_FILE /nonexistent/keys.txt" in str(err.value)
-    monkeypatch.setenv("SOPS_AGE_KEY", "AGE-SECRET-KEY-1KKX0EQ9F7ZK8XZ0KVCZA0CLLN058RZ4TSN0PZQDZKLWPD685KALSMFHUZX")
+    monkeypatch.setenv("SOPS_AGE_KEY", OTHER_IDENTITY)
     age_source.clear_cache()
     with pytest.raises(SecretsKitError) as err:
         AgeKey(age_id.recipient).unwrap(stanza)

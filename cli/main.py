@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     except SecretsKitError as err:
         if _debug_requested(args):
             raise
-        click.echo(f"secrets-kit: error: {err}", err=True)
+        # One line, whatever a wrapped tool's message held.
+        click.echo("secrets-kit: error: " + " ".join(str(err).split()), err=True)
         sys.exit(err.exit_code)
     except click.exceptions.Exit as ex:
         sys.exit(ex.exit_code)

@@ -15,7 +15,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -342,17 +342,9 @@ class Context:
 
 
 def _kms_context(args: Args) -> dict[str, str] | None:
-    text = args.str("encryption-context")
-    if not text:
-        return None
-    context: dict[str, str] = {}
-    for pair in text.split(","):
-        parts = pair.split(":")
-        if len(parts) != 2:
-            raise InputError("Invalid KMS encryption context format", hint="use key:value,key2:value2",
-                             exit_code=codes.INVALID_KMS_ENCRYPTION_CONTEXT)
-        context[parts[0]] = parts[1]
-    return context
+    from secrets_kit.sops.keysources.aws_kms import parse_encryption_context
+
+    return parse_encryption_context(args.str("encryption-context")) or None
 
 
 def _flag_keys(args: Args, prefix: str = "") -> list[Any]:
@@ -587,34 +579,6 @@ def cmd_unset(ctx: Context) -> None:
     write_atomic(Path(path), result)
 
 
-def _sops_files(root: Path) -> Iterator[Path]:
-    """Files under `root` that look like sops files (marker text), skipping VCS folders."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in (".git", ".hg", ".svn", "node_modules"))
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            try:
-                with path.open("rb") as handle:
-                    head = handle.read(4 * 1024 * 1024)
-            except OSError:
-                continue
-            if b"sops" in head and (b"mac" in head) and b"ENC[AES256_GCM" in head:
-                yield path
-
-
-def _expand(paths: list[str]) -> tuple[list[Path], bool]:
-    files: list[Path] = []
-    had_dir = False
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            had_dir = True
-            files.extend(_sops_files(path))
-        else:
-            files.append(path)
-    return files, had_dir
-
-
 def _progress(args: Args, total: int, label: str) -> Any:
     """A rich progress bar on stderr, when stderr is a terminal or --progress is given."""
     if total <= 1 or not (args.bool("progress") or sys.stderr.isatty()):
@@ -669,7 +633,9 @@ def cmd_rotate(ctx: Context) -> None:
         raise InputError(f"Error: cannot operate on non-existent file {os.path.abspath(target)!r}",
                          exit_code=codes.NO_FILE_SPECIFIED)
     if Path(target).is_dir() or len(args.positional) > 1:
-        files, _ = _expand(args.positional)
+        from secrets_kit.sops.detect import expand_paths
+
+        files, _ = expand_paths(args.positional)
 
         def one(path: Path) -> str:
             store = ctx.store(str(path), args.str("input-type"))
@@ -699,6 +665,7 @@ def _confirm(prompt: str) -> bool:
 
 def cmd_updatekeys(ctx: Context) -> None:
     from secrets_kit.sops.config import match_creation_rule
+    from secrets_kit.sops.detect import expand_paths
     from secrets_kit.sops.ops import update_keys_bytes
 
     args = ctx.args
@@ -706,7 +673,7 @@ def cmd_updatekeys(ctx: Context) -> None:
     assert data is not None and ctx.config_path is not None
     if not args.positional:
         raise InputError("Error: no file specified", exit_code=codes.NO_FILE_SPECIFIED)
-    files, had_dir = _expand(args.positional)
+    files, had_dir = expand_paths(args.positional)
     config_path = ctx.config_path
 
     def one(path: Path) -> str:
@@ -781,8 +748,7 @@ def _decrypted_file(ctx: Context, path: str) -> Any:
 def cmd_exec_env(ctx: Context) -> None:
     import subprocess
 
-    from secrets_kit.sops.gofmt import val_to_string
-    from secrets_kit.sops.tree import Comment
+    from secrets_kit.sops.ops import environment
 
     args = ctx.args
     if len(args.positional) != 2:
@@ -793,17 +759,9 @@ def cmd_exec_env(ctx: Context) -> None:
     if args.str("user"):
         raise InputError("--user is not supported by secrets-kit", exit_code=codes.GENERIC)
     path, command = args.positional
-    f = _decrypted_file(ctx, path)
+    secrets = environment(_decrypted_file(ctx, path).branches[0])
     env = {} if args.bool("pristine") else dict(os.environ)
-    for key, value in f.branches[0]:
-        if isinstance(value, list):
-            raise InputError(f"cannot use complex value in environment; offending key {key}",
-                             exit_code=codes.GENERIC)
-        if isinstance(key, Comment):
-            continue
-        if "=" in key:
-            raise InputError(f"cannot use keys with '=' in environment: {key}", exit_code=codes.GENERIC)
-        env[key] = value if isinstance(value, str) else val_to_string(value)
+    env.update(secrets)
     if args.bool("same-process"):
         sys.stdout.flush()
         os.execve("/bin/sh", ["/bin/sh", "-c", command], env)
@@ -860,7 +818,7 @@ def cmd_exec_file(ctx: Context) -> None:
 
 def cmd_groups(ctx: Context) -> None:
     from secrets_kit.sops.keysources import keys_from_cli
-    from secrets_kit.sops.ops import SopsFile
+    from secrets_kit.sops.ops import add_key_group_bytes, delete_key_group_bytes
 
     args = ctx.args
     if args.sub not in ("add", "delete"):
@@ -870,29 +828,21 @@ def cmd_groups(ctx: Context) -> None:
         raise InputError("Error: no file specified (--file)", exit_code=codes.NO_FILE_SPECIFIED)
     store = ctx.store(path, args.str("input-type"))
     out_store = ctx.store(path, args.str("output-type"), for_output=True)
-    f = SopsFile.load(_read_input(path), store)
-    f.recover_key(ctx.order())
-    groups = [[_key_of(s) for s in g] for g in f.metadata.key_groups]
-    threshold = args.int("shamir-secret-sharing-threshold") or f.metadata.shamir_threshold
+    threshold = args.int("shamir-secret-sharing-threshold")
     if args.sub == "add":
         if args.positional:
             raise InputError("error: no positional arguments allowed", exit_code=codes.GENERIC)
-        group: list[Any] = []
+        # sops `groups add` takes repeatable flags, in this order (not the comma lists of encrypt).
         context = _kms_context(args)
-        for fp in args.list("pgp"):
-            group.extend(keys_from_cli("pgp", fp))
-        for arn in args.list("kms"):
-            group.extend(keys_from_cli("kms", arn, encryption_context=context,
-                                       aws_profile=args.str("aws-profile") or None))
-        for rid in args.list("gcp-kms"):
-            group.extend(keys_from_cli("gcp_kms", rid))
-        for uri in args.list("hc-vault-transit"):
-            group.extend(keys_from_cli("hc_vault", uri))
-        for recipient in args.list("age"):
-            group.extend(keys_from_cli("age", recipient))
-        if not group:
-            raise InputError("empty key group provided", exit_code=codes.GENERIC)
-        groups.append(group)
+        group: list[Any] = []
+        for flag, kind in (("pgp", "pgp"), ("kms", "kms"), ("gcp-kms", "gcp_kms"), ("hc-vault-transit", "hc_vault"),
+                           ("age", "age")):
+            opts: dict[str, Any] = {}
+            if kind == "kms":
+                opts = {"encryption_context": context, "aws_profile": args.str("aws-profile") or None}
+            for value in args.list(flag):
+                group.extend(keys_from_cli(kind, value, **opts))
+        result = add_key_group_bytes(_read_input(path), store, group, threshold, ctx.order(), out_store, _layout())
     else:
         if len(args.positional) != 1:
             raise InputError("error: exactly one positional argument (index) required", exit_code=codes.GENERIC)
@@ -901,26 +851,12 @@ def cmd_groups(ctx: Context) -> None:
         except ValueError:
             raise InputError(f"failed to parse [index] argument: {args.positional[0]!r}",
                              exit_code=codes.GENERIC) from None
-        if not 0 <= index < len(groups):
-            raise InputError(f"key group {index} does not exist (the file has {len(groups)})",
-                             exit_code=codes.GENERIC)
-        del groups[index]
-        if len(groups) < threshold:
-            raise InputError(f"removing this key group will make the Shamir threshold impossible to satisfy: "
-                             f"Shamir threshold is {threshold}, but we only have {len(groups)} key groups",
-                             exit_code=codes.GENERIC)
-    f.rewrap(groups, threshold if len(groups) > 1 else 0)
-    result = f.emit_encrypted(out_store, _layout())
+        result = delete_key_group_bytes(_read_input(path), store, index, threshold, ctx.order(), out_store,
+                                        _layout())
     if args.bool("in-place"):
         write_atomic(Path(path), result)
     else:
         _write_stdout(result)
-
-
-def _key_of(stanza: Any) -> Any:
-    from secrets_kit.sops.keysources import key_from_stanza
-
-    return key_from_stanza(stanza.kind, stanza.data)
 
 
 # ----------------------------------------------------------------------------- edit

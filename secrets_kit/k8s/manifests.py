@@ -72,6 +72,19 @@ def _json_documents(text: str, source: str) -> list[Any] | None:
 
 
 _VALUE_QUOTE = re.compile(r"\s*with value .*", re.DOTALL)
+# ruamel quotes source text in some problems (`found undefined alias 'hunter2'` for
+# `password: *hunter2`): it may be a secret value. Parser token names ('<stream end>') and
+# single characters ('\t', ',') are safe; from the first other quote on, the text is cut.
+_SAFE_QUOTED = re.compile(r"'(?:<[a-z ]+>|\\?[^'])'" + r'|"(?:<[a-z ]+>|\\?[^"])"')
+
+
+def _redacted_problem(problem: str) -> str:
+    problem = _VALUE_QUOTE.sub("", problem)
+    if problem.startswith("found duplicate key"):
+        return problem  # the key is an item name, not a value
+    masked = _SAFE_QUOTED.sub(lambda m: "_" * len(m.group()), problem)
+    cut = min((i for i in (masked.find("'"), masked.find('"')) if i >= 0), default=-1)
+    return problem if cut < 0 else problem[:cut] + "<redacted>"
 
 
 def _yaml_documents(text: str, source: str) -> list[Any]:
@@ -83,7 +96,7 @@ def _yaml_documents(text: str, source: str) -> list[Any]:
         mark = ex.problem_mark or ex.context_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         # The problem text of a duplicate key quotes both values: keep only the key.
-        problem = _VALUE_QUOTE.sub("", ex.problem or ex.context or "syntax error")[:160]
+        problem = _redacted_problem(ex.problem or ex.context or "syntax error")[:160]
         raise InputError(f"malformed YAML{at}: {problem}", where=source) from None
     except YAMLError as ex:
         raise InputError(f"malformed YAML: {type(ex).__name__}", where=source) from None

@@ -5,8 +5,9 @@ Precedence, highest first: command-line flags, Argo CD parameters (`PARAM_*`), A
 plugin env (`ARGOCD_ENV_*`), the app's `.secrets-kit.yaml`, then the sidecar's
 `SECRETS_KIT_*` defaults. `PARAM_*`, `ARGOCD_ENV_*` and the config file are written by
 application authors, so they are treated as untrusted:
-- a certificate path they give must stay inside the repository; a cluster name only
-  selects `<name>.pem` from the operator's `SECRETS_KIT_CERTS_DIR`;
+- a certificate path they give must stay inside the repository and is used only when the
+  operator set no `SECRETS_KIT_SEAL_TO`; a cluster name only selects `<name>.pem` from the
+  operator's `SECRETS_KIT_CERTS_DIR`;
 - they can turn zero-plaintext mode on, never off when the operator requires it
   (`SECRETS_KIT_REQUIRE_SEAL=1`);
 - they choose a provider by name; its connection settings come from the sidecar's
@@ -143,15 +144,7 @@ def provider_factory(kind: str | None, config: Mapping[str, Any], root: Path, ap
     else:
         # Connection settings of real stores come from the sidecar's environment only.
         settings = {k: v for k, v in settings.items() if k in ("region",)}
-
-    def factory() -> Any:
-        from ..providers import open_provider
-
-        provider = open_provider(kind, settings)
-        provider.validate()
-        return provider
-
-    return factory
+    return _trusted_factory(kind, settings)
 
 
 def options_from(app: Path, env: Mapping[str, str], cli: CliSettings | None = None) -> RenderOptions:
@@ -167,10 +160,12 @@ def options_from(app: Path, env: Mapping[str, str], cli: CliSettings | None = No
     app_seal_to = _param(env, "SEAL_TO") or config.get("sealTo")
     if cert is None and cluster:
         cert = _cert_for_cluster(str(cluster), env)
-    if cert is None and app_seal_to:
-        cert = resolve_in_root(root, app, str(app_seal_to), what="sealTo certificate", where=CONFIG_FILE)
+    # The operator's certificate beats one named by the app: an app author must not be able
+    # to redirect re-sealed Secrets to a key they hold.
     if cert is None and env.get("SECRETS_KIT_SEAL_TO"):
         cert = Path(env["SECRETS_KIT_SEAL_TO"])
+    if cert is None and app_seal_to:
+        cert = resolve_in_root(root, app, str(app_seal_to), what="sealTo certificate", where=CONFIG_FILE)
     wanted = _param(env, "ZERO_PLAINTEXT")
     zero = _bool(wanted if wanted is not None else config.get("zeroPlaintext", False), "zeroPlaintext")
     required = _bool(env.get("SECRETS_KIT_REQUIRE_SEAL", "false"), "SECRETS_KIT_REQUIRE_SEAL")
@@ -226,6 +221,8 @@ def options_from(app: Path, env: Mapping[str, str], cli: CliSettings | None = No
 
 
 def _trusted_factory(kind: str, settings: dict[str, Any]) -> Any:
+    """Opens (and validates) the provider on first use, with settings already checked."""
+
     def factory() -> Any:
         from ..providers import open_provider
 

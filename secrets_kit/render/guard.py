@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import InputError
 from .kustomize import KUSTOMIZATION_FILES
+from .model import is_secret
 from .sopsfiles import has_sops_marker, is_sops_document
 
 ALLOW_ANNOTATION = "secrets-kit.io/allow-plaintext"
@@ -108,10 +109,6 @@ def _documents(data: bytes, path: str) -> list[dict[str, Any]] | None:
         return list(expand_lists(load_documents(data, source=path)))
     except InputError:
         return None
-
-
-def _is_secret(doc: dict[str, Any]) -> bool:
-    return doc.get("kind") == "Secret" and doc.get("apiVersion") in (None, "v1")
 
 
 def _kustomization_findings(doc: dict[str, Any], path: str, read: Reader) -> list[Finding]:
@@ -204,7 +201,7 @@ def check_file(path: str, data: bytes, read: Reader, rules: Iterable[SopsRules] 
                                     "fix the YAML, then encrypt the Secret with secrets-kit sops encrypt"))
         return findings
     for doc in docs:
-        if _is_secret(doc):
+        if is_secret(doc):
             findings.extend(_secret_findings(doc, path))
     if name in KUSTOMIZATION_FILES and docs:
         findings.extend(_kustomization_findings(docs[0], path, read))

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, SecretsKitError
+from ..errors import InputError, RenderError, SecretsKitError
 from ..k8s.manifests import dump_yaml, load_documents
 from . import kustomize
 from .config import CONFIG_FILE, CliSettings, options_from
@@ -175,9 +175,11 @@ def process(data: bytes, env: Mapping[str, str], cwd: Path) -> KrmOutcome:
         for ref in spec.get("files") or []:
             path = resolve_in_root(ctx.root, ctx.app, str(ref), what="function file", where="functionConfig")
             label = relative(ctx.root, path)
-            raw = path.read_bytes()
-            ctx.sops.add_file(path, "resource", label=label, data=raw)
-            docs.extend(load_documents(raw, source=label))
+            try:
+                raw = path.read_bytes()
+            except OSError as ex:
+                raise RenderError(f"cannot read function file: {ex.strerror}", where=label) from None
+            docs.extend(ctx.sops.add_file(path, "resource", label=label, data=raw))
         generator = bool(items) and all(_is_local_config(item) for item in items)
         if options.seal_to is not None:
             _check_resealable(items, generator)
@@ -188,6 +190,8 @@ def process(data: bytes, env: Mapping[str, str], cwd: Path) -> KrmOutcome:
             out = run_hooks(docs, ctx, options)
         except SecretsKitError as err:
             err.message = ctx.redactor.scrub(err.message)
+            if err.where:
+                err.where = ctx.redactor.scrub(err.where)
             raise
         for doc in out:
             meta = doc.setdefault("metadata", {})

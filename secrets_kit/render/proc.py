@@ -52,7 +52,8 @@ def run_tool(argv: Sequence[str], *, cwd: Path, redactor: Redactor, what: str, w
     except subprocess.TimeoutExpired:
         raise RenderError(f"{what} timed out after {timeout:.0f}s", where=where) from None
     if done.returncode != 0:
-        detail = redactor.scrub(done.stderr.decode("utf-8", "replace")).strip()
+        # One line: the CLI's error is one line on stderr (Argo CD shows it as the app's condition).
+        detail = " ".join(redactor.scrub(done.stderr.decode("utf-8", "replace")).split())
         if len(detail) > MAX_ERROR_CHARS:
             detail = "..." + detail[-MAX_ERROR_CHARS:]
         raise RenderError(f"{what} failed (exit {done.returncode}): {detail or 'no message'}", where=where)

@@ -13,15 +13,32 @@ it like any other SealedSecret. Unchanged input gives byte-identical output acro
 processes and replicas that share the reseal key; a changed value, name, namespace, scope
 or certificate gives a fresh ciphertext.
 
+The HMAC input is unambiguous (a domain string, then every field with a 64-bit length
+prefix) and binds everything the ciphertext depends on: the destination key (its SSH
+SHA-256 fingerprint, so a re-issued certificate for the same key keeps the ciphertext and
+a new key changes it), the scope label (namespace/name, namespace, or empty), the item
+name, and the plaintext itself (HMAC is a PRF, so feeding it the value is at least as
+good as feeding it the value's hash, and nothing about the value is stored).
+
 Why this is safe:
-- the session key is a PRF output of the plaintext under a secret key, so it is unique
-  per (item, value): the zero nonce is never reused with a key for two plaintexts;
+- AES-GCM with the fixed zero nonce is only safe if each key encrypts exactly one
+  message. The session key is a PRF output of (key, label, item, value) under a secret
+  key, so two different plaintexts get two independent keys (a collision is a 2^-256
+  event); the same key only ever re-encrypts the same plaintext, which reproduces the same
+  bytes and reveals nothing new. The OAEP seed is the other, independent half of the PRF
+  output, so the RSA block is as unpredictable as a random one to anyone without the key;
 - without the reseal key nobody can recompute t, so nobody can test a guessed value
   against a SealedSecret (an HMAC keyed from the *public* certificate would allow exactly
-  that, which is why the key must be secret);
-- what leaks is equality: the same value sealed to the same item twice looks the same,
-  which is the point.
-Nothing is stored: no cache file, no plaintext hash on disk.
+  that, which is why the key must be secret). Anyone who holds the reseal key *can* test
+  guesses offline, so it must be guarded like a decryption key (mount it from a Secret,
+  0600 on disk) and rotated (which re-seals everything once) if it leaks;
+- what leaks is equality of (key, label, item, value): the same value in the same item
+  seals to the same bytes every time, which is the point, and a value that changes back
+  to an earlier one shows the earlier ciphertext again. Equal values in different items,
+  Secrets, scopes or clusters do not look alike. The length of a value shows, exactly as
+  in every upstream SealedSecret (AES-GCM adds a fixed 16 bytes).
+Nothing is stored: no cache file, no plaintext hash on disk. The only state is the reseal
+key itself.
 
 The reseal key comes from `--reseal-key FILE`, `SECRETS_KIT_RESEAL_KEY_FILE` or
 `SECRETS_KIT_RESEAL_KEY` (base64), else from a 0600 state file created on first use
@@ -164,7 +181,7 @@ class Resealer:
         self._key = reseal_key
 
     def seal(self, secret: Manifest, *, namespace: str | None, where: str) -> Manifest:
-        from ..sealed.model import SealOptions, label_of, seal_secret
+        from ..sealed.model import SealOptions, label_of, prepare_secret, seal_prepared
         from ..sealed.scopes import Scope, scope_of
 
         annotations = (secret.get("metadata") or {}).get("annotations") or {}
@@ -172,10 +189,10 @@ class Resealer:
         if scope is not Scope.CLUSTER_WIDE and not (secret.get("metadata") or {}).get("namespace") and not namespace:
             raise RenderError("Secret has no namespace and no destination namespace is known", where=where,
                               hint="set metadata.namespace, or the app's destination namespace (--namespace)")
-        options = SealOptions(namespace=namespace, allow_empty=True)
-        sealed = seal_secret(secret, self.public_key, options, where=where)
+        # kubeseal's checks and output shape, with the items sealed here (not randomly, and only once).
+        prepared, items = prepare_secret(secret, SealOptions(namespace=namespace, allow_empty=True), where)
+        sealed = seal_prepared(prepared, {}, secret, self.public_key)
         label = label_of(sealed, where)
-        items = _items(secret, where)
         sealed["spec"]["encryptedData"] = {
             key: base64.b64encode(deterministic_seal_item(self.public_key, self.fingerprint, self._key, label, key,
                                                           items[key])).decode("ascii")
@@ -191,9 +208,3 @@ class Resealer:
         if isinstance(source_meta.get("labels"), dict) and source_meta["labels"]:
             meta["labels"] = dict(sorted(source_meta["labels"].items()))
         return sealed
-
-
-def _items(secret: Manifest, where: str) -> dict[str, bytes]:
-    from ..k8s.secrets import secret_items
-
-    return secret_items(secret, where)

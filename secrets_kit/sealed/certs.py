@@ -117,16 +117,19 @@ def _elements(value: bytes) -> list[tuple[int, bytes]]:
 
 
 def _time(tag: int, value: bytes) -> dt.datetime:
-    text = value.decode("ascii")
-    if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ: years 50-99 are 19xx
-        when = dt.datetime.strptime(text, "%y%m%d%H%M%SZ")
-        if when.year >= 2050:
-            when = when.replace(year=when.year - 100)
-    elif tag == 0x18:  # GeneralizedTime YYYYMMDDHHMMSSZ
-        when = dt.datetime.strptime(text, "%Y%m%d%H%M%SZ")
-    else:
-        raise ValueError("not a time")
-    return when.replace(tzinfo=dt.UTC)
+    """UTCTime YYMMDDHHMMSSZ (years 50-99 are 19xx) or GeneralizedTime YYYYMMDDHHMMSSZ.
+
+    Parsed by hand: the first `strptime` call costs milliseconds of locale setup.
+    """
+    digits = value[:-1]
+    size = {0x17: 12, 0x18: 14}.get(tag)
+    if size is None or len(digits) != size or value[-1:] != b"Z" or not digits.isdigit():
+        raise ValueError("not a DER time")  # the x509 path reads anything else exactly
+    year, rest = (int(digits[:2]), digits[2:]) if tag == 0x17 else (int(digits[:4]), digits[4:])
+    if tag == 0x17:
+        year += 1900 if year >= 50 else 2000
+    month, day, hour, minute, second = (int(rest[i:i + 2]) for i in range(0, 10, 2))
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
 
 
 def _read_der(der: bytes) -> tuple[rsa.RSAPublicKey, dt.datetime, dt.datetime]:

@@ -34,7 +34,7 @@ from ..k8s.secrets import (
     secret_items,
     string_map,
 )
-from .crypto import Keyring, PrivateKey, hybrid_encrypt
+from .crypto import NO_KEY, Keyring, PrivateKey, hybrid_encrypt
 from .scopes import SKIP_OWNER_REFERENCES_ANNOTATION, Scope, encryption_label, scope_of, with_scope
 
 API_VERSION = "bitnami.com/v1alpha1"
@@ -203,7 +203,9 @@ def decrypt_items(sealed: Manifest, keyring: Keyring, where: str) -> tuple[dict[
             failures.setdefault(err.message, []).append(item)
     if failures:
         reason = "; ".join(f"{msg} ({', '.join(items)})" for msg, items in failures.items())
-        raise DecryptionError(reason, where=where, hint=_decrypt_hint(sealed, where))
+        hint = (_decrypt_hint(sealed, where) if NO_KEY in failures
+                else "the ciphertext is cut short: restore the SealedSecret from version control")
+        raise DecryptionError(reason, where=where, hint=hint)
     return plain, opened
 
 

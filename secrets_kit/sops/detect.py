@@ -6,7 +6,10 @@ Markers: `mac: ENC[` (YAML), `"mac": "ENC[` (JSON and the binary envelope), `sop
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 _MARKERS = (
     ("yaml", re.compile(rb"(?m)^\s*mac:\s*[\"']?ENC\[AES256_GCM,")),
@@ -28,3 +31,35 @@ def detect_format(data: bytes) -> str | None:
 
 def looks_encrypted(data: bytes) -> bool:
     return detect_format(data) is not None
+
+
+_SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules"})
+
+
+def find_sops_files(root: Path) -> Iterator[Path]:
+    """Files under `root`, in sorted order, that are sops-encrypted (by the markers above);
+    version-control and node_modules folders are skipped."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            if looks_encrypted(data):
+                yield path
+
+
+def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], bool]:
+    """Files named directly, plus the sops files below each folder; and whether a folder was given."""
+    files: list[Path] = []
+    had_dir = False
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            had_dir = True
+            files.extend(find_sops_files(path))
+        else:
+            files.append(path)
+    return files, had_dir

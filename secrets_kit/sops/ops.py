@@ -187,11 +187,15 @@ class SopsFile:
             md.version = SOPS_VERSION
         self.decrypted = False
 
+    def master_keys(self) -> list[list[MasterKey]]:
+        """The file's key groups as master keys (to wrap a data key for them again)."""
+        return [[key_from_stanza(s.kind, s.data) for s in g] for g in self.metadata.key_groups]
+
     def rewrap(self, groups: list[list[MasterKey]] | None = None, threshold: int | None = None) -> None:
         """Wrap the current data key for `groups` (default: the file's own keys)."""
         assert self.data_key is not None
         if groups is None:
-            groups = [[key_from_stanza(s.kind, s.data) for s in g] for g in self.metadata.key_groups]
+            groups = self.master_keys()
         wanted = self.metadata.shamir_threshold if threshold is None else threshold
         if len(groups) > 1 and wanted > len(groups):
             raise InputError(f"Shamir threshold {wanted} is larger than the number of key groups ({len(groups)})",
@@ -278,7 +282,7 @@ def rotate_bytes(data: bytes, store: Store, add: Sequence[MasterKey] = (), remov
                  out_store: Store | None = None) -> bytes:
     """sops `rotate`: a new data key, every value re-encrypted; optionally add/remove keys."""
     f = open_and_decrypt(data, store, order, ignore_mac)
-    groups = [[key_from_stanza(s.kind, s.data) for s in g] for g in f.metadata.key_groups]
+    groups = f.master_keys()
     if add:
         groups[0].extend(add)
     removed = {k.identifier for k in remove}
@@ -338,6 +342,61 @@ def update_keys_bytes(data: bytes, store: Store, groups: list[list[MasterKey]], 
     f.recover_key(order)
     f.rewrap(groups, new_threshold)
     return f.emit_encrypted(), diffs, old_threshold, new_threshold
+
+
+def add_key_group_bytes(data: bytes, store: Store, group: Sequence[MasterKey], threshold: int = 0,
+                        order: Sequence[str] = DEFAULT_DECRYPTION_ORDER, out_store: Store | None = None,
+                        layout: str = "3.13") -> bytes:
+    """sops `groups add`: the same data key, split again over the file's groups plus `group`.
+
+    `threshold` 0 keeps the file's own Shamir threshold."""
+    if not group:
+        raise InputError("empty key group provided", exit_code=codes.GENERIC)
+    f = SopsFile.load(data, store)
+    f.recover_key(order)
+    groups = [*f.master_keys(), list(group)]
+    f.rewrap(groups, threshold or f.metadata.shamir_threshold)
+    return f.emit_encrypted(out_store, layout)
+
+
+def delete_key_group_bytes(data: bytes, store: Store, index: int, threshold: int = 0,
+                           order: Sequence[str] = DEFAULT_DECRYPTION_ORDER, out_store: Store | None = None,
+                           layout: str = "3.13") -> bytes:
+    """sops `groups delete`: drop key group `index` (0-based) and split the data key over the rest."""
+    f = SopsFile.load(data, store)
+    f.recover_key(order)
+    groups = f.master_keys()
+    if not 0 <= index < len(groups):
+        raise InputError(f"key group {index} does not exist (the file has {len(groups)})", exit_code=codes.GENERIC)
+    del groups[index]
+    wanted = threshold or f.metadata.shamir_threshold
+    if len(groups) < wanted:
+        raise InputError(f"removing this key group will make the Shamir threshold impossible to satisfy: "
+                         f"Shamir threshold is {wanted}, but we only have {len(groups)} key groups",
+                         exit_code=codes.GENERIC)
+    f.rewrap(groups, wanted if len(groups) > 1 else 0)
+    return f.emit_encrypted(out_store, layout)
+
+
+def environment(branch: Branch) -> dict[str, str]:
+    """sops `exec-env`: the top-level values of a decrypted document as environment variables.
+
+    Nested values and keys holding `=` cannot be environment variables; the errors name the
+    key, never a value."""
+    from .gofmt import val_to_string
+    from .tree import Comment
+
+    env: dict[str, str] = {}
+    for key, value in branch:
+        if isinstance(value, list):  # a Branch is a list too
+            raise InputError(f"cannot use complex value in environment; offending key {key}",
+                             exit_code=codes.GENERIC)
+        if isinstance(key, Comment):
+            continue
+        if "=" in key:
+            raise InputError(f"cannot use keys with '=' in environment: {key}", exit_code=codes.GENERIC)
+        env[key] = value if isinstance(value, str) else val_to_string(value)
+    return env
 
 
 def file_status(data: bytes, store: Store) -> bool:

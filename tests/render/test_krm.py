@@ -159,7 +159,7 @@ transformers: [fn.yaml]
     out = _kustomize(kustomize_bin, folder, render_env)
     assert out.returncode == 0, out.stderr.decode()
     for value in PLAINTEXT:
-        assert value.encode() not in out.stdout
+        assert value.encode() not in out.stdout and value.encode() not in out.stderr
     sealed = docs(out.stdout)
     assert sorted((d["kind"], d["metadata"]["name"]) for d in sealed) == [("SealedSecret", "app"),
                                                                          ("SealedSecret", "db")]
@@ -194,3 +194,16 @@ def test_kustomize_exec_refuses_zero_plaintext_as_generator(tmp_path: Path, kust
     out = _kustomize(kustomize_bin, folder, render_env)
     assert out.returncode != 0 and out.stdout == b""
     assert b"not available when the function runs as a generator" in out.stderr
+
+
+def test_unreadable_function_file_gives_results(tmp_path: Path, render_env: dict[str, str]) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "folder.sops.yaml").mkdir()
+    config = {"apiVersion": "secrets-kit.io/v1alpha1", "kind": "Render", "metadata": {"name": "f"},
+              "spec": {"files": ["folder.sops.yaml"]}}
+    out = run_cli(["render", "--krm"], env=render_env, cwd=tmp_path, stdin=_resource_list([], config))
+    assert out.returncode == 1
+    result = docs(out.stdout)[0]
+    assert result["items"] == [] and result["results"][0]["severity"] == "error"
+    assert "cannot read function file" in result["results"][0]["message"]
+    assert out.stderr.decode().count("\n") == 1

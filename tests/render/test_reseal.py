@@ -108,3 +108,34 @@ def test_resealer_output_shape() -> None:
     assert sealed["spec"]["template"]["metadata"]["annotations"]["note"] == "x"
     ciphertext = base64.b64decode(sealed["spec"]["encryptedData"]["password"])
     assert hybrid_decrypt([KEY], ciphertext, b"n/db") == b"p-value-123"
+
+
+def _session_key(sealed_item: bytes, label: bytes) -> bytes:
+    """The AES key of one item, unwrapped with the private key (the upstream layout: uint16 length, RSA, AES)."""
+    length = int.from_bytes(sealed_item[:2], "big")
+    return KEY.decrypt(sealed_item[2:2 + length], _oaep(label))
+
+
+def test_a_session_key_never_encrypts_two_plaintexts() -> None:
+    """AES-GCM runs with the zero nonce (upstream's format), so one key must mean one plaintext."""
+    seal = reseal.deterministic_seal_item
+    k = b"k" * 32
+    keys = {
+        "a": _session_key(seal(PUB, FP, k, b"ns/name", "password", b"value-a"), b"ns/name"),
+        "b": _session_key(seal(PUB, FP, k, b"ns/name", "password", b"value-b"), b"ns/name"),
+        "a again": _session_key(seal(PUB, FP, k, b"ns/name", "password", b"value-a"), b"ns/name"),
+        "a other item": _session_key(seal(PUB, FP, k, b"ns/name", "token", b"value-a"), b"ns/name"),
+        "a other scope": _session_key(seal(PUB, FP, k, b"ns/other", "password", b"value-a"), b"ns/other"),
+        "a other key": _session_key(seal(PUB, FP, b"j" * 32, b"ns/name", "password", b"value-a"), b"ns/name"),
+    }
+    assert keys["a"] == keys["a again"]
+    distinct = [v for name, v in keys.items() if name != "a again"]
+    assert len(set(distinct)) == len(distinct)
+    assert all(len(v) == 32 for v in distinct)
+
+
+def test_field_encoding_is_unambiguous() -> None:
+    """Moving bytes between the item name and the value must not give the same derivation."""
+    one = reseal.deterministic_seal_item(PUB, FP, b"k" * 32, b"ns/n", "ab", b"c-value")
+    two = reseal.deterministic_seal_item(PUB, FP, b"k" * 32, b"ns/n", "a", b"bc-value")
+    assert _session_key(one, b"ns/n") != _session_key(two, b"ns/n")

@@ -141,3 +141,25 @@ def test_render_passes_a_committed_sealed_secret_unchanged(tmp_path: Path, seali
     from .helpers import docs
 
     assert docs(out.stdout) == [doc]
+
+
+@pytest.mark.parametrize("scope", ["strict", "namespace-wide", "cluster-wide"])
+def test_sealed_secret_from_the_real_kubeseal_passes(tmp_path: Path, sealing: Sealing, other_sealing: Sealing,
+                                                      kubeseal_bin: Path, render_env: dict[str, str],
+                                                      scope: str) -> None:
+    """Compatibility: what Bitnami's kubeseal seals offline is accepted as it is, and proven by the key."""
+    import subprocess
+
+    from .helpers import docs
+
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
+              "stringData": {"k": "kubeseal-sealed-value"}}
+    sealed = subprocess.run([str(kubeseal_bin), "--cert", str(sealing.cert), "--scope", scope, "-o", "json"],
+                            input=json.dumps(secret).encode(), capture_output=True, check=True).stdout
+    app = _app_with(tmp_path, json.loads(sealed))
+    ok = run_cli(["render", str(app), "--seal-to", str(sealing.cert), "--verify-keys", str(sealing.key)],
+                 env=render_env)
+    assert ok.returncode == 0, ok.stderr.decode()
+    assert docs(ok.stdout) == [json.loads(sealed)]
+    wrong = run_cli(["render", str(app), "--verify-keys", str(other_sealing.key)], env=render_env)
+    assert wrong.returncode == 4 and wrong.stdout == b""

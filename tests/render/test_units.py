@@ -35,11 +35,12 @@ def test_redactor_masks_values_and_their_base64() -> None:
 def test_tool_errors_are_scrubbed(tmp_path: Path) -> None:
     redactor = Redactor()
     redactor.add("very-secret-value")
-    script = "import sys; sys.stderr.write('bad line: very-secret-value\\n'); sys.exit(3)"
+    script = "import sys; sys.stderr.write('bad line: very-secret-value\\n  second line\\n'); sys.exit(3)"
     with pytest.raises(RenderError) as caught:
         run_tool([sys.executable, "-c", script], cwd=tmp_path, redactor=redactor, what="tool", where="here")
     assert "very-secret-value" not in str(caught.value) and MASK in str(caught.value)
     assert "exit 3" in str(caught.value)
+    assert "\n" not in str(caught.value) and f"{MASK} second line" in str(caught.value)  # one line on stderr
 
 
 def test_tool_missing_and_timeout(tmp_path: Path) -> None:
@@ -147,3 +148,23 @@ def test_emit_order_and_duplicates() -> None:
         emit.order([docs[0], dict(docs[0])])
     with pytest.raises(RenderError, match="unknown output format"):
         emit.dump(docs, "toml")
+
+
+def test_the_operators_certificate_beats_the_apps(tmp_path: Path, sealing: Sealing,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # An app author names a certificate of their own in the repository; the sidecar's
+    # SECRETS_KIT_SEAL_TO must still decide where re-sealed Secrets go.
+    monkeypatch.setenv("SECRETS_KIT_STATE_DIR", str(tmp_path / "state"))
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    app = repo / "app"
+    write(app / "app-held.pem", sealing.cert.read_text())
+    write(app / ".secrets-kit.yaml", "kind: RenderConfig\nsealTo: app-held.pem\n")
+    operator_cert = tmp_path / "operator.pem"
+    operator_cert.write_bytes(sealing.cert.read_bytes())
+    alone = options_from(app, {})
+    assert alone.seal_to is not None and alone.seal_to.source.endswith("app-held.pem")
+    chosen = options_from(app, {"SECRETS_KIT_SEAL_TO": str(operator_cert)})
+    assert chosen.seal_to is not None and chosen.seal_to.source.endswith("operator.pem")
+    param = options_from(app, {"SECRETS_KIT_SEAL_TO": str(operator_cert), "PARAM_SEAL_TO": "app-held.pem"})
+    assert param.seal_to is not None and param.seal_to.source.endswith("operator.pem")

@@ -248,9 +248,16 @@ def test_unseal_keys_dir_and_default(tmp_path, monkeypatch):
     assert none.code == 5 and "no private keys" in none.err
 
 
-def test_progress_bar_is_on_stderr_only(repo, cert_file):
-    done = run_cli("seal", "--cert", cert_file, "--progress", "--out-dir", repo / "out", repo)
+def test_progress_bar_is_on_stderr_only(repo, cert_file, key_file, tmp_path):
+    terminal = {"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1"}  # rich draws the bar as on a terminal
+    done = run_cli("seal", "--cert", cert_file, "--progress", "--out-dir", repo / "out", repo, env=terminal)
     assert done.code == 0 and done.out == b""
+    assert "sealing" in done.err and "4/4" in done.err  # the bar was drawn (four files walked)
+    assert VALUE not in done.err
+    unsealed = run_cli("unseal", "-k", key_file, "--progress", "--out-dir", tmp_path / "plain", repo / "out",
+                       env=terminal)
+    assert unsealed.code == 0 and "unsealing" in unsealed.err
+    assert VALUE not in unsealed.err and base64.b64encode(VALUE.encode()).decode() not in unsealed.err
 
 
 def test_registry_list_form(tmp_path, pair, key_file):

@@ -130,6 +130,37 @@ def test_property_byte_flips_never_decrypt(pair, plaintext, data):
         hybrid_decrypt([pair.private_key().key], bytes(blob), b"x/y")
 
 
+@settings(max_examples=40, deadline=None)
+@given(plaintext=st.binary(max_size=512), data=st.data())
+def test_property_random_keys_and_keyrings(pair, other_pair, pair4096, plaintext, data):
+    """Sealed for a random key (2048 or 4096 bit), opened by a random keyring: only if the ring holds that key."""
+    pairs = [pair, other_pair, pair4096]
+    sealer = data.draw(st.sampled_from(pairs))
+    ring_pairs = data.draw(st.lists(st.sampled_from(pairs), max_size=4))
+    label = data.draw(st.binary(max_size=40))
+    blob = hybrid_encrypt(sealer.cert.public_key, plaintext, label)
+    ring = Keyring([p.private_key() for p in ring_pairs])
+    if any(p.cert.fingerprint == sealer.cert.fingerprint for p in ring_pairs):
+        opened, key = ring.decrypt(blob, label)
+        assert opened == plaintext and key.fingerprint == sealer.cert.fingerprint
+    else:
+        with pytest.raises(DecryptionError):
+            ring.decrypt(blob, label)
+
+
+@settings(max_examples=50, deadline=None)
+@given(plaintext=st.binary(min_size=1, max_size=64), label=st.binary(max_size=20), other=st.binary(max_size=20),
+       cut=st.integers(min_value=1, max_value=2 + 256 + 64 + 16))
+def test_property_other_label_or_truncation_never_decrypts(pair, plaintext, label, other, cut):
+    blob = hybrid_encrypt(pair.cert.public_key, plaintext, label)
+    ring = Keyring([pair.private_key()])
+    if other != label:
+        with pytest.raises(DecryptionError):
+            ring.decrypt(blob, other)
+    with pytest.raises(DecryptionError):
+        ring.decrypt(blob[:-cut], label)
+
+
 def test_fingerprint_matches_ssh_keygen(pair, tmp_path):
     if shutil.which("ssh-keygen") is None:
         pytest.skip("ssh-keygen not found: apt-get install openssh-client")

@@ -147,3 +147,18 @@ def test_keys_errors(tmp_path):
     assert "no keys in" in run_cli("keys", "list", env=env).err
     with pytest.raises(InputError):
         generate_key_pair(bits=1024)
+
+
+@pytest.mark.parametrize(("not_before", "days"), [
+    (dt.datetime(1999, 12, 31, 23, 59, 58, tzinfo=dt.UTC), 1),  # UTCTime, 19xx
+    (dt.datetime(2020, 1, 1, 0, 0, 1, tzinfo=dt.UTC), 3650),  # UTCTime, 20xx
+    (dt.datetime(2049, 6, 1, 12, 30, 45, tzinfo=dt.UTC), 3650),  # NotAfter in 2059: GeneralizedTime
+])
+def test_certificate_dates_read_without_x509_match_x509(tmp_path, not_before, days):
+    from secrets_kit.sealed.certs import load_cert
+
+    pair = KeyFolder(tmp_path).create(bits=2048, ttl=dt.timedelta(days=days), not_before=not_before)
+    reference = x509.load_pem_x509_certificate(pair.cert.pem)
+    ours = load_cert(pair.cert_path.read_bytes(), "test")
+    assert (ours.not_before, ours.not_after) == (reference.not_valid_before_utc, reference.not_valid_after_utc)
+    assert ours.not_before == not_before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -80,6 +81,28 @@ def test_output_file_extension_and_atomicity(cert_file, key_file, tmp_path):
     assert json.loads(plain.read_text())["data"] == {"a": "Yg=="}
     missing = run_cli("kubeseal", "--cert", cert_file, "-f", tmp_path / "nope.yaml")
     assert missing.code == 1 and "Could not read file specified with --secret-file" in missing.err
+
+
+# klog's logging flags (and -v); the drop-in logs nothing, so it does not take them.
+KLOG_FLAGS = {"add_dir_header", "alsologtostderr", "alsologtostderrthreshold", "legacy_stderr_threshold_behavior",
+              "log_backtrace_at", "log_dir", "log_file", "log_file_max_size", "logtostderr", "one_output",
+              "skip_headers", "skip_log_headers", "stderrthreshold", "v", "vmodule", "help"}
+
+
+def test_every_kubeseal_flag_is_known_to_the_dropin(kubeseal_bin):
+    """The flag table is checked against the real binary's --help, not against a list of our own."""
+    from secrets_kit_cli.commands.kubeseal import _FLAGS, _SHORT
+
+    helptext = kubeseal(kubeseal_bin, "--help").stdout.decode() + kubeseal(kubeseal_bin, "--help").stderr.decode()
+    flags = re.findall(r"^\s+(?:(-[a-z]), )?--([a-z0-9_-]+)", helptext, re.MULTILINE)
+    assert len(flags) > 40, helptext
+    theirs = {name for _, name in flags} - KLOG_FLAGS
+    assert theirs - set(_FLAGS) == set()
+    assert {short: name for short, name in flags if short and name not in KLOG_FLAGS}.items() <= _SHORT.items()
+    for name in theirs:  # boolean or valued, as kubeseal's help says
+        line = next(line for line in helptext.splitlines() if re.search(rf"--{name}\b", line))
+        takes_value = bool(re.search(rf"--{name} (string|stringArray|strings)\b", line))
+        assert _FLAGS[name][0] is takes_value, (name, line)
 
 
 def test_version_and_help():

@@ -51,6 +51,18 @@ def test_duplicate_key_error_does_not_quote_values():
     assert "hunter2" not in str(err.value)
 
 
+@pytest.mark.parametrize("text", [
+    "stringData:\n  password: *hunter2-alias\n",  # an unquoted value that YAML reads as an alias
+    "stringData:\n  password: !hunter2-tag value\n",  # ... or as a tag
+    "stringData:\n  password: !hun'ter2 value\n",  # a quote inside the quoted text
+])
+def test_parser_problems_never_quote_source_text(text):
+    with pytest.raises(InputError) as err:
+        load_documents(text, source="f")
+    assert "malformed YAML at line 2" in str(err.value)
+    assert "hunter2" not in str(err.value) and "ter2" not in str(err.value)
+
+
 def test_expand_lists():
     docs = load_documents("kind: List\nitems:\n- {kind: Secret}\n- {kind: Secret, x: 1}\n---\nkind: Other\n")
     assert [d.get("x") for d in expand_lists(docs)] == [None, 1, None]

@@ -150,3 +150,36 @@ def test_format_detection(age_id) -> None:
         store = store_for(fmt)
         assert detect_format(encrypt_bytes(plain, store, store, opts)) == fmt
         assert detect_format(plain) is None
+
+
+def test_find_sops_files_uses_the_format_markers(age_id, tmp_path: Path) -> None:
+    from secrets_kit.sops import encrypt_bytes, store_for
+    from secrets_kit.sops.detect import expand_paths
+    from secrets_kit.sops.keysources.age import AgeKey
+    from secrets_kit.sops.ops import EncryptOptions
+
+    root = tmp_path / "tree"
+    (root / "a" / ".git").mkdir(parents=True)
+    opts = EncryptOptions(key_groups=[[AgeKey(age_id.recipient)]])
+    for name, fmt, plain in (("a/x.yaml", "yaml", b"k: v\n"), ("a/y.env", "dotenv", b"K=v\n"),
+                             ("z.ini", "ini", b"[s]\nk = v\n")):
+        store = store_for(fmt)
+        (root / name).write_bytes(encrypt_bytes(plain, store, store, opts))
+    (root / "a" / ".git" / "copy.yaml").write_bytes((root / "a" / "x.yaml").read_bytes())
+    # Prose that merely names the markers is not a sops file.
+    (root / "notes.md").write_text("sops writes mac and ENC[AES256_GCM,...] values\n")
+    files, had_dir = expand_paths([root, root / "notes.md"])
+    assert had_dir
+    assert [p.relative_to(root).as_posix() for p in files] == ["z.ini", "a/x.yaml", "a/y.env", "notes.md"]
+
+
+def test_environment_from_a_decrypted_document() -> None:
+    from secrets_kit.sops.ops import environment
+
+    env = environment(Branch([(Comment(" c"), None), ("A", "x"), ("N", 3), ("F", 2.5), ("B", True)]))
+    assert env == {"A": "x", "N": "3", "F": "2.5", "B": "true"}
+    with pytest.raises(InputError, match="offending key NESTED") as info:
+        environment(Branch([("NESTED", Branch([("k", "fake-hidden")]))]))
+    assert "fake-hidden" not in str(info.value)
+    with pytest.raises(InputError, match="'='"):
+        environment(Branch([("A=B", "x")]))

@@ -88,6 +88,22 @@ def _config(text: str) -> Callable[[Path, object, str], None]:
     return setup
 
 
+def _quorum(folder: Path, ours, recipient: str) -> None:
+    """Two key groups, threshold 2; the second group's identity is nowhere to be found."""
+    other = pyrage.x25519.Identity.generate().to_public()
+    (folder / ".sops.yaml").write_text("creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n"
+                                       f"      - age: [{recipient}]\n      - age: [{other}]\n")
+    (folder / "plain.yaml").write_text(PLAIN_YAML)
+    result = ours("encrypt", "--output", "enc.yaml", "plain.yaml", cwd=folder)
+    assert result.returncode == 0, result.err
+    (folder / "plain.yaml").unlink()
+    (folder / ".sops.yaml").unlink()
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 CASES = [
     Case("decrypt a file that is not encrypted", _plain("plain.yaml", PLAIN_YAML), ["decrypt", "plain.yaml"], 1),
     Case("encrypt a file that is already encrypted", _with_enc(), ["encrypt", "--age", "RECIPIENT", "enc.yaml"], 203),
@@ -97,6 +113,15 @@ CASES = [
          ["decrypt", "enc.yaml"], 51),
     Case("stored MAC tampered", _with_enc(_tamper_mac), ["decrypt", "enc.yaml"], 51),
     Case("tampered ciphertext", _with_enc(_tamper_value), ["decrypt", "enc.yaml"], 25),
+    Case("tampered ciphertext, --in-place", _with_enc(_tamper_value), ["decrypt", "-i", "enc.yaml"], 25),
+    Case("MAC mismatch, --in-place",
+         _with_enc(lambda t: t.replace("note_unencrypted: visible", "note_unencrypted: changed")),
+         ["decrypt", "--in-place", "enc.yaml"], 51),
+    Case("encrypt --in-place on an encrypted file", _with_enc(), ["encrypt", "-i", "--age", "RECIPIENT", "enc.yaml"],
+         203),
+    Case("quorum not met (1 of 2 groups)", _quorum, ["decrypt", "enc.yaml"], 128),
+    Case("quorum not met, --in-place", _quorum, ["decrypt", "-i", "enc.yaml"], 128),
+    Case("set on a tampered file", _with_enc(_tamper_value), ["set", "enc.yaml", '["name"]', '"x"'], 25),
     Case("renamed key", _with_enc(lambda t: t.replace("password:", "passwd:", 1)), ["decrypt", "enc.yaml"], 25),
     Case("moved value", _with_enc(lambda t: t.replace("\n    key:", "\n    other:", 1)), ["decrypt", "enc.yaml"], 25),
     Case("missing identity", _with_enc(), ["decrypt", "enc.yaml"], 128, env={"SOPS_AGE_KEY_FILE": "/nonexistent"}),
@@ -106,6 +131,10 @@ CASES = [
          env={"SOPS_AGE_KEY_FILE": "/nonexistent", "SOPS_AGE_KEY": "AGE-SECRET-KEY-1NOTAKEY"}),
     Case("corrupt lastmodified", _with_enc(lambda t: re.sub(r'lastmodified: "[^"]+"', 'lastmodified: "yesterday"', t)),
          ["decrypt", "enc.yaml"], 1),
+    Case("sops metadata is not a mapping", _with_enc(lambda t: t[:t.index("sops:")] + "sops: garbage\n"),
+         ["decrypt", "enc.yaml"], 1),
+    Case("metadata without mac", _with_enc(lambda t: re.sub(r"(?m)^    mac: .*\n", "", t)),
+         ["decrypt", "enc.yaml"], 51),
     Case("metadata without keys", _with_enc(lambda t: re.sub(r"(?s)    age:.*?recipient: \S+\n", "", t)),
          ["decrypt", "enc.yaml"], 1),
     Case("corrupt age stanza", _with_enc(lambda t: re.sub(r"(?s)-----BEGIN AGE.*?-----END AGE ENCRYPTED FILE-----",
@@ -116,6 +145,10 @@ CASES = [
     Case("empty file", _plain("empty.yaml", ""), ["encrypt", "--age", "RECIPIENT", "empty.yaml"], 92),
     Case("top-level YAML list", _plain("list.yaml", "- a\n- b\n"), ["encrypt", "--age", "RECIPIENT", "list.yaml"], 2),
     Case("top-level JSON array", _plain("list.json", "[1, 2]\n"), ["encrypt", "--age", "RECIPIENT", "list.json"], 2),
+    Case("top-level YAML list, --in-place", _plain("list.yaml", f"- {SECRET}\n- b\n"),
+         ["encrypt", "-i", "--age", "RECIPIENT", "list.yaml"], 2),
+    Case("top-level array in a second YAML document", _plain("two.yaml", f"a: {SECRET}\n---\n- b\n"),
+         ["encrypt", "-i", "--age", "RECIPIENT", "two.yaml"], 2),
     Case("invalid YAML on encrypt", _plain("bad.yaml", "a: [1, 2\n"), ["encrypt", "--age", "RECIPIENT", "bad.yaml"], 2),
     Case("invalid YAML on decrypt", _plain("bad.yaml", "a: [1, 2\n"), ["decrypt", "bad.yaml"], 1),
     Case("only comments", _plain("c.yaml", "# nothing here\n"), ["encrypt", "--age", "RECIPIENT", "c.yaml"], 2),
@@ -139,6 +172,8 @@ CASES = [
          ["encrypt", "--age", "RECIPIENT", "--encrypted-regex", "a", "--unencrypted-suffix", "_x", "p.yaml"], 8),
     Case("invalid path_regex in .sops.yaml", _config("creation_rules:\n  - path_regex: '(('\n    age: RECIPIENT\n"),
          ["encrypt", "plain.yaml"], 1),
+    Case("invalid path_regex in .sops.yaml, --in-place",
+         _config("creation_rules:\n  - path_regex: '(('\n    age: RECIPIENT\n"), ["encrypt", "-i", "plain.yaml"], 1),
     Case("no matching creation rule", _config("creation_rules:\n  - path_regex: nomatch\n    age: RECIPIENT\n"),
          ["encrypt", "plain.yaml"], 1),
     Case("empty key group in .sops.yaml", _config("creation_rules:\n  - key_groups:\n      - {}\n"),
@@ -169,3 +204,22 @@ def test_exit_code_matches_sops(case: Case, age_id, real_sops, ours, tmp_path: P
     assert SECRET not in mine.err and "also-secret-x" not in mine.err
     if mine.returncode not in (0, 7):
         assert mine.err.strip(), "an error must say what went wrong"
+        # Nothing half-written: every file as it was, no temporary file left behind, no plaintext out.
+        assert _snapshot(tmp_path / "ours") == _snapshot(base)
+        assert SECRET not in mine.out and "also-secret-x" not in mine.out
+
+
+def test_invalid_encrypted_regex_in_config_is_refused(age_id, real_sops, ours, isolated_env: Path) -> None:
+    """A deliberate difference: real sops 3.13 compiles `encrypted_regex` per match, treats the error as
+    "no match" and writes every value in clear with exit 0. We refuse the config (exit 1, sops's config
+    error code) and write nothing."""
+    (isolated_env / ".sops.yaml").write_text(f"creation_rules:\n  - encrypted_regex: '(('\n    age: {age_id.recipient}\n")
+    plain = isolated_env / "plain.yaml"
+    plain.write_text(PLAIN_YAML)
+    theirs = real_sops("encrypt", "plain.yaml")
+    assert theirs.returncode == 0 and SECRET.encode() in theirs.stdout  # upstream's behaviour, as observed
+    mine = ours("encrypt", "-i", "plain.yaml")
+    assert mine.returncode == 1
+    assert "encrypted_regex" in mine.err and SECRET not in mine.err + mine.out
+    assert plain.read_text() == PLAIN_YAML
+    assert sorted(p.name for p in isolated_env.iterdir()) == [".sops.yaml", "plain.yaml"]

@@ -35,21 +35,73 @@ def test_errors_never_show_plaintext(enc: Path, ours, isolated_env: Path) -> Non
             assert SECRET not in result.err and SECRET not in result.out
 
 
-def test_edit_and_exec_file_leave_no_plaintext_behind(enc: Path, ours, isolated_env: Path, tmp_path: Path) -> None:
+_RECORDER = """\
+import os, pathlib, stat, sys
+p = pathlib.Path(sys.argv[1])
+mode = lambda q: oct(stat.S_IMODE(os.stat(q).st_mode))
+pathlib.Path({record!r}).write_text("\\n".join([str(p), mode(p), mode(p.parent), str(stat.S_ISFIFO(os.stat(p).st_mode))]))
+"""
+
+
+def _recorder(path: Path, record: Path, then: str = "") -> str:
+    """A program that records the path it was given, its mode and its folder's mode, then runs `then`."""
+    path.write_text(_RECORDER.format(record=str(record)) + then)
+    return f"{sys.executable} {path}"
+
+
+def _recorded(record: Path) -> tuple[Path, str, str, bool]:
+    where, mode, dir_mode, fifo = record.read_text().splitlines()
+    return Path(where), mode, dir_mode, fifo == "True"
+
+
+def test_edit_temp_file_is_private_and_removed(enc: Path, ours, isolated_env: Path, tmp_path: Path) -> None:
     record = tmp_path / "where.txt"
-    editor = isolated_env / "ed.py"
-    editor.write_text("import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
-                      f"pathlib.Path({str(record)!r}).write_text(str(p))\n"
-                      "p.write_text(p.read_text().replace('clear_unencrypted: x', 'clear_unencrypted: z'))\n")
-    assert ours("edit", str(enc), env={"EDITOR": f"{sys.executable} {editor}"}).returncode == 0
-    temp = Path(record.read_text())
+    editor = _recorder(isolated_env / "ed.py", record,
+                       "p.write_text(p.read_text().replace('clear_unencrypted: x', 'clear_unencrypted: z'))\n")
+    result = ours("edit", str(enc), env={"EDITOR": editor})
+    assert result.returncode == 0, result.err
+    temp, mode, dir_mode, _ = _recorded(record)
+    assert (mode, dir_mode) == ("0o600", "0o700")
     assert not temp.exists() and not temp.parent.exists()
-    script = isolated_env / "show.sh"
-    script.write_text(f"#!/bin/sh\necho \"$1\" > {tmp_path / 'fifo.txt'}\ncat \"$1\" > /dev/null\n")
-    script.chmod(0o700)
-    assert ours("exec-file", str(enc), f"{script} {{}}").returncode == 0
-    fifo = Path((tmp_path / "fifo.txt").read_text().strip())
-    assert not fifo.exists() and not fifo.parent.exists()
+    assert SECRET not in result.out + result.err
+    assert SECRET not in enc.read_text()
+
+
+def test_edit_error_paths_leave_nothing_behind(enc: Path, ours, isolated_env: Path, tmp_path: Path) -> None:
+    """The edited text does not parse, or the editor fails: the file is untouched, the plaintext copy
+    is gone, and no message repeats the plaintext."""
+    before = enc.read_bytes()
+    record = tmp_path / "where.txt"
+    broken = _recorder(isolated_env / "broken.py", record,
+                       f"p.write_text('password: [{SECRET}\\n')\n")
+    failing = _recorder(isolated_env / "fail.py", record, "sys.exit(3)\n")
+    for editor in (broken, failing):
+        result = ours("edit", str(enc), env={"EDITOR": editor}, input=b"")
+        assert result.returncode != 0
+        temp, _, _, _ = _recorded(record)
+        assert not temp.exists() and not temp.parent.exists()
+        assert enc.read_bytes() == before
+        assert SECRET not in result.out + result.err
+    assert sorted(p.name for p in isolated_env.iterdir()) == ["broken.py", "fail.py", "s.yaml"]
+
+
+@pytest.mark.parametrize("extra", [[], ["--no-fifo"]], ids=["fifo", "no-fifo"])
+def test_exec_file_plaintext_is_private_and_removed(extra: list[str], enc: Path, ours, isolated_env: Path,
+                                                    tmp_path: Path) -> None:
+    record = tmp_path / "where.txt"
+    reader = _recorder(isolated_env / "show.py", record, "p.read_bytes()\n")
+    result = ours("exec-file", *extra, str(enc), f"{reader} {{}}")
+    assert result.returncode == 0, result.err
+    temp, mode, dir_mode, fifo = _recorded(record)
+    assert (mode, dir_mode, fifo) == ("0o600", "0o700", not extra)
+    assert not temp.exists() and not temp.parent.exists()
+    assert SECRET not in result.out + result.err
+    # A failing command: its status comes back, and the plaintext is still removed.
+    failing = _recorder(isolated_env / "fail.py", record, "sys.exit(9)\n")
+    result = ours("exec-file", *extra, str(enc), f"{failing} {{}}")
+    assert result.returncode == 9
+    temp, _, _, _ = _recorded(record)
+    assert not temp.exists() and not temp.parent.exists()
 
 
 def test_failed_in_place_write_leaves_the_file_untouched(age_id, ours, isolated_env: Path,

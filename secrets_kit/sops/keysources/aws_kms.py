@@ -14,7 +14,6 @@ boto3 is imported only when a key is used.
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import re
 import socket
@@ -29,7 +28,7 @@ from secrets_kit.errors import (
     SecretsKitError,
 )
 from secrets_kit.sops import codes
-from secrets_kit.sops.keysources.base import MasterKey
+from secrets_kit.sops.keysources.base import MasterKey, base64_enc
 
 __all__ = ["AwsKmsKey", "from_cli", "parse_encryption_context"]
 
@@ -193,15 +192,7 @@ class AwsKmsKey(MasterKey):
         return self.to_stanza(base64.b64encode(blob).decode("ascii"))
 
     def unwrap(self, stanza: dict[str, Any]) -> bytes:
-        enc = stanza.get("enc")
-        if not isinstance(enc, str) or not enc:
-            raise DecryptionError("the kms stanza has no encrypted data key", where=self._where(),
-                                  hint="the file's metadata is corrupt")
-        try:
-            blob = base64.b64decode(enc, validate=True)
-        except (binascii.Error, ValueError):
-            raise DecryptionError("the encrypted data key is not valid base64", where=self._where(),
-                                  hint="the file's metadata is corrupt or was edited") from None
+        blob = base64_enc(stanza, "kms", self._where())
         client = self._kms()
         response = self._call("decrypt", lambda: client.decrypt(
             KeyId=self.arn, CiphertextBlob=blob, EncryptionContext=self.context))

@@ -6,8 +6,12 @@ class in `keysources/__init__.py` under the metadata stanza name sops uses.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
+
+from ...errors import DecryptionError
 
 
 class MasterKey(ABC):
@@ -37,3 +41,16 @@ class MasterKey(ABC):
     @abstractmethod
     def from_stanza(cls, stanza: dict[str, Any]) -> MasterKey:
         """Rebuild the key description from a metadata stanza (without decrypting)."""
+
+
+def base64_enc(stanza: dict[str, Any], name: str, where: str) -> bytes:
+    """The stanza's `enc` as bytes, for key sources that store it as standard base64 (kms, gcp_kms)."""
+    enc = stanza.get("enc")
+    if not isinstance(enc, str) or not enc:
+        raise DecryptionError(f"the {name} stanza has no encrypted data key", where=where,
+                              hint="the file's metadata is corrupt")
+    try:
+        return base64.b64decode(enc, validate=True)
+    except (binascii.Error, ValueError):
+        raise DecryptionError("the encrypted data key is not valid base64", where=where,
+                              hint="the file's metadata is corrupt or was edited") from None

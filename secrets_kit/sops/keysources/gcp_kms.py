@@ -20,7 +20,6 @@ google-cloud-kms and grpc are imported only when a key is used.
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import json
 import os
@@ -36,7 +35,7 @@ from secrets_kit.errors import (
     ProviderError,
     SecretsKitError,
 )
-from secrets_kit.sops.keysources.base import MasterKey
+from secrets_kit.sops.keysources.base import MasterKey, base64_enc
 
 __all__ = ["GcpKmsKey", "from_cli"]
 
@@ -143,15 +142,7 @@ class GcpKmsKey(MasterKey):
         return self.to_stanza(base64.b64encode(bytes(response.ciphertext)).decode("ascii"))
 
     def unwrap(self, stanza: dict[str, Any]) -> bytes:
-        enc = stanza.get("enc")
-        if not isinstance(enc, str) or not enc:
-            raise DecryptionError("the gcp_kms stanza has no encrypted data key", where=self._where(),
-                                  hint="the file's metadata is corrupt")
-        try:
-            ciphertext = base64.b64decode(enc, validate=True)
-        except (binascii.Error, ValueError):
-            raise DecryptionError("the encrypted data key is not valid base64", where=self._where(),
-                                  hint="the file's metadata is corrupt or was edited") from None
+        ciphertext = base64_enc(stanza, "gcp_kms", self._where())
         client = self._kms()
         response = self._call("decrypt", lambda: client.decrypt(
             request={"name": self.resource_id, "ciphertext": ciphertext}, **self._call_options()))

@@ -21,7 +21,9 @@ import click
 @click.option("-f", "--values", "values", multiple=True, metavar="FILE",
               help="Helm values file, relative to the chart (repeatable; SOPS-encrypted ones are decrypted).")
 @click.option("--recurse/--no-recurse", default=None, help="Plain folders: include subfolders.")
-@click.option("--provider", metavar="KIND", help="Secret provider for placeholders (fake, aws-secretsmanager).")
+@click.option("--provider", metavar="KIND",
+              help="Secret provider for placeholders: vault, aws-secretsmanager, aws-ssm, gcp-secretmanager, "
+                   "fake. Connection settings come from the environment (VAULT_ADDR, AVP_AUTH_TYPE, ...).")
 @click.option("--provider-config", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Provider settings (YAML), e.g. kind: fake, file: store.yaml.")
 @click.option("--reseal-key", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",

@@ -17,6 +17,9 @@ from .base import FindSpec, Provider, RemoteRef
 REGISTRY: dict[str, str] = {
     "fake": "secrets_kit.providers.fake:FakeProvider",
     "aws-secretsmanager": "secrets_kit.providers.aws_secretsmanager:AwsSecretsManagerProvider",
+    "aws-ssm": "secrets_kit.providers.aws_ssm:AwsParameterStoreProvider",
+    "gcp-secretmanager": "secrets_kit.providers.gcp_secretmanager:GcpSecretManagerProvider",
+    "vault": "secrets_kit.providers.vault:VaultProvider",
 }
 
 __all__ = ["REGISTRY", "FindSpec", "Provider", "RemoteRef", "open_provider", "provider_class"]

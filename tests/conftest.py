@@ -12,6 +12,7 @@ pytest_plugins = [
         "tests.peers.gcp_fixtures",
         "tests.peers.kube_fixtures",
         "tests.peers.vault_fixtures",
+        "tests.peers.sealed_controller_fixtures",
     )
     # Optional families appear as their modules land; a missing module is not an error.
     if importlib.util.find_spec(name) is not None

@@ -25,7 +25,7 @@ from .crypto import hybrid_encrypt
 from .fetch import DEFAULT_CONTROLLER_NAME, DEFAULT_CONTROLLER_NAMESPACE, controller_post, fetch_cluster_cert
 from .fetch import read_cert_source as read_cert
 from .files import write_atomic
-from .model import SealOptions, is_sealed_secret, merge_into, seal_secret, unseal
+from .model import API_VERSION, KIND, SealOptions, is_sealed_secret, merge_into, seal_secret, unseal
 from .scopes import Scope, encryption_label
 
 EXIT_KUBESEAL = 1
@@ -272,10 +272,16 @@ def _reencrypt(flags: KubesealFlags, read_input: Callable[[], bytes], source: st
         except ValueError:
             raise _fail("cannot re-encrypt secret: the controller answered with something that is not JSON") \
                 from None
+        if not isinstance(rotated, dict):
+            raise _fail("cannot re-encrypt secret: the controller answered with something that is not an object")
         meta = rotated.get("metadata") or {}
         for key in ("creationTimestamp", "deletionTimestamp", "generation"):
             meta.pop(key, None)
-        out.append(_dump(rotated, fmt))
+        # The controller encodes a bare Go struct: no kind/apiVersion. kubeseal decodes it into the
+        # SealedSecret type and prints it with them, first, like every object it writes.
+        typed = {"kind": KIND, "apiVersion": API_VERSION,
+                 **{k: v for k, v in rotated.items() if k not in ("kind", "apiVersion")}}
+        out.append(_dump(typed, fmt))
 
 
 def _reason(status: int, body: bytes) -> str:

@@ -88,6 +88,7 @@ def _register_optional() -> None:
         ("gcp", "tests.peers.gcp", "build_gcp_emulator"),
         ("kube", "tests.peers.kube", "build_kube"),
         ("vault", "tests.peers.vault", "build_vault"),
+        ("sealed-controller", "tests.peers.sealed_controller", "build_sealed_controller"),
     ):
         try:
             mod = __import__(module, fromlist=[attr])

@@ -33,3 +33,8 @@ DRONGO_RESPONSES = "0.26.0"
 # --- render step peers -----------------------------------------------------------------
 KUSTOMIZE = "v5.5.0"  # sigs.k8s.io/kustomize/kustomize/v5 (the KRM exec-function tests)
 HELM = "v3.16.4"  # helm.sh/helm/v3 (charts in the render step)
+
+# --- sealed-secrets controller peer ------------------------------------------------------
+# github.com/bitnami-labs/sealed-secrets/cmd/controller: the same tag as kubeseal, so the
+# controller and the CLI it is compared with come from one release (and one module download).
+CONTROLLER = KUBESEAL

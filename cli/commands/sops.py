@@ -282,9 +282,11 @@ def write_atomic(path: Path, data: bytes, mode: int | None = None, plaintext: bo
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:  # Ctrl-C too: no plaintext temporary file may stay behind
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if not isinstance(exc, OSError):
+            raise
         raise InputError(f"Could not write output file: {exc.strerror}", where=str(path),
                          exit_code=codes.COULD_NOT_WRITE_OUTPUT) from None
 

@@ -47,6 +47,8 @@ def _collect_leaves(value: Any, redactor: Redactor) -> None:
             _collect_leaves(item, redactor)
     elif isinstance(value, str):
         redactor.add(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        redactor.add(str(value))  # a numeric PIN or port-like secret: helm's errors may quote it too
 
 
 def read_values(root: Path, chart: Path, refs: list[str], redactor: Redactor) -> tuple[dict[str, Any], int]:

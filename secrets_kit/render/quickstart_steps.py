@@ -61,9 +61,9 @@ def _age_identity(ctx: QuickstartContext) -> tuple[Path, str]:
     identity = pyrage.x25519.Identity.generate()
     path = keys / "age.agekey"
     keys.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(f"# public key: {identity.to_public()}\n{identity}\n")
+    from ..sealed.files import write_atomic
+
+    write_atomic(path, f"# public key: {identity.to_public()}\n{identity}\n", mode=0o600)
     return path, str(identity.to_public())
 
 

@@ -32,6 +32,17 @@ def is_local_path(spec: str) -> bool:
     return scheme == "" or (len(scheme) == 1 and scheme.isalpha())  # a Windows drive letter
 
 
+def shown_url(spec: str) -> str:
+    """A URL as messages may show it: any user:password@ part replaced by ***@."""
+    parts = urllib.parse.urlsplit(spec)
+    if parts.username is None and parts.password is None:
+        return spec
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
 def read_cert_source(spec: str, *, timeout: float = 30.0) -> bytes:
     """The bytes at a cert path or URL (http, https, file)."""
     if is_local_path(spec):
@@ -49,8 +60,9 @@ def read_cert_source(spec: str, *, timeout: float = 30.0) -> bytes:
             return Path(path).read_bytes()
         except OSError as ex:
             raise KeyMaterialError(f"cannot read certificate: {ex.strerror}", where=spec) from None
+    where = shown_url(spec)
     if scheme not in ("http", "https"):
-        raise KeyMaterialError(f"unsupported protocol scheme {scheme!r}", where=spec,
+        raise KeyMaterialError(f"unsupported protocol scheme {scheme!r}", where=where,
                                hint="use a path, file://, http:// or https://")
     req = urllib.request.Request(spec, headers={"Accept": "application/x-pem-file, */*",
                                                 "User-Agent": "secrets-kit"})
@@ -58,9 +70,9 @@ def read_cert_source(spec: str, *, timeout: float = 30.0) -> bytes:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return bytes(resp.read())
     except urllib.error.HTTPError as ex:
-        raise ProviderError(f"cannot fetch {spec!r}: {ex.code} {ex.reason}", where=spec) from None
+        raise ProviderError(f"cannot fetch certificate: {ex.code} {ex.reason}", where=where) from None
     except (urllib.error.URLError, OSError) as ex:
-        raise ProviderError(f"cannot fetch certificate: {getattr(ex, 'reason', ex)}", where=spec) from None
+        raise ProviderError(f"cannot fetch certificate: {getattr(ex, 'reason', ex)}", where=where) from None
 
 
 def proxy_path(namespace: str, name: str, port: str, suffix: str) -> str:

@@ -8,10 +8,10 @@ so their metadata stays readable.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ..quickstart import QuickstartContext, StepResult
+from ..sealed.files import write_atomic
 from .keysources.age import AgeKey
 from .ops import EncryptOptions, encrypt_bytes
 from .rules import SelectionRules
@@ -30,18 +30,13 @@ def _identity(path: Path) -> str:
                 return str(pyrage.x25519.Identity.from_str(line.strip()).to_public())
     identity = pyrage.x25519.Identity.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(f"# public key: {identity.to_public()}\n{identity}\n")
+    # 0600 before the first byte, even over an existing file of another mode; never half-written.
+    write_atomic(path, f"# public key: {identity.to_public()}\n{identity}\n", mode=0o600)
     return str(identity.to_public())
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+    write_atomic(path, data, mode=0o600)
 
 
 def sops_encrypt_examples(ctx: QuickstartContext) -> StepResult:

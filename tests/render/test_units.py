@@ -168,3 +168,19 @@ def test_the_operators_certificate_beats_the_apps(tmp_path: Path, sealing: Seali
     assert chosen.seal_to is not None and chosen.seal_to.source.endswith("operator.pem")
     param = options_from(app, {"SECRETS_KIT_SEAL_TO": str(operator_cert), "PARAM_SEAL_TO": "app-held.pem"})
     assert param.seal_to is not None and param.seal_to.source.endswith("operator.pem")
+
+
+def test_helm_numeric_secret_values_are_scrubbed_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A decrypted values file may hold a number (a PIN); helm's errors can quote it like any string."""
+    from secrets_kit.render import helm
+
+    chart = tmp_path / "chart"
+    chart.mkdir()
+    (chart / "secrets.yaml").write_text("pin: ENC[AES256_GCM,data:xx,iv:yy,tag:zz,type:int]\nsops:\n  mac: ENC[AES256_GCM,data:m,iv:i,tag:t,type:str]\n")
+    monkeypatch.setattr(helm.sops_bridge, "decrypt_bytes",
+                        lambda data, fmt, source: b"pin: 98765432\nratio: 31415.9265\nflag: true\n")
+    redactor = Redactor()
+    values, encrypted = helm.read_values(tmp_path, chart, ["secrets.yaml"], redactor)
+    assert encrypted == 1 and values["pin"] == 98765432
+    text = "Error: template: x: wrong type for value 98765432 and 31415.9265"
+    assert "98765432" not in redactor.scrub(text) and "31415.9265" not in redactor.scrub(text)

@@ -139,3 +139,19 @@ def test_cert_from_url_and_file_url(kubeseal_bin, pair, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_credentials_in_a_cert_url_are_not_shown(tmp_path: Path) -> None:
+    import socket
+
+    from secrets_kit.errors import ProviderError
+    from secrets_kit.sealed.fetch import read_cert_source, shown_url
+
+    assert shown_url("https://user:pa55word@certs.example:8443/c.pem") == "https://***@certs.example:8443/c.pem"
+    assert shown_url("https://certs.example/c.pem") == "https://certs.example/c.pem"
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ProviderError) as err:
+        read_cert_source(f"http://user:pa55word@127.0.0.1:{port}/cert.pem", timeout=2)
+    assert "pa55word" not in str(err.value) and "***@127.0.0.1" in str(err.value)

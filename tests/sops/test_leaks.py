@@ -116,3 +116,48 @@ def test_failed_in_place_write_leaves_the_file_untouched(age_id, ours, isolated_
     result = ours("encrypt", "-i", "--age", age_id.recipient, str(path))
     assert result.returncode == 0
     assert sorted(p.name for p in isolated_env.iterdir()) == ["p.yaml"]
+
+
+def test_an_identity_given_as_recipient_is_not_echoed(age_id, ours, isolated_env: Path) -> None:
+    """`--age AGE-SECRET-KEY-1...` is a common slip: the error must not print the private key."""
+    identity = next(line for line in age_id.keys_file.read_text().splitlines()
+                    if line.startswith("AGE-SECRET-KEY-"))
+    path = isolated_env / "p.yaml"
+    path.write_text(f"password: {SECRET}\n")
+    for given in (identity, identity.lower(), f"{age_id.recipient},{identity}"):
+        result = ours("encrypt", "--age", given, str(path))
+        assert result.returncode != 0
+        text = (result.out + result.err).upper()
+        assert identity[len("AGE-SECRET-KEY-1"):].upper() not in text
+        assert "PRIVATE KEY" in text
+
+
+def test_unknown_yaml_anchor_is_not_quoted(ours, age_id, isolated_env: Path) -> None:
+    """`password: *hunter2`: an unquoted value that YAML reads as an alias; its name is the secret."""
+    path = isolated_env / "a.yaml"
+    path.write_text(f"user: app\npassword: *{SECRET}\n")
+    result = ours("encrypt", "--age", age_id.recipient, str(path))
+    assert result.returncode != 0
+    assert "unknown anchor" in result.err and "line 2" in result.err
+    assert SECRET not in result.err + result.out
+
+
+def test_interrupted_write_leaves_no_plaintext_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while `decrypt --output` writes: the target is untouched and no temporary copy stays."""
+    import os
+
+    from secrets_kit_cli.commands import sops as sops_cli
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "out.yaml"
+    target.write_text("old\n")
+
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sops_cli.write_atomic(target, f"password: {SECRET}\n".encode(), plaintext=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["out.yaml"]
+    assert target.read_text() == "old\n"

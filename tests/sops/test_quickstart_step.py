@@ -36,3 +36,15 @@ def test_step_encrypts_the_demo_files(real_sops, tmp_path: Path) -> None:
     # A second run reuses the identity.
     again = sops_encrypt_examples(ctx)
     assert again.outputs == result.outputs and keys.read_text().count("AGE-SECRET-KEY") == 1
+
+
+def test_identity_written_over_an_open_file_is_still_private(tmp_path: Path) -> None:
+    """A keys file left without an identity (mode 0644): the new private key must not inherit that mode."""
+    workdir = tmp_path / "qs"
+    keys = workdir / "keys" / "age.txt"
+    keys.parent.mkdir(parents=True)
+    keys.write_text("# placeholder\n")
+    keys.chmod(0o644)
+    sops_encrypt_examples(QuickstartContext(examples=REPO / "examples", workdir=workdir))
+    assert "AGE-SECRET-KEY-" in keys.read_text()
+    assert keys.stat().st_mode & 0o777 == 0o600

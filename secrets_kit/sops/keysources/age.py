@@ -33,9 +33,20 @@ def default_keys_path() -> Path:
     return Path(base) / "sops" / "age" / "keys.txt"
 
 
+def _shown(recipient: str) -> str:
+    """The recipient as an error may quote it: never an identity (a private key) pasted by mistake."""
+    if recipient.upper().startswith(("AGE-SECRET-KEY-", "AGE-PLUGIN-")) or "PRIVATE KEY" in recipient:
+        return "<an age identity (private key), not a recipient>"
+    return repr(recipient[:80] + ("…" if len(recipient) > 80 else ""))
+
+
 def parse_recipient(text: str) -> Any:
     pyrage = _pyrage()
     recipient = text.strip()
+    if recipient.upper().startswith("AGE-SECRET-KEY-") or "PRIVATE KEY" in recipient:
+        raise KeyMaterialError(f"failed to parse input, unknown recipient type: {_shown(recipient)}",
+                               hint="this is a private key: give its public recipient (`age-keygen -y`), "
+                                    "and rotate the key if it was exposed")
     try:
         if recipient.startswith("age1pq1"):
             raise KeyMaterialError(f"age hybrid (post-quantum) recipient {recipient[:16]}… is not supported "
@@ -50,9 +61,9 @@ def parse_recipient(text: str) -> Any:
     except KeyMaterialError:
         raise
     except Exception:
-        raise KeyMaterialError(f"failed to parse input as age recipient: {recipient!r}",
+        raise KeyMaterialError(f"failed to parse input as age recipient: {_shown(recipient)}",
                                hint="an age recipient looks like age1… (see `age-keygen -y`)") from None
-    raise KeyMaterialError(f"failed to parse input, unknown recipient type: {recipient!r}",
+    raise KeyMaterialError(f"failed to parse input, unknown recipient type: {_shown(recipient)}",
                            hint="an age recipient looks like age1…")
 
 

@@ -380,8 +380,9 @@ class _Builder:
                 self.spliceable = False
                 flush_before(start, frame)
                 if ev.anchor not in self.anchors:
-                    raise InputError(f"Error unmarshaling input YAML: unknown anchor '{ev.anchor}' referenced",
-                                     exit_code=codes.COULD_NOT_READ_INPUT)
+                    # Not the alias name: `password: *hunter2` is a value written without quotes.
+                    raise InputError(f"Error unmarshaling input YAML: line {ev.start_mark.line + 1}: "
+                                     "unknown anchor referenced", exit_code=codes.COULD_NOT_READ_INPUT)
                 add_value(copy.deepcopy(self.anchors[ev.anchor]), ev, False)
                 self.last_content_end = ev.end_mark.index
                 if frame is not None:

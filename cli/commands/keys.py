@@ -150,7 +150,7 @@ def export_cert(keys_dir: str | None, selector: str | None, output: Path | None)
     if output is None:
         click.echo(pair.cert.pem.decode(), nl=False)
     else:
-        from secrets_kit.sealed.files import write_atomic
+        from secrets_kit.files import write_atomic
 
         write_atomic(output, pair.cert.pem, mode=0o644)
 

@@ -50,7 +50,7 @@ def progress_bar(label: str, total: int, enabled: bool | None) -> Iterator[Calla
 
 def write_outputs(outputs: Sequence[Any], *, dry_run: bool = False) -> list[str]:
     """Write file outputs all-or-nothing, print stdout outputs; returns the paths written."""
-    from secrets_kit.sealed.files import write_all_atomic
+    from secrets_kit.files import write_all_atomic
 
     files = [(o.path, o.text, o.mode) for o in outputs if o.path is not None and not o.unchanged]
     if not dry_run:
@@ -266,8 +266,8 @@ def _folder_keys(keys_dir: str | None) -> Callable[[str], Any] | None:
 def _edit(path: Path, targets: Sequence[Any], literals: Sequence[str], from_files: Sequence[str],
           removals: Sequence[str], stdin: Callable[[], bytes], output: Path | None, fmt: str | None,
           dry_run: bool, report: str) -> None:
+    from secrets_kit.files import write_atomic
     from secrets_kit.k8s.manifests import dump_documents, format_for_path, load_documents
-    from secrets_kit.sealed.files import write_atomic
     from secrets_kit.sealed.model import is_sealed_secret, remove_items, set_items
 
     where = str(path)

@@ -11,7 +11,6 @@ ciphertext.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from secrets_kit import __version__
+from secrets_kit import __version__, files
 from secrets_kit.errors import ConfigError, InputError, SecretsKitError
 from secrets_kit.sops import codes
 
@@ -257,10 +256,11 @@ def _read_input(path: str | None) -> bytes:
 
 
 def write_atomic(path: Path, data: bytes, mode: int | None = None, plaintext: bool = False) -> None:
-    """Write via a temporary file in the same folder and rename: never half-written."""
-    import tempfile
+    """Write via a temporary file in the same folder and rename: never half-written.
 
-    directory = path.parent if str(path.parent) else Path(".")
+    An existing file keeps its mode; a new one gets the umask's default, and plaintext never
+    more than 0600. Unlike other commands, sops does not create missing folders.
+    """
     if mode is None:
         try:
             mode = path.stat().st_mode & 0o7777
@@ -271,22 +271,8 @@ def write_atomic(path: Path, data: bytes, mode: int | None = None, plaintext: bo
     if plaintext:
         mode &= 0o600
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        files.write_atomic(path, data, mode=mode, make_parents=False)
     except OSError as exc:
-        raise InputError(f"Could not open output file for writing: {exc.strerror}", where=str(path),
-                         exit_code=codes.COULD_NOT_WRITE_OUTPUT) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException as exc:  # Ctrl-C too: no plaintext temporary file may stay behind
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if not isinstance(exc, OSError):
-            raise
         raise InputError(f"Could not write output file: {exc.strerror}", where=str(path),
                          exit_code=codes.COULD_NOT_WRITE_OUTPUT) from None
 

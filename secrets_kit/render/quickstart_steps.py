@@ -61,7 +61,7 @@ def _age_identity(ctx: QuickstartContext) -> tuple[Path, str]:
     identity = pyrage.x25519.Identity.generate()
     path = keys / "age.agekey"
     keys.mkdir(parents=True, exist_ok=True)
-    from ..sealed.files import write_atomic
+    from ..files import write_atomic
 
     write_atomic(path, f"# public key: {identity.to_public()}\n{identity}\n", mode=0o600)
     return path, str(identity.to_public())
@@ -87,8 +87,8 @@ def _encrypt(data: bytes, fmt: str, recipient: str, encrypted_regex: str = "") -
 
 def gitops_repo(ctx: QuickstartContext) -> StepResult:
     """Copy examples/gitops into the work folder and encrypt/seal each environment's fake secrets."""
+    from ..files import write_atomic
     from ..k8s.manifests import dump_yaml, load_documents
-    from ..sealed.files import write_atomic
     from ..sealed.model import seal_secret
 
     source = ctx.examples / "gitops"

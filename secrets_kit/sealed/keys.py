@@ -34,10 +34,10 @@ from cryptography.hazmat.primitives.serialization import (
 from cryptography.x509.oid import ExtensionOID
 
 from ..errors import InputError, KeyMaterialError
+from ..files import write_atomic
 from ..k8s.secrets import b64encode, ordered_meta
 from .certs import SealingCert, load_cert, utcnow
 from .crypto import Keyring, PrivateKey, fingerprint
-from .files import write_atomic
 from .keyfiles import parse_pem_key
 
 DEFAULT_BITS = 4096

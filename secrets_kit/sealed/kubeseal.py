@@ -18,13 +18,13 @@ from typing import BinaryIO
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..errors import ConfigError, InputError, SecretsKitError
+from ..files import write_atomic
 from ..k8s.kubeconfig import Overrides, default_namespace
 from ..k8s.manifests import Manifest, dump_documents, dump_json, dump_yaml, load_documents
 from .certs import load_cert
 from .crypto import hybrid_encrypt
 from .fetch import DEFAULT_CONTROLLER_NAME, DEFAULT_CONTROLLER_NAMESPACE, controller_post, fetch_cluster_cert
 from .fetch import read_cert_source as read_cert
-from .files import write_atomic
 from .model import API_VERSION, KIND, SealOptions, is_sealed_secret, merge_into, seal_secret, unseal
 from .scopes import Scope, encryption_label
 

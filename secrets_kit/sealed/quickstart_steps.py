@@ -8,9 +8,9 @@ with the local key as a check.
 from __future__ import annotations
 
 from ..errors import DecryptionError
+from ..files import write_all_atomic
 from ..quickstart import QuickstartContext, StepResult
 from .batch import collect, seal_sources, unseal_sources
-from .files import write_all_atomic
 from .keys import KeyFolder
 from .model import SealOptions
 from .targets import Target

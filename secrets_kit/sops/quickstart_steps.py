@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..files import write_atomic
 from ..quickstart import QuickstartContext, StepResult
-from ..sealed.files import write_atomic
 from .keysources.age import AgeKey
 from .ops import EncryptOptions, encrypt_bytes
 from .rules import SelectionRules

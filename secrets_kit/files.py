@@ -13,9 +13,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def write_atomic(path: str | Path, data: bytes | str, *, mode: int = 0o644) -> None:
+def write_atomic(path: str | Path, data: bytes | str, *, mode: int = 0o644, make_parents: bool = True) -> None:
+    """Write `data` to `path` with `mode` (set before any byte is written), all or nothing."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if make_parents:
+        target.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -25,7 +27,7 @@ def write_atomic(path: str | Path, data: bytes | str, *, mode: int = 0o644) -> N
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException:  # Ctrl-C too: no temporary file (maybe plaintext) may stay behind
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise

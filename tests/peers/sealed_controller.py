@@ -126,6 +126,9 @@ def missing() -> str | None:
         return "`unshare` (util-linux) not found: the controller needs a private mount namespace"
     if external_ipv4() is None:
         return "no non-loopback IPv4 address: the API server's service proxy refuses loopback endpoints"
+    probe = ["unshare", "--mount"] + ([] if os.geteuid() == 0 else ["--map-root-user"]) + ["true"]
+    if subprocess.run(probe, capture_output=True).returncode != 0:
+        return "this machine refuses `unshare --mount` (no private mount namespace for the controller)"
     return None
 
 

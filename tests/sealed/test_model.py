@@ -154,10 +154,12 @@ def test_template_subset(source, expected):
 @pytest.mark.parametrize(("source", "message"), [
     ("{{ .a", "unclosed action"),
     ("{{ nope .a }}", 'function "nope" not defined'),
-    ("{{ range . }}{{ end }}", "not supported"),
+    ("{{ define \"x\" }}{{ end }}", "not supported"),
+    ("{{ template \"x\" }}", "not supported"),
     ("{{ env \"HOME\" }}", 'function "env" not defined'),  # upstream removes env too
     ("{{ if .a }}", "missing {{end}}"),
-    ("{{ $x := .a }}", "not supported"),
+    ("{{ $y }}", 'undefined variable "$y"'),
+    ("{{ break }}", "{{break}} outside {{range}}"),
 ])
 def test_template_errors_name_the_key(source, message):
     with pytest.raises(InputError) as err:

@@ -231,7 +231,7 @@ Other flags: --input-type/--output-type yaml|json|dotenv|ini|binary, --config [S
 
 Identities: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, ~/.config/sops/age/keys.txt,
   SOPS_AGE_SSH_PRIVATE_KEY_FILE; GnuPG keyring (GNUPGHOME); cloud credentials for KMS/Vault.
-  SECRETS_KIT_SOPS_LAYOUT=3.11 writes the older metadata key order.
+  SECRETS_KIT_SOPS_LAYOUT=3.11 writes the older metadata key order (every writing subcommand).
 
 Exit codes are sops's: 1 generic, 2 unreadable input, 3 unwritable output, 8 conflicting flags,
   25 a value failed to decrypt, 51 MAC mismatch, 91 bad --extract path, 92 empty file,
@@ -515,7 +515,8 @@ def _do_set(ctx: Context, path: str, index: str, raw_value: str, idempotent: boo
     store = ctx.store(path, args.str("input-type"))
     out_store = ctx.store(path, args.str("output-type"), for_output=True)
     data = _read_input(path)
-    result, changed = set_bytes(data, store, tree_path, value, ctx.order(), args.bool("ignore-mac"), out_store)
+    result, changed = set_bytes(data, store, tree_path, value, ctx.order(), args.bool("ignore-mac"), out_store,
+                                _layout())
     if not changed and idempotent:
         return
     write_atomic(Path(path), result)
@@ -559,7 +560,7 @@ def cmd_unset(ctx: Context) -> None:
     out_store = ctx.store(path, args.str("output-type"), for_output=True)
     data = _read_input(path)
     try:
-        result = unset_bytes(data, store, tree_path, ctx.order(), args.bool("ignore-mac"), out_store)
+        result = unset_bytes(data, store, tree_path, ctx.order(), args.bool("ignore-mac"), out_store, _layout())
     except KeyNotFound:
         if args.bool("idempotent"):
             return
@@ -627,7 +628,8 @@ def cmd_rotate(ctx: Context) -> None:
 
         def one(path: Path) -> str:
             store = ctx.store(str(path), args.str("input-type"))
-            result = rotate_bytes(path.read_bytes(), store, add, remove, ctx.order(), args.bool("ignore-mac"))
+            result = rotate_bytes(path.read_bytes(), store, add, remove, ctx.order(), args.bool("ignore-mac"),
+                                  layout=_layout())
             write_atomic(path, result)
             return "rotated"
 
@@ -636,7 +638,8 @@ def cmd_rotate(ctx: Context) -> None:
     name = _override(args, target) or target
     store = ctx.store(name, args.str("input-type"))
     out_store = ctx.store(name, args.str("output-type"), for_output=True)
-    result = rotate_bytes(_read_input(target), store, add, remove, ctx.order(), args.bool("ignore-mac"), out_store)
+    result = rotate_bytes(_read_input(target), store, add, remove, ctx.order(), args.bool("ignore-mac"), out_store,
+                          _layout())
     _emit_result(ctx, result, target, args.bool("in-place"), plaintext=False)
 
 
@@ -677,7 +680,8 @@ def cmd_updatekeys(ctx: Context) -> None:
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", exit_code=codes.GENERIC) from None
         result, diffs, old_t, new_t = update_keys_bytes(original, store, rule.key_groups,
-                                                        args.int("shamir-secret-sharing-threshold"), ctx.order())
+                                                        args.int("shamir-secret-sharing-threshold"), ctx.order(),
+                                                        _layout())
         if result is None:
             return "already up to date" if not (had_dir and not args.bool("verbose")) else ""
         lines = [f"The following changes will be made to the file's groups ({path}):"]
@@ -908,7 +912,8 @@ def _edit_loop(initial: bytes, basename: str, accept: Callable[[bytes], Any]) ->
             try:
                 return accept(edited)
             except SecretsKitError as exc:
-                if not sys.stdin.isatty():
+                # sops returns at once on a version it cannot compare (202); other errors loop on a terminal
+                if not sys.stdin.isatty() or exc.exit_code == codes.FAILED_TO_COMPARE_VERSIONS:
                     raise
                 _echo(f"secrets-kit: {exc}. Press enter to return to the editor, or Ctrl+C to exit.",
                            err=True)
@@ -943,7 +948,7 @@ def cmd_edit(ctx: Context) -> None:
     f = SopsFile.load(_read_input(path), store)
     f.decrypt(ctx.order(), args.bool("ignore-mac"))
     show_keys = args.bool("show-master-keys")
-    initial = out_store.emit_encrypted(f.doc, f.metadata) if show_keys else f.emit_plain(out_store)
+    initial = out_store.emit_encrypted(f.doc, f.metadata, _layout()) if show_keys else f.emit_plain(out_store)
 
     def accept(edited: bytes) -> bytes:
         if show_keys:

@@ -32,6 +32,9 @@ class RemoteRef:
     key: str
     property: str | None = None
     version: str | None = None
+    # Vault only: the KV engine version for this read ("1"/"2"), argocd-vault-plugin's per-resource
+    # `avp.kubernetes.io/kv-version`; None means the provider's own setting. Other providers ignore it.
+    kv_version: str | None = None
 
     def describe(self) -> str:
         text = self.key
@@ -72,6 +75,10 @@ class Provider(ABC):
     @abstractmethod
     def find_secrets(self, spec: FindSpec) -> dict[str, bytes]:
         """Every matching secret: remote key -> value."""
+
+    def canonical(self, ref: RemoteRef) -> RemoteRef:
+        """`ref` with the fields this provider ignores or defaults dropped, so equal reads coalesce."""
+        return RemoteRef(ref.key, ref.property, ref.version)
 
     @abstractmethod
     def validate(self) -> None:

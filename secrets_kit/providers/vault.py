@@ -4,7 +4,8 @@ Paths are API paths as AVP writes them, mount included:
 - KV v2: `<path:secret/data/app#key>` (the `data/` segment is part of the path), an optional
   `#version` pins a KV v2 version; the secret's `data.data` object is the map;
 - KV v1: `<path:kv/app#key>`; versions do not exist there.
-The engine version comes from `kv_version` (AVP_KV_VERSION, default 2, as AVP).
+The engine version comes from `kv_version` (AVP_KV_VERSION, default 2, as AVP); a read's
+`RemoteRef.kv_version` (AVP's per-resource `avp.kubernetes.io/kv-version`) overrides it.
 
 Connection and credentials come from the sidecar's trusted environment only (the names
 argocd-vault-plugin and the Vault CLI use; the `ARGOCD_ENV_` copies AVP also reads are
@@ -182,7 +183,8 @@ class VaultProvider(Provider):
 
     # ------------------------------------------------------------------------------ calls
 
-    def _call(self, what: str, fn: Any, *, path: str | None = None, login: bool = False) -> Any:
+    def _call(self, what: str, fn: Any, *, path: str | None = None, login: bool = False,
+              kv_version: str | None = None) -> Any:
         import hvac.exceptions
         import requests
 
@@ -198,7 +200,7 @@ class VaultProvider(Provider):
                 raise ProviderError(f"{what} refused the credentials", where=where) from None
             raise ProviderError(f"{what}: invalid request", where=where) from None
         except hvac.exceptions.InvalidPath:
-            raise ProviderError(f"{what}: not found", where=where, hint=self._not_found_hint(path)) from None
+            raise ProviderError(f"{what}: not found", where=where, hint=self._not_found_hint(path, kv_version)) from None
         except hvac.exceptions.VaultError as ex:
             raise ProviderError(f"{what} failed: {type(ex).__name__}", where=where) from None
         except requests.exceptions.SSLError:
@@ -208,14 +210,29 @@ class VaultProvider(Provider):
             raise ProviderError(f"{what}: Vault is unreachable ({type(ex).__name__})", where=where,
                                 hint="check VAULT_ADDR and the network path from the sidecar") from None
 
-    def _not_found_hint(self, path: str | None) -> str | None:
+    def _kv(self, ref: RemoteRef) -> str:
+        """The KV engine version for one read: the ref's override, else AVP_KV_VERSION."""
+        if ref.kv_version is None:
+            return self.kv_version
+        kv = str(ref.kv_version).strip()
+        if kv not in ("1", "2"):
+            raise ProviderError(f"the KV version must be 1 or 2, not {ref.kv_version!r}",
+                                where=f"vault {self.address}: {ref.key}",
+                                hint='set avp.kubernetes.io/kv-version to "1" or "2"')
+        return kv
+
+    def canonical(self, ref: RemoteRef) -> RemoteRef:
+        kv = None if ref.kv_version is None else str(ref.kv_version).strip()
+        return RemoteRef(ref.key, ref.property, ref.version, None if kv in (None, self.kv_version) else kv)
+
+    def _not_found_hint(self, path: str | None, kv_version: str | None = None) -> str | None:
         if path is None:
             return None
-        if self.kv_version == "2" and "/data/" not in f"/{path}":
+        if (kv_version or self.kv_version) == "2" and "/data/" not in f"/{path}":
             return "KV v2 paths include data/ after the mount, e.g. secret/data/app (or set AVP_KV_VERSION=1)"
         return "check the path and the version"
 
-    def _read(self, path: str, version: str | None) -> Any:
+    def _read(self, path: str, version: str | None, kv_version: str) -> Any:
         client = self._hvac()
         params = {"version": version} if version else None
 
@@ -223,7 +240,7 @@ class VaultProvider(Provider):
             response = client.adapter.get(f"/v1/{path}", params=params)
             return response.json() if hasattr(response, "json") else response
 
-        return self._call("read", read, path=path)
+        return self._call("read", read, path=path, kv_version=kv_version)
 
     def _data(self, ref: RemoteRef) -> dict[str, Any]:
         path = ref.key.strip().strip("/")
@@ -232,19 +249,20 @@ class VaultProvider(Provider):
             raise ProviderError("invalid Vault path", where=where)
         if self._path_check is not None and not self._path_check.search(path):
             raise ProviderError("the path does not match AVP_PATH_VALIDATION", where=where)
-        if ref.version and self.kv_version == "1":
+        kv_version = self._kv(ref)
+        if ref.version and kv_version == "1":
             raise ProviderError("KV v1 has no versions", where=where, hint="drop the #version, or use KV v2")
         if ref.version and not ref.version.isdigit():
             raise ProviderError(f"KV v2 version must be a number, not {ref.version!r}", where=where)
-        body = self._read(path, ref.version)
+        body = self._read(path, ref.version, kv_version)
         self.reads += 1
         data = body.get("data") if isinstance(body, dict) else None
-        if self.kv_version == "2":
+        if kv_version == "2":
             if isinstance(data, dict) and isinstance(data.get("data"), dict):
                 return dict(data["data"])
             if isinstance(data, dict) and "data" in data and data["data"] is None:
                 raise ProviderError("this version is deleted or destroyed", where=where)
-            raise ProviderError("not a KV v2 secret", where=where, hint=self._not_found_hint(path)
+            raise ProviderError("not a KV v2 secret", where=where, hint=self._not_found_hint(path, kv_version)
                                 or "check that the mount is KV v2, or set AVP_KV_VERSION=1")
         if not isinstance(data, dict):
             raise ProviderError("no secret data at this path", where=where)

@@ -8,6 +8,7 @@ exact ciphertext of every value that did not change.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -183,8 +184,18 @@ class SopsFile:
         rules = _selection(md, self.store)
         mac = encrypt_tree(self.doc.branches, self.cipher, rules, md.mac_only_encrypted)
         _seal_mac(md, self.cipher, mac)
-        if update_version and _version_older(md.version, SOPS_VERSION):
-            md.version = SOPS_VERSION
+        if update_version:
+            # sops `edit` (cmd/sops/edit.go): AIsNewerThanB(program, file); a file written by a newer
+            # sops keeps its version (no refusal, no prompt, no warning); a version that is not semver
+            # fails with FailedToCompareVersions (202).
+            try:
+                newer = a_is_newer_than_b(SOPS_VERSION, md.version)
+            except ValueError as exc:
+                raise InputError(f"Failed to compare document version {md.version!r} with program version "
+                                 f"{SOPS_VERSION!r}: {exc}", hint="sops.version must be semver, e.g. 3.13.3",
+                                 exit_code=codes.FAILED_TO_COMPARE_VERSIONS) from None
+            if newer:
+                md.version = SOPS_VERSION
         self.decrypted = False
 
     def master_keys(self) -> list[list[MasterKey]]:
@@ -229,17 +240,53 @@ class SopsFile:
         return self.metadata.key_groups
 
 
-def _version_older(a: str, b: str) -> bool:
-    def parts(v: str) -> tuple[int, ...]:
-        out = []
-        for p in v.split("-")[0].split("."):
-            try:
-                out.append(int(p))
-            except ValueError:
-                out.append(0)
-        return tuple(out)
+_NUMERIC = re.compile(r"0|[1-9][0-9]*\Z")
 
-    return parts(a) < parts(b)
+
+def _semver(text: str) -> tuple[tuple[int, int, int], list[str]]:
+    """blang/semver's `Make` (strict SemVer 2.0): MAJOR.MINOR.PATCH[-pre][+build]; ValueError otherwise."""
+    if not text:
+        raise ValueError("Version string empty")
+    core, _, _build = text.partition("+")
+    core, dash, pre = core.partition("-")
+    parts = core.split(".")
+    if len(parts) != 3:
+        raise ValueError("No Major.Minor.Patch elements found")
+    for part in parts:
+        if not part.isdigit() or not part.isascii():
+            raise ValueError(f"Invalid character(s) found in version {part!r}")
+        if len(part) > 1 and part.startswith("0"):
+            raise ValueError(f"Version number must not contain leading zeroes {part!r}")
+    prerelease = pre.split(".") if dash else []
+    for ident in prerelease:
+        if not ident or (ident.isdigit() and not _NUMERIC.match(ident)):
+            raise ValueError(f"Invalid Prerelease string {pre!r}")
+    return (int(parts[0]), int(parts[1]), int(parts[2])), prerelease
+
+
+def _compare_pre(a: list[str], b: list[str]) -> int:
+    if not a or not b:  # a release is newer than any of its prereleases
+        return (len(a) == 0) - (len(b) == 0)
+    for x, y in zip(a, b, strict=False):
+        if x == y:
+            continue
+        if x.isdigit() and y.isdigit():
+            return 1 if int(x) > int(y) else -1
+        if x.isdigit() != y.isdigit():
+            return -1 if x.isdigit() else 1
+        return 1 if x > y else -1
+    return (len(a) > len(b)) - (len(a) < len(b))
+
+
+def a_is_newer_than_b(a: str, b: str) -> bool:
+    """sops's `version.AIsNewerThanB`: a `1.` prefix on `b` (sops 1.x) is older; a leading `v` is ignored;
+    anything else must be semver (ValueError otherwise)."""
+    if b.startswith("1."):
+        return True
+    (core_a, pre_a), (core_b, pre_b) = _semver(a.removeprefix("v")), _semver(b.removeprefix("v"))
+    if core_a != core_b:
+        return core_a > core_b
+    return _compare_pre(pre_a, pre_b) > 0
 
 
 def open_and_decrypt(data: bytes, store: Store, order: Sequence[str] = DEFAULT_DECRYPTION_ORDER,
@@ -259,27 +306,27 @@ def decrypt_bytes(data: bytes, in_store: Store, out_store: Store | None = None,
 
 
 def set_bytes(data: bytes, store: Store, path: Path, value: Any, order: Sequence[str] = DEFAULT_DECRYPTION_ORDER,
-              ignore_mac: bool = False, out_store: Store | None = None) -> tuple[bytes, bool]:
+              ignore_mac: bool = False, out_store: Store | None = None, layout: str = "3.13") -> tuple[bytes, bool]:
     """sops `set`: returns (new file, changed)."""
     f = open_and_decrypt(data, store, order, ignore_mac)
     branch, changed = set_value(f.doc.branches[0], path, value)
     f.doc.branches[0] = branch
     validate_for_encryption(out_store or store, f.doc)
     f.reencrypt()
-    return f.emit_encrypted(out_store), changed
+    return f.emit_encrypted(out_store, layout), changed
 
 
 def unset_bytes(data: bytes, store: Store, path: Path, order: Sequence[str] = DEFAULT_DECRYPTION_ORDER,
-                ignore_mac: bool = False, out_store: Store | None = None) -> bytes:
+                ignore_mac: bool = False, out_store: Store | None = None, layout: str = "3.13") -> bytes:
     f = open_and_decrypt(data, store, order, ignore_mac)
     f.doc.branches[0] = unset_value(f.doc.branches[0], path)
     f.reencrypt()
-    return f.emit_encrypted(out_store)
+    return f.emit_encrypted(out_store, layout)
 
 
 def rotate_bytes(data: bytes, store: Store, add: Sequence[MasterKey] = (), remove: Sequence[MasterKey] = (),
                  order: Sequence[str] = DEFAULT_DECRYPTION_ORDER, ignore_mac: bool = False,
-                 out_store: Store | None = None) -> bytes:
+                 out_store: Store | None = None, layout: str = "3.13") -> bytes:
     """sops `rotate`: a new data key, every value re-encrypted; optionally add/remove keys."""
     f = open_and_decrypt(data, store, order, ignore_mac)
     groups = f.master_keys()
@@ -290,7 +337,7 @@ def rotate_bytes(data: bytes, store: Store, add: Sequence[MasterKey] = (), remov
         groups = [[k for k in g if k.identifier not in removed] for g in groups]
     f.reencrypt(new_key=True)
     f.rewrap(groups)
-    return f.emit_encrypted(out_store)
+    return f.emit_encrypted(out_store, layout)
 
 
 def group_identifiers(groups: Sequence[Sequence[Stanza]] | Sequence[Sequence[MasterKey]]) -> list[list[str]]:
@@ -323,8 +370,8 @@ def diff_groups(ours: list[list[str]], theirs: list[list[str]]) -> list[KeyDiff]
 
 
 def update_keys_bytes(data: bytes, store: Store, groups: list[list[MasterKey]], threshold: int = 0,
-                      order: Sequence[str] = DEFAULT_DECRYPTION_ORDER) -> tuple[bytes | None, list[KeyDiff], int,
-                                                                                 int]:
+                      order: Sequence[str] = DEFAULT_DECRYPTION_ORDER,
+                      layout: str = "3.13") -> tuple[bytes | None, list[KeyDiff], int, int]:
     """sops `updatekeys`: re-wrap the same data key for the configured groups.
 
     Returns (new bytes or None when already up to date, diffs, old threshold, new threshold).
@@ -341,7 +388,7 @@ def update_keys_bytes(data: bytes, store: Store, groups: list[list[MasterKey]], 
         return None, diffs, old_threshold, new_threshold
     f.recover_key(order)
     f.rewrap(groups, new_threshold)
-    return f.emit_encrypted(), diffs, old_threshold, new_threshold
+    return f.emit_encrypted(None, layout), diffs, old_threshold, new_threshold
 
 
 def add_key_group_bytes(data: bytes, store: Store, group: Sequence[MasterKey], threshold: int = 0,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from secrets_kit.errors import ConfigError, KeyMaterialError, ProviderError
+from secrets_kit.errors import ConfigError, KeyMaterialError, ProviderError, RenderError
 from secrets_kit.providers import REGISTRY, FindSpec, RemoteRef, open_provider
 from secrets_kit.render.hooks.placeholders import resolver_hook
 from secrets_kit.render.model import RenderContext
@@ -199,6 +199,60 @@ def test_vault_reads_are_coalesced(vault_dev: VaultSetup, vault_data: str) -> No
     out = resolver_hook(lambda: vault)(manifests, RenderContext(root=Path("/"), app=Path("/")))
     assert out[2]["stringData"] == {"a": "vault-new-pw-2", "b": "app", "c": "vault-old-pw-1"}
     assert vault.reads == 2  # one per (path, version), however many placeholders use it
+
+
+def _kv_doc(name: str, kv_version: str | None, **string_data: str) -> dict[str, Any]:
+    annotations = {"avp.kubernetes.io/kv-version": kv_version} if kv_version else {}
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": "n", "annotations": annotations}, "stringData": string_data}
+
+
+@pytest.mark.peer("vault")
+def test_vault_kv_version_annotation_overrides_avp_kv_version(vault_dev: VaultSetup, vault_data: str) -> None:
+    """AVP's per-resource `avp.kubernetes.io/kv-version` beats AVP_KV_VERSION, for that resource only."""
+    p = vault_data
+    legacy = _kv_doc("legacy", "1", key=f"<path:kv-v1/{p}/legacy#key>")
+    legacy["metadata"]["annotations"]["avp.kubernetes.io/path"] = f"kv-v1/{p}/legacy"
+    legacy["stringData"]["generic"] = "<key>"
+    manifests = [
+        legacy,
+        _kv_doc("current", None, password=f"<path:kv-v2/data/{p}/db#password>"),
+        _kv_doc("explicit-v2", "2", password=f"<path:kv-v2/data/{p}/db#password>",
+                previous=f"<path:kv-v2/data/{p}/db#password#1>"),
+        _kv_doc("legacy-again", "1", again=f"<path:kv-v1/{p}/legacy#key>"),
+    ]
+    vault = _vault(vault_dev, VAULT_TOKEN=vault_dev.server.root_token)  # AVP_KV_VERSION unset: 2
+    out = resolver_hook(lambda: vault)(manifests, RenderContext(root=Path("/"), app=Path("/")))
+    assert out[0]["stringData"] == {"key": "vault-v1-value-4", "generic": "vault-v1-value-4"}
+    assert out[1]["stringData"] == {"password": "vault-new-pw-2"}
+    assert out[2]["stringData"] == {"password": "vault-new-pw-2", "previous": "vault-old-pw-1"}
+    assert out[3]["stringData"] == {"again": "vault-v1-value-4"}
+    # still coalesced: v1 legacy once, v2 db latest once (annotation "2" = the default), v2 db#1 once
+    assert vault.reads == 3
+
+    # the other way round: AVP_KV_VERSION=1 globally, one resource back on KV v2
+    v1 = _vault(vault_dev, VAULT_TOKEN=vault_dev.server.root_token, AVP_KV_VERSION="1")
+    out = resolver_hook(lambda: v1)([_kv_doc("a", None, key=f"<path:kv-v1/{p}/legacy#key>"),
+                                     _kv_doc("b", "2", password=f"<path:kv-v2/data/{p}/db#password#1>")],
+                                    RenderContext(root=Path("/"), app=Path("/")))
+    assert [d["stringData"] for d in out] == [{"key": "vault-v1-value-4"}, {"password": "vault-old-pw-1"}]
+    assert v1.reads == 2
+
+    # without the annotation the KV v1 path is read as KV v2 and fails, naming the path, not a value
+    with pytest.raises(ProviderError, match="not a KV v2 secret") as wrong:
+        resolver_hook(lambda: _vault(vault_dev, VAULT_TOKEN=vault_dev.server.root_token))(
+            [_kv_doc("legacy", None, key=f"<path:kv-v1/{p}/legacy#key>")],
+            RenderContext(root=Path("/"), app=Path("/")))
+    assert f"kv-v1/{p}/legacy" in str(wrong.value) and "vault-v1-value-4" not in str(wrong.value)
+
+
+def test_kv_version_annotation_must_be_1_or_2() -> None:
+    def never() -> Any:
+        raise AssertionError("no provider is opened for an invalid annotation")
+
+    with pytest.raises(RenderError, match='kv-version must be "1" or "2"') as bad:
+        resolver_hook(never)([_kv_doc("x", "3", key="<path:kv/app#key>")], RenderContext(root=Path("/"), app=Path("/")))
+    assert "Secret" in str(bad.value) and "x" in str(bad.value)
 
 
 def _vault_app(tmp_path: Path, prefix: str) -> Path:

@@ -305,6 +305,49 @@ def test_metadata_layouts(age_id, real_sops311, ours, isolated_env: Path, monkey
         assert real_sops311("decrypt", str(path)).returncode == 0
 
 
+_LAYOUT_311 = {"SECRETS_KIT_SOPS_LAYOUT": "3.11"}
+_LAYOUT_WRITERS = {
+    "set": lambda f, extra: ["set", f, '["added"]', '"fake-added"'],
+    "unset": lambda f, extra: ["unset", f, '["a"]'],
+    "rotate": lambda f, extra: ["rotate", "-i", "--add-age", extra, f],
+    "rotate a directory": lambda f, extra: ["rotate", "--add-age", extra, str(Path(f).parent)],
+    "updatekeys": lambda f, extra: ["updatekeys", "-y", f],
+}
+
+
+@pytest.mark.parametrize("op", list(_LAYOUT_WRITERS))
+def test_every_writer_honours_the_311_layout(op: str, age_id, real_sops311, ours, isolated_env: Path) -> None:
+    """SECRETS_KIT_SOPS_LAYOUT=3.11 applies to set/unset/rotate/updatekeys as to encrypt: metadata they
+    (re)write, new stanzas included, is in 3.11's struct order, and sops 3.11 decrypts the result."""
+    from .conftest import make_age_identity
+
+    folder = isolated_env / "layout"
+    folder.mkdir()
+    path = folder / "secret.yaml"
+    path.write_text("a: fake-a\nb: fake-b\n")
+    extra = make_age_identity(isolated_env, "extra.txt").recipient
+    (isolated_env / ".sops.yaml").write_text(
+        f"creation_rules:\n  - age: {age_id.recipient},{extra}\n")
+    enc = ours("encrypt", "-i", "--age", age_id.recipient, str(path), env=_LAYOUT_311)
+    assert enc.returncode == 0, enc.err
+    before = list(yaml.safe_load(path.read_text())["sops"])
+    done = ours(*_LAYOUT_WRITERS[op](str(path), extra), env=_LAYOUT_311)
+    assert done.returncode == 0, done.err
+    sops = yaml.safe_load(path.read_text())["sops"]
+    assert len(sops["age"]) == (1 if op in ("set", "unset") else 2)  # rotate/updatekeys add a new stanza
+    for stanza in sops["age"]:
+        assert list(stanza) == ["recipient", "enc"]  # 3.11 struct order; 3.13 sorts: enc, recipient
+    assert list(sops) == before
+    opened = real_sops311("decrypt", str(path))
+    assert opened.returncode == 0, opened.err
+    expected = {"a": "fake-a", "b": "fake-b"}
+    if op == "set":
+        expected["added"] = "fake-added"
+    if op == "unset":
+        del expected["a"]
+    assert yaml.safe_load(opened.stdout) == expected
+
+
 def test_json_envelope_decrypts_as_json_and_yaml(age_id, real_sops, ours, isolated_env: Path) -> None:
     """The AAD is the same in every format: a YAML file decrypts from its JSON conversion."""
     plain = isolated_env / "conv.yaml"

@@ -223,3 +223,51 @@ def test_invalid_encrypted_regex_in_config_is_refused(age_id, real_sops, ours, i
     assert "encrypted_regex" in mine.err and SECRET not in mine.err + mine.out
     assert plain.read_text() == PLAIN_YAML
     assert sorted(p.name for p in isolated_env.iterdir()) == [".sops.yaml", "plain.yaml"]
+
+
+# sops `edit` and the file's `sops.version` (cmd/sops/edit.go, v3.13.3): the edited tree's version is
+# compared with AIsNewerThanB(program, file). A file written by a NEWER sops is neither refused nor
+# prompted about (no warning either): it keeps its version and the edit succeeds. An older version is
+# raised to the program's. Exit 202 (FailedToCompareVersions) only when the version is not semver; a
+# non-semver version on disk already fails at load (exit 1), so 202 is reached through
+# --show-master-keys when the edited metadata carries one.
+_EDIT_VERSIONS = [
+    # (case, version on disk, extra edit, --show-master-keys, exit code, version afterwards: None = program's)
+    ("newer file", "9.9.9", "", False, 0, "9.9.9"),
+    ("newer file, v prefix", "v9.9.9", "", False, 0, "v9.9.9"),
+    ("newer file, shown keys", "9.9.9", "", True, 0, "9.9.9"),
+    ("older file", "3.0.0", "", False, 0, None),
+    ("prerelease of ours", "3.13.3-rc.1", "", False, 0, None),
+    ("edited to non-semver", "3.13.3", "-e s/version:.3.13.3/version:\\ bogus/", True, 202, "3.13.3"),
+]
+
+
+@pytest.mark.parametrize(("case", "on_disk", "extra", "show", "code", "after"), _EDIT_VERSIONS,
+                         ids=[c[0] for c in _EDIT_VERSIONS])
+def test_edit_and_the_file_version_like_sops(case: str, on_disk: str, extra: str, show: bool, code: int,
+                                             after: str | None, age_id, ours, real_sops, sops_bin: Path,
+                                             isolated_env: Path) -> None:
+    import yaml
+
+    plain = isolated_env / "v.yaml"
+    plain.write_text("a: fake-a\nb: fake-b\n")
+    enc = ours("encrypt", "--age", age_id.recipient, str(plain))
+    assert enc.returncode == 0, enc.err
+    encrypted = re.sub(rb"(?m)^    version: .*$", f'    version: "{on_disk}"'.encode(), enc.stdout)
+    program = re.search(r"\d+\.\d+\.\d+", real_sops("--version", "--disable-version-check").out)
+    assert program is not None
+    env = {"EDITOR": f"sed -i -e s/fake-a/fake-z/ {extra}".strip()}
+    results = {}
+    for name, run in (("sops", real_sops), ("ours", ours)):
+        target = isolated_env / f"{name}.yaml"
+        target.write_bytes(encrypted)
+        done = run("edit", *(["--show-master-keys"] if show else []), str(target), input=b"", env=env)
+        meta = yaml.safe_load(target.read_text())["sops"]
+        results[name] = (done.returncode, str(meta["version"]), target.read_bytes() == encrypted)
+        assert done.returncode == code, f"{name}: {done.err}"
+    assert results["ours"] == results["sops"]
+    _, version, untouched = results["ours"]
+    assert version == (after or program.group(0))
+    assert untouched == (code != 0)  # nothing half-written on a refusal
+    if code == 0:
+        assert ours("decrypt", str(isolated_env / "ours.yaml")).out.startswith("a: fake-z")

@@ -9,9 +9,11 @@ Syntax (as AVP defines it, so existing manifests work unchanged):
   `jsonPath {.a.b}`, `indent N`, `sha256sum`;
 - in a Secret's `data`, placeholders inside the base64 value are found and re-encoded;
 - `avp.kubernetes.io/ignore: "true"` skips a resource; `avp.kubernetes.io/remove-missing:
-  "true"` (Secret/ConfigMap only) drops keys whose value is missing instead of failing.
+  "true"` (Secret/ConfigMap only) drops keys whose value is missing instead of failing;
+- `avp.kubernetes.io/kv-version: "1"|"2"` sets the Vault KV engine version for every
+  placeholder of that resource (inline ones too, as AVP), overriding AVP_KV_VERSION.
 
-Each (path, version) is read once per render, all of them in parallel before any
+Each (path, version, KV version) is read once per render, all of them in parallel before any
 substitution (Argo CD gives a plugin about 60 s). A missing value fails the render; the
 message names the placeholder, never a value.
 """
@@ -36,6 +38,7 @@ PATH_ANNOTATION = "avp.kubernetes.io/path"
 VERSION_ANNOTATION = "avp.kubernetes.io/secret-version"
 IGNORE_ANNOTATION = "avp.kubernetes.io/ignore"
 REMOVE_MISSING_ANNOTATION = "avp.kubernetes.io/remove-missing"
+KV_VERSION_ANNOTATION = "avp.kubernetes.io/kv-version"
 
 GENERIC = re.compile(r"<([^<>\n]+?)>")
 INLINE = re.compile(r"<(path:[^<>\n]+?)>")
@@ -168,13 +171,19 @@ def _text(value: Any) -> str:
 class _Resolver:
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
-        self.maps: dict[tuple[str, str | None], dict[str, bytes]] = {}
+        self.maps: dict[RemoteRef, dict[str, bytes]] = {}
 
-    def prefetch(self, refs: set[tuple[str, str | None]]) -> None:
-        wanted = sorted((r for r in refs if r not in self.maps), key=lambda r: (r[0], r[1] or ""))
+    def ref(self, placeholder: Placeholder, kv_version: str | None) -> RemoteRef:
+        """The read behind a placeholder, in the provider's canonical form (equal reads coalesce)."""
+        return self.provider.canonical(RemoteRef(key=placeholder.path, version=placeholder.version,
+                                                 kv_version=kv_version))
 
-        def fetch(ref: tuple[str, str | None]) -> dict[str, bytes]:
-            return self.provider.get_secret_map(RemoteRef(key=ref[0], version=ref[1]))
+    def prefetch(self, refs: set[RemoteRef]) -> None:
+        wanted = sorted((r for r in refs if r not in self.maps),
+                        key=lambda r: (r.key, r.version or "", r.kv_version or ""))
+
+        def fetch(ref: RemoteRef) -> dict[str, bytes]:
+            return self.provider.get_secret_map(ref)
 
         if len(wanted) == 1:
             self.maps[wanted[0]] = fetch(wanted[0])
@@ -183,8 +192,8 @@ class _Resolver:
             for ref, result in zip(wanted, pool.map(fetch, wanted), strict=True):
                 self.maps[ref] = result
 
-    def value(self, placeholder: Placeholder) -> str:
-        found = self.maps[(placeholder.path, placeholder.version)].get(placeholder.key)
+    def value(self, placeholder: Placeholder, kv_version: str | None) -> str:
+        found = self.maps[self.ref(placeholder, kv_version)].get(placeholder.key)
         if found is None:
             raise _Missing(placeholder.text)
         return found.decode("utf-8")
@@ -201,7 +210,7 @@ def _placeholders_in(text: str, doc_path: str | None, doc_version: str | None) -
 
 
 def _replace(text: str, doc_path: str | None, doc_version: str | None, resolver: _Resolver,
-             sensitive: list[bool]) -> Any:
+             sensitive: list[bool], kv_version: str | None) -> Any:
     pattern = GENERIC if doc_path is not None else INLINE
     whole: list[Any] = []
 
@@ -209,7 +218,7 @@ def _replace(text: str, doc_path: str | None, doc_version: str | None, resolver:
         placeholder = _parse(match.group(1), doc_path, doc_version)
         if placeholder is None:
             return match.group(0)
-        value: Any = resolver.value(placeholder)
+        value: Any = resolver.value(placeholder, kv_version)
         for statement in placeholder.modifiers:
             value = apply_modifier(statement, value)
         if not (placeholder.modifiers and placeholder.modifiers[-1].split()[0] == "sha256sum"):
@@ -228,7 +237,7 @@ def _replace(text: str, doc_path: str | None, doc_version: str | None, resolver:
 
 
 def _process(doc: Manifest, resolver: _Resolver, remove_missing: bool, sensitive: list[bool],
-             doc_path: str | None, doc_version: str | None) -> Manifest:
+             doc_path: str | None, doc_version: str | None, kv_version: str | None) -> Manifest:
     secret = is_secret(doc)
 
     def walk(node: Any, key_path: tuple[Any, ...]) -> Any:
@@ -248,10 +257,10 @@ def _process(doc: Manifest, resolver: _Resolver, remove_missing: bool, sensitive
             if secret and key_path[:1] == ("data",) and len(key_path) == 2:
                 decoded = _decoded(node)
                 if decoded is not None and GENERIC.search(decoded):
-                    replaced = _replace(decoded, doc_path, doc_version, resolver, sensitive)
+                    replaced = _replace(decoded, doc_path, doc_version, resolver, sensitive, kv_version)
                     text = replaced if isinstance(replaced, str) else json.dumps(replaced)
                     return base64.b64encode(text.encode("utf-8")).decode("ascii")
-            return _replace(node, doc_path, doc_version, resolver, sensitive)
+            return _replace(node, doc_path, doc_version, resolver, sensitive, kv_version)
         return node
 
     result: Manifest = walk(doc, ())
@@ -263,8 +272,8 @@ def resolver_hook(provider_factory: Callable[[], Provider | None]) -> Callable[[
     """The placeholder hook; `provider_factory` opens the provider only if a placeholder is found."""
 
     def substitute(docs: list[Manifest], ctx: RenderContext) -> list[Manifest]:
-        plan: list[tuple[int, str | None, str | None]] = []
-        refs: set[tuple[str, str | None]] = set()
+        plan: list[tuple[int, str | None, str | None, str | None]] = []
+        wanted: list[tuple[Placeholder, str | None]] = []
         for index, doc in enumerate(docs):
             annotations = _annotations(doc)
             if str(annotations.get(IGNORE_ANNOTATION, "")).lower() == "true":
@@ -273,6 +282,11 @@ def resolver_hook(provider_factory: Callable[[], Provider | None]) -> Callable[[
             doc_version = annotations.get(VERSION_ANNOTATION)
             doc_path = str(doc_path) if doc_path else None
             doc_version = str(doc_version) if doc_version else None
+            kv_version = annotations.get(KV_VERSION_ANNOTATION)
+            kv_version = str(kv_version).strip() if kv_version not in (None, "") else None
+            if kv_version is not None and kv_version not in ("1", "2"):
+                raise RenderError(f"{KV_VERSION_ANNOTATION} must be \"1\" or \"2\", not {kv_version!r}",
+                                  where=str(resource_id(doc)))
             found: list[Placeholder] = []
             for text in _strings(doc):
                 found.extend(_placeholders_in(text, doc_path, doc_version))
@@ -281,8 +295,8 @@ def resolver_hook(provider_factory: Callable[[], Provider | None]) -> Callable[[
                     if decoded:
                         found.extend(_placeholders_in(decoded, doc_path, doc_version))
             if found:
-                plan.append((index, doc_path, doc_version))
-                refs.update((p.path, p.version) for p in found)
+                plan.append((index, doc_path, doc_version, kv_version))
+                wanted.extend((p, kv_version) for p in found)
         if not plan:
             return docs
         provider = provider_factory()
@@ -293,7 +307,7 @@ def resolver_hook(provider_factory: Callable[[], Provider | None]) -> Callable[[
                                    "annotate the resource avp.kubernetes.io/ignore: \"true\"")
         resolver = _Resolver(provider)
         try:
-            resolver.prefetch(refs)
+            resolver.prefetch({resolver.ref(p, kv) for p, kv in wanted})
         except ProviderError:
             raise
         except SecretsKitError as err:
@@ -301,7 +315,7 @@ def resolver_hook(provider_factory: Callable[[], Provider | None]) -> Callable[[
         finally:
             provider.close()
         out = list(docs)
-        for index, doc_path, doc_version in plan:
+        for index, doc_path, doc_version, kv_version in plan:
             doc = docs[index]
             where = str(resource_id(doc))
             remove_missing = str(_annotations(doc).get(REMOVE_MISSING_ANNOTATION, "")).lower() == "true"
@@ -309,7 +323,7 @@ def resolver_hook(provider_factory: Callable[[], Provider | None]) -> Callable[[
                 raise RenderError(f"{REMOVE_MISSING_ANNOTATION} is only allowed on a Secret or a ConfigMap", where=where)
             sensitive: list[bool] = []
             try:
-                out[index] = _process(doc, resolver, remove_missing, sensitive, doc_path, doc_version)
+                out[index] = _process(doc, resolver, remove_missing, sensitive, doc_path, doc_version, kv_version)
             except _Missing as missing:
                 raise RenderError(f"no value for placeholder <{missing.args[0]}>", where=where) from None
             except RenderError as err:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -63,17 +62,13 @@ def pre_commit(files: tuple[Path, ...]) -> None:
 def install(force: bool) -> None:
     """Install the check as this repository's .git/hooks/pre-commit."""
     from secrets_kit.errors import InputError
+    from secrets_kit.files import write_atomic
     from secrets_kit.render import guard
 
     root = guard.repo_root(Path.cwd())
-    hooks_dir = Path(guard._git(["rev-parse", "--git-path", "hooks"], root).decode().strip())
-    if not hooks_dir.is_absolute():
-        hooks_dir = root / hooks_dir
-    target = hooks_dir / "pre-commit"
+    target = guard.hooks_dir(root) / "pre-commit"
     if target.exists() and not force:
         raise InputError("a pre-commit hook already exists", where=str(target),
                          hint="use --force to replace it, or add `secrets-kit hook pre-commit` to it")
-    hooks_dir.mkdir(parents=True, exist_ok=True)
-    target.write_text(HOOK_SCRIPT)
-    os.chmod(target, 0o755)
+    write_atomic(target, HOOK_SCRIPT, mode=0o755)
     click.echo(f"installed {target}")

@@ -174,10 +174,9 @@ def export_secret(keys_dir: str | None, selector: str | None, namespace: str, fm
         raise InputError("no keys in folder", where=str(folder.path))
     docs = []
     for pair in pairs:
-        key = pair.private_key()
-        docs.append(key_secret(pair.name, pair.key_path.read_bytes() if pair.key_path else b"", pair.cert.pem,
-                               namespace=namespace))
-        del key
+        pair.private_key()  # refuses a missing key, or one that does not match its certificate
+        assert pair.key_path is not None
+        docs.append(key_secret(pair.name, pair.key_path.read_bytes(), pair.cert.pem, namespace=namespace))
     click.echo(dump_documents(docs, fmt), nl=False)
 
 
@@ -199,16 +198,16 @@ def import_keys(keys_dir: str | None, files: tuple[str, ...]) -> None:
     for file in files:
         data = Path(file).read_bytes()
         entries: list[tuple[str, Any, bytes | None]] = []
-        if parse_pem_key(data, file) is not None:
-            key = read_key_data(data, file)[0]
+        pem_key = parse_pem_key(data, file)
+        if pem_key is not None:
             crt = data if b"BEGIN CERTIFICATE" in data else None
-            entries.append((Path(file).stem, key, crt))
+            entries.append((Path(file).stem, pem_key, crt))
         else:
-            read_key_data(data, file)  # the full format check, with its errors
-            for doc in expand_lists(load_documents(data, source=file)):
-                items = secret_items(doc, file)
-                key = parse_pem_key(items["tls.key"], file)
-                entries.append((str(metadata(doc, file).get("name") or new_key_name()), key, items.get("tls.crt")))
+            found = read_key_data(data, file)  # the full format check, with its errors: one key per document
+            docs = list(expand_lists(load_documents(data, source=file)))
+            for doc, key in zip(docs, found, strict=True):
+                name = str(metadata(doc, file).get("name") or new_key_name())
+                entries.append((name, key, secret_items(doc, file).get("tls.crt")))
         for name, key, crt in entries:
             fp = fingerprint(key.public_key())
             if fp in known:

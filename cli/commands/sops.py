@@ -323,6 +323,11 @@ class Context:
         indent = self.stores_indent(fmt) if for_output else None
         return store_for(fmt, indent)
 
+    def stores(self, path: str | None) -> tuple[Any, Any]:
+        """The input store (--input-type) and the output store (--output-type, indent) for `path`."""
+        return (self.store(path, self.args.str("input-type")),
+                self.store(path, self.args.str("output-type"), for_output=True))
+
     def order(self) -> tuple[str, ...]:
         from secrets_kit.sops.datakey import parse_decryption_order
 
@@ -335,10 +340,19 @@ def _kms_context(args: Args) -> dict[str, str] | None:
     return parse_encryption_context(args.str("encryption-context")) or None
 
 
-def _flag_keys(args: Args, prefix: str = "") -> list[Any]:
-    """Master keys from the key flags, in sops's order (kms, gcp, hckms, azure, pgp, vault, age)."""
+def _keys(args: Args, flag: str, value: str, context: dict[str, str] | None) -> list[Any]:
+    """Master keys from one key flag's value (e.g. `gcp-kms`, a comma list); `context` is for kms."""
     from secrets_kit.sops.keysources import keys_from_cli
 
+    kind = {"gcp-kms": "gcp_kms", "hc-vault-transit": "hc_vault"}.get(flag, flag)
+    opts: dict[str, Any] = {}
+    if kind == "kms":
+        opts = {"encryption_context": context, "aws_profile": args.str("aws-profile") or None}
+    return keys_from_cli(kind, value, **opts)
+
+
+def _flag_keys(args: Args, prefix: str = "") -> list[Any]:
+    """Master keys from the key flags, in sops's order (kms, gcp, hckms, azure, pgp, vault, age)."""
     keys: list[Any] = []
     context = _kms_context(args)
     for flag in _KEY_FLAGS:
@@ -348,11 +362,7 @@ def _flag_keys(args: Args, prefix: str = "") -> list[Any]:
         if flag in ("hckms", "azure-kv"):
             raise ConfigError(f"--{prefix}{flag}: this key type is not supported by secrets-kit",
                               exit_code=codes.GENERIC)
-        kind = {"gcp-kms": "gcp_kms", "hc-vault-transit": "hc_vault"}.get(flag, flag)
-        opts: dict[str, Any] = {}
-        if kind == "kms":
-            opts = {"encryption_context": context, "aws_profile": args.str("aws-profile") or None}
-        keys.extend(keys_from_cli(kind, value, **opts))
+        keys.extend(_keys(args, flag, value, context))
     return keys
 
 
@@ -443,8 +453,7 @@ def cmd_encrypt(ctx: Context) -> None:
     if path is not None:
         _check_exists(path)
     name = _override(args, path)
-    in_store = ctx.store(name, args.str("input-type"))
-    out_store = ctx.store(name, args.str("output-type"), for_output=True)
+    in_store, out_store = ctx.stores(name)
     opts = _encrypt_options(ctx, name or "", in_store)
     data = _read_input(path)
     previous = None
@@ -467,8 +476,7 @@ def cmd_decrypt(ctx: Context) -> None:
     if path is not None:
         _check_exists(path)
     name = _override(args, path)
-    in_store = ctx.store(name, args.str("input-type"))
-    out_store = ctx.store(name, args.str("output-type"), for_output=True)
+    in_store, out_store = ctx.stores(name)
     order = ctx.order()
     extract = None
     if args.str("extract"):
@@ -512,8 +520,7 @@ def _do_set(ctx: Context, path: str, index: str, raw_value: str, idempotent: boo
     if not tree_path:
         raise InputError("Invalid set index format", exit_code=codes.INVALID_SET_FORMAT)
     value = _json_value(raw_value)
-    store = ctx.store(path, args.str("input-type"))
-    out_store = ctx.store(path, args.str("output-type"), for_output=True)
+    store, out_store = ctx.stores(path)
     data = _read_input(path)
     result, changed = set_bytes(data, store, tree_path, value, ctx.order(), args.bool("ignore-mac"), out_store,
                                 _layout())
@@ -556,8 +563,7 @@ def cmd_unset(ctx: Context) -> None:
         tree_path = parse_tree_path(index)
     except InputError:
         raise InputError("Invalid unset index format", exit_code=codes.INVALID_SET_FORMAT) from None
-    store = ctx.store(path, args.str("input-type"))
-    out_store = ctx.store(path, args.str("output-type"), for_output=True)
+    store, out_store = ctx.stores(path)
     data = _read_input(path)
     try:
         result = unset_bytes(data, store, tree_path, ctx.order(), args.bool("ignore-mac"), out_store, _layout())
@@ -619,8 +625,7 @@ def cmd_rotate(ctx: Context) -> None:
         if add or remove:
             raise InputError(f"Error: cannot add or remove keys on non-existent file {os.path.abspath(target)!r}",
                              exit_code=codes.CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE)
-        raise InputError(f"Error: cannot operate on non-existent file {os.path.abspath(target)!r}",
-                         exit_code=codes.NO_FILE_SPECIFIED)
+        _check_exists(target)
     if Path(target).is_dir() or len(args.positional) > 1:
         from secrets_kit.sops.detect import expand_paths
 
@@ -628,7 +633,7 @@ def cmd_rotate(ctx: Context) -> None:
 
         def one(path: Path) -> str:
             store = ctx.store(str(path), args.str("input-type"))
-            result = rotate_bytes(path.read_bytes(), store, add, remove, ctx.order(), args.bool("ignore-mac"),
+            result = rotate_bytes(_read_input(str(path)), store, add, remove, ctx.order(), args.bool("ignore-mac"),
                                   layout=_layout())
             write_atomic(path, result)
             return "rotated"
@@ -636,8 +641,7 @@ def cmd_rotate(ctx: Context) -> None:
         _run_many(args, files, "rotating", one)
         return
     name = _override(args, target) or target
-    store = ctx.store(name, args.str("input-type"))
-    out_store = ctx.store(name, args.str("output-type"), for_output=True)
+    store, out_store = ctx.stores(name)
     result = rotate_bytes(_read_input(target), store, add, remove, ctx.order(), args.bool("ignore-mac"), out_store,
                           _layout())
     _emit_result(ctx, result, target, args.bool("in-place"), plaintext=False)
@@ -809,7 +813,6 @@ def cmd_exec_file(ctx: Context) -> None:
 
 
 def cmd_groups(ctx: Context) -> None:
-    from secrets_kit.sops.keysources import keys_from_cli
     from secrets_kit.sops.ops import add_key_group_bytes, delete_key_group_bytes
 
     args = ctx.args
@@ -818,22 +821,15 @@ def cmd_groups(ctx: Context) -> None:
     path = args.str("file")
     if not path:
         raise InputError("Error: no file specified (--file)", exit_code=codes.NO_FILE_SPECIFIED)
-    store = ctx.store(path, args.str("input-type"))
-    out_store = ctx.store(path, args.str("output-type"), for_output=True)
+    store, out_store = ctx.stores(path)
     threshold = args.int("shamir-secret-sharing-threshold")
     if args.sub == "add":
         if args.positional:
             raise InputError("error: no positional arguments allowed", exit_code=codes.GENERIC)
         # sops `groups add` takes repeatable flags, in this order (not the comma lists of encrypt).
         context = _kms_context(args)
-        group: list[Any] = []
-        for flag, kind in (("pgp", "pgp"), ("kms", "kms"), ("gcp-kms", "gcp_kms"), ("hc-vault-transit", "hc_vault"),
-                           ("age", "age")):
-            opts: dict[str, Any] = {}
-            if kind == "kms":
-                opts = {"encryption_context": context, "aws_profile": args.str("aws-profile") or None}
-            for value in args.list(flag):
-                group.extend(keys_from_cli(kind, value, **opts))
+        group = [key for flag in ("pgp", "kms", "gcp-kms", "hc-vault-transit", "age")
+                 for value in args.list(flag) for key in _keys(args, flag, value, context)]
         result = add_key_group_bytes(_read_input(path), store, group, threshold, ctx.order(), out_store, _layout())
     else:
         if len(args.positional) != 1:
@@ -930,8 +926,7 @@ def cmd_edit(ctx: Context) -> None:
         raise InputError("Error: no file specified", exit_code=codes.NO_FILE_SPECIFIED)
     path = args.positional[0]
     name = _override(args, path) or path
-    store = ctx.store(name, args.str("input-type"))
-    out_store = ctx.store(name, args.str("output-type"), for_output=True)
+    store, out_store = ctx.stores(name)
     basename = os.path.basename(path)
     if not Path(path).exists():
         opts = _encrypt_options(ctx, name, store)
@@ -980,9 +975,7 @@ def cmd_legacy(ctx: Context) -> None:
         _echo("[sops] warning: More than one positional argument provided. Only the first one will be used!",
                    err=True)
         args.positional = args.positional[:1]
-    if args.bool("in-place") and args.str("output"):
-        raise InputError("Error: cannot operate on both --output and --in-place",
-                         exit_code=codes.CONFLICTING_PARAMETERS)
+    _conflicts(args, False)
     path = args.positional[0]
     exists = Path(path).exists()
     modes = [m for m in ("encrypt", "decrypt", "rotate") if args.bool(m)] + (["set"] if args.str("set") else [])
@@ -992,8 +985,7 @@ def cmd_legacy(ctx: Context) -> None:
                              "use `--kms` and `--pgp` instead.",
                              exit_code=codes.CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE)
         if any(m in modes for m in ("encrypt", "decrypt", "rotate")):
-            raise InputError(f"Error: cannot operate on non-existent file {os.path.abspath(path)!r}",
-                             exit_code=codes.NO_FILE_SPECIFIED)
+            _check_exists(path)
     if not modes:
         cmd_edit(ctx)
         return

@@ -148,11 +148,20 @@ class _Reader:
             index += 1
         return index
 
+    def peek(self, index: int) -> tuple[int, tuple[int, str]] | None:
+        """(index, (indent, content)) of the first structural line at or after `index`; None at the end."""
+        index = self.next_structural(index)
+        if index >= len(self.raw):
+            return None
+        info = self.line(index)
+        assert info is not None
+        return index, info
+
     def block(self, indent: int) -> Any:
-        index = self.next_structural(self.pos)
-        info = self.line(index) if index < len(self.raw) else None
-        if info is None or info[0] != indent:
+        nxt = self.peek(self.pos)
+        if nxt is None or nxt[1][0] != indent:
             raise _Unsupported
+        info = nxt[1]
         if info[1] == "-" or info[1].startswith("- "):
             return self.sequence(indent)
         return self.mapping(indent)
@@ -164,17 +173,14 @@ class _Reader:
             if header:
                 return self.literal(indent, header.group(1))
             value = _scalar(rest)
-            nxt = self.next_structural(self.pos)
-            if nxt < len(self.raw):
-                info = self.line(nxt)
-                if info is not None and info[0] > indent:
-                    raise _Unsupported  # a continued (multi-line) scalar
+            nxt = self.peek(self.pos)
+            if nxt is not None and nxt[1][0] > indent:
+                raise _Unsupported  # a continued (multi-line) scalar
             return value
-        nxt = self.next_structural(self.pos)
-        if nxt >= len(self.raw):
+        nxt = self.peek(self.pos)
+        if nxt is None:
             return None
-        info = self.line(nxt)
-        assert info is not None
+        info = nxt[1]
         if info[0] > indent:
             return self.block(info[0])
         if allow_same_indent_sequence and info[0] == indent and (info[1] == "-" or info[1].startswith("- ")):
@@ -184,11 +190,10 @@ class _Reader:
     def mapping(self, indent: int) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         while True:
-            index = self.next_structural(self.pos)
-            if index >= len(self.raw):
+            nxt = self.peek(self.pos)
+            if nxt is None:
                 return out
-            info = self.line(index)
-            assert info is not None
+            index, info = nxt
             if info[0] < indent:
                 return out
             if info[0] > indent:
@@ -208,11 +213,10 @@ class _Reader:
     def sequence(self, indent: int) -> list[Any]:
         out: list[Any] = []
         while True:
-            index = self.next_structural(self.pos)
-            if index >= len(self.raw):
+            nxt = self.peek(self.pos)
+            if nxt is None:
                 return out
-            info = self.line(index)
-            assert info is not None
+            index, info = nxt
             if info[0] != indent or not (info[1] == "-" or info[1].startswith("- ")):
                 if info[0] > indent:
                     raise _Unsupported
@@ -287,16 +291,14 @@ def load_simple(text: str) -> list[Any] | None:
     try:
         for doc_lines in docs:
             reader = _Reader(doc_lines)
-            first = reader.next_structural(0)
-            if first >= len(doc_lines):
+            start = reader.peek(0)
+            if start is None:
                 continue  # an empty document
-            info = reader.line(first)
-            assert info is not None
-            if info[0] != 0:
+            if start[1][0] != 0:
                 return None
-            reader.pos = first
+            reader.pos = start[0]
             value = reader.block(0)
-            if reader.next_structural(reader.pos) < len(doc_lines):
+            if reader.peek(reader.pos) is not None:
                 return None  # something the reader did not consume
             out.append(value)
     except (_Unsupported, ValueError, IndexError, RecursionError):

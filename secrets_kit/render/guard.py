@@ -241,6 +241,12 @@ def repo_root(cwd: Path) -> Path:
     return Path(_git(["rev-parse", "--show-toplevel"], cwd).decode().strip())
 
 
+def hooks_dir(root: Path) -> Path:
+    """The repository's Git hooks folder (core.hooksPath or .git/hooks), absolute."""
+    path = Path(_git(["rev-parse", "--git-path", "hooks"], root).decode().strip())
+    return path if path.is_absolute() else root / path
+
+
 def staged_paths(root: Path) -> list[str]:
     out = _git(["diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z"], root)
     return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]

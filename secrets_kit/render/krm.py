@@ -169,30 +169,25 @@ def process(data: bytes, env: Mapping[str, str], cwd: Path) -> KrmOutcome:
             options.provider_factory = provider_factory(str(provider.pop("kind")), provider,
                                                          options.root or cwd, cwd)
         ctx = make_context(options)
-        for ref in kustomize.walk(ctx.root, ctx.app):  # sources of kustomize's own generators
-            ctx.sops.add_file(ref.path, ref.role, label=ref.label)
-        docs: list[Manifest] = list(items)
-        for ref in spec.get("files") or []:
-            path = resolve_in_root(ctx.root, ctx.app, str(ref), what="function file", where="functionConfig")
-            label = relative(ctx.root, path)
-            try:
-                raw = path.read_bytes()
-            except OSError as ex:
-                raise RenderError(f"cannot read function file: {ex.strerror}", where=label) from None
-            docs.extend(ctx.sops.add_file(path, "resource", label=label, data=raw))
-        generator = bool(items) and all(_is_local_config(item) for item in items)
-        if options.seal_to is not None:
-            _check_resealable(items, generator)
-        tracking = {id(doc): _strip_tracking(doc) for doc in docs}
-        by_name = {(d.get("kind"), (d.get("metadata") or {}).get("namespace"), (d.get("metadata") or {}).get("name")):
-                   tracking[id(d)] for d in docs}
-        try:
+        with ctx.scrubbing():
+            for ref in kustomize.walk(ctx.root, ctx.app):  # sources of kustomize's own generators
+                ctx.sops.add_file(ref.path, ref.role, label=ref.label)
+            docs: list[Manifest] = list(items)
+            for ref in spec.get("files") or []:
+                path = resolve_in_root(ctx.root, ctx.app, str(ref), what="function file", where="functionConfig")
+                label = relative(ctx.root, path)
+                try:
+                    raw = path.read_bytes()
+                except OSError as ex:
+                    raise RenderError(f"cannot read function file: {ex.strerror}", where=label) from None
+                docs.extend(ctx.sops.add_file(path, "resource", label=label, data=raw))
+            generator = bool(items) and all(_is_local_config(item) for item in items)
+            if options.seal_to is not None:
+                _check_resealable(items, generator)
+            # Tracking annotations come off before the hooks and go back on the objects they came from.
+            by_name = {(d.get("kind"), (d.get("metadata") or {}).get("namespace"), (d.get("metadata") or {}).get("name")):
+                       _strip_tracking(d) for d in docs}
             out = run_hooks(docs, ctx, options)
-        except SecretsKitError as err:
-            err.message = ctx.redactor.scrub(err.message)
-            if err.where:
-                err.where = ctx.redactor.scrub(err.where)
-            raise
         for doc in out:
             meta = doc.setdefault("metadata", {})
             carried = by_name.get((doc.get("kind"), meta.get("namespace"), meta.get("name")))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import SecretsKitError
 from .redact import Redactor
 from .sopsindex import SopsIndex
 
@@ -62,6 +64,19 @@ class RenderContext:
 
     def warn(self, message: str) -> None:
         self.warnings.append(self.redactor.scrub(message))
+
+    @contextmanager
+    def scrubbing(self) -> Iterator[None]:
+        """A SecretsKitError raised inside leaves with every registered value masked."""
+        try:
+            yield
+        except SecretsKitError as err:
+            err.message = self.redactor.scrub(err.message)
+            if err.where:
+                err.where = self.redactor.scrub(err.where)
+            if err.hint:
+                err.hint = self.redactor.scrub(err.hint)
+            raise
 
 
 Hook = Callable[[list[Manifest], RenderContext], list[Manifest]]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import RenderError, SecretsKitError
+from ..errors import RenderError
 from ..k8s.manifests import dump_yaml
 from . import emit, source
 from .hooks import placeholders, sealed
@@ -190,14 +190,9 @@ def make_context(options: RenderOptions) -> RenderContext:
 def render(options: RenderOptions) -> RenderResult:
     """Render one app folder. Raises on any problem; never returns a partial result."""
     ctx = make_context(options)
-    try:
+    with ctx.scrubbing():
         docs = source.load(ctx, recurse=options.recurse, helm_settings=options.helm)
         docs = run_hooks(docs, ctx, options)
-    except SecretsKitError as err:
-        err.message = ctx.redactor.scrub(err.message)
-        if err.where:
-            err.where = ctx.redactor.scrub(err.where)
-        raise
     if not docs:
         raise RenderError("the render produced no manifests", where=str(options.app),
                           hint="an empty render would make a pruning reconciler delete everything")

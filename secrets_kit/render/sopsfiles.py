@@ -1,25 +1,19 @@
-"""Recognise SOPS-encrypted content the way Flux's kustomize-controller does: by marker bytes,
-and pick a file's format from its name.
+"""Recognise SOPS-encrypted content the way Flux's kustomize-controller does: by marker bytes
+(secrets_kit.sops.detect), and pick a file's format from its name.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# The encrypted MAC as each store writes it: present in every file sops encrypted.
-MARKERS = (
-    b"mac: ENC[AES256_GCM,data:",  # YAML
-    b'"mac": "ENC[AES256_GCM,data:',  # JSON (and binary, which is JSON)
-    b'"mac":"ENC[AES256_GCM,data:',  # compact JSON
-    b"sops_mac=ENC[AES256_GCM,data:",  # dotenv
-    b"mac = ENC[AES256_GCM,data:",  # INI
-)
+from ..sops.detect import looks_encrypted
 
 MAX_ENCRYPTED_SIZE = 5 * 1024 * 1024  # Flux's limit for an encrypted source file
 
 
 def has_sops_marker(data: bytes) -> bool:
-    return b"ENC[AES256_GCM,data:" in data and any(marker in data for marker in MARKERS)
+    """Whether `data` is a SOPS-encrypted file, by its encrypted MAC (the one detector: sops/detect.py)."""
+    return looks_encrypted(data)
 
 
 def format_for_name(name: str, default: str = "binary") -> str:

@@ -12,10 +12,10 @@ Output paths: next to the input (`app.yaml` -> `app.sealed.yaml`, or
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import DecryptionError, InputError, SecretsKitError
 from ..k8s.manifests import Manifest, describe, dump_documents, expand_lists, load_documents
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 Progress = Callable[[int], None]
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -147,6 +148,14 @@ def _existing(path: Path | None) -> str | None:
         return None
 
 
+def _ticking(items: Iterable[_T], progress: Progress | None) -> Iterator[_T]:
+    """Each item in turn, advancing the progress bar once the caller is done with it (or skipped it)."""
+    for item in items:
+        yield item
+        if progress:
+            progress(1)
+
+
 def _reuse_unchanged(sealed: Manifest, items: dict[str, bytes], previous: list[Manifest], keyring: Keyring,
                      fingerprint: str) -> None:
     """Keep the earlier ciphertext of every item whose plaintext did not change (no Git churn)."""
@@ -186,14 +195,12 @@ def seal_sources(sources: Sequence[Source], targets: Sequence[Target], options: 
     """
     report = Report()
     multi = len(targets) > 1
-    for source in sources:
+    for source in _ticking(sources, progress):
         docs = read(source, stdin)
         prepared = []
         kinds = {doc.get("kind") for doc in docs}
         if not source.explicit and (not docs or "Secret" not in kinds):
             report.skipped.append(source.where)
-            if progress:
-                progress(1)
             continue
         if not source.explicit and kinds - {"Secret"}:
             raise InputError("mixes Secrets with other kinds; keep each Secret in its own file",
@@ -235,8 +242,6 @@ def seal_sources(sources: Sequence[Source], targets: Sequence[Target], options: 
                                          unchanged=existing == text))
         report.documents += len(prepared)
         report.files += 1
-        if progress:
-            progress(1)
     return report
 
 
@@ -288,15 +293,13 @@ def unseal_sources(sources: Sequence[Source], keyring: Keyring, *, fmt: str | No
             results = list(pool.map(open_source, sources))
     else:
         results = [open_source(source) for source in sources]
-    for source, (docs, secrets, details, failures) in zip(sources, results, strict=True):
+    for source, (docs, secrets, details, failures) in _ticking(zip(sources, results, strict=True), progress):
         sealed_count = sum(1 for d in docs if is_sealed_secret(d))
         if not sealed_count:
             if source.explicit:
                 found = ", ".join(sorted({str(d.get("kind")) for d in docs})) or "no documents"
                 raise InputError(f"no SealedSecret found (found {found})", where=source.where)
             report.skipped.append(source.where)
-            if progress:
-                progress(1)
             continue
         report.details.extend(details)
         report.failures.extend(failures)
@@ -307,8 +310,6 @@ def unseal_sources(sources: Sequence[Source], keyring: Keyring, *, fmt: str | No
             path = None if (to_stdout and out_dir is None) else output_path(
                 source, fmt=fmt_out, target=None, out_dir=out_dir, marker=".unsealed")
             report.outputs.append(Output(path, dump_documents(secrets, fmt_out), 0o600, len(secrets)))
-        if progress:
-            progress(1)
     return report
 
 
@@ -318,14 +319,12 @@ def reencrypt_sources(sources: Sequence[Source], keyring: Keyring, targets: Sequ
     """Re-seal every SealedSecret for each target, offline; in place when there is one target and no out_dir."""
     report = Report()
     multi = len(targets) > 1
-    for source in sources:
+    for source in _ticking(sources, progress):
         docs = read(source, stdin)
         if not any(is_sealed_secret(d) for d in docs):
             if source.explicit:
                 raise InputError("no SealedSecret found", where=source.where)
             report.skipped.append(source.where)
-            if progress:
-                progress(1)
             continue
         fmt_out = _format(source, fmt)
         for target in targets:
@@ -355,6 +354,4 @@ def reencrypt_sources(sources: Sequence[Source], keyring: Keyring, targets: Sequ
                                          unchanged=existing == text or (path == source.path and not changed)))
         report.documents += sum(1 for d in docs if is_sealed_secret(d))
         report.files += 1
-        if progress:
-            progress(1)
     return report

@@ -120,10 +120,6 @@ def _dispatch(flags: KubesealFlags, streams: Streams, read_input: Callable[[], b
             raise _fail("no SealedSecret found in input")
         for index, doc in enumerate(docs, start=1):
             where = source if len(docs) == 1 else f"{source}: document {index}"
-            if not is_sealed_secret(doc):
-                raise InputError(f"expected a bitnami.com/v1alpha1 SealedSecret, found "
-                                 f"{doc.get('apiVersion') or '<no apiVersion>'} {doc.get('kind') or '<no kind>'}",
-                                 where=where)
             secret = unseal(doc, keyring, where=where, accept_v1_data=False, owner_reference=True).secret
             for item, value in (secret.get("data") or {}).items():
                 if value == "":

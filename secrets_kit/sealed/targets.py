@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, KeyMaterialError
 from .certs import SealingCert, load_cert
-from .fetch import DEFAULT_CONTROLLER_NAME, DEFAULT_CONTROLLER_NAMESPACE, is_local_path, read_cert_source
+from .fetch import (
+    DEFAULT_CONTROLLER_NAME,
+    DEFAULT_CONTROLLER_NAMESPACE,
+    fetch_cluster_cert,
+    is_local_path,
+    read_cert_source,
+)
 
 if TYPE_CHECKING:  # the cluster and registry code loads only when a run needs it
     from ..k8s.kubeconfig import Overrides
@@ -45,7 +51,6 @@ def cert_for_cluster(entry: ClusterEntry, base: Overrides | None = None) -> Seal
     if entry.cert:
         return cert_from_spec(entry.cert)
     from ..k8s.kubeconfig import Overrides
-    from .fetch import fetch_cluster_cert
 
     overrides = Overrides(**{**(base.__dict__ if base else {}),
                              "context": entry.context or (base.context if base else None),
@@ -83,8 +88,6 @@ def resolve_targets(*, certs: Sequence[str] = (), clusters: Sequence[str] = (), 
         folder = KeyFolder(keys_dir)
         targets.append(Target(Path(keys_dir).name or "keys", folder.newest().cert))
     if from_cluster is not None and not targets:
-        from .fetch import fetch_cluster_cert
-
         pem = fetch_cluster_cert(from_cluster, namespace=controller_namespace, name=controller_name,
                                  discover=discover)
         targets.append(Target(from_cluster.context or "cluster", load_cert(pem, "cluster")))

@@ -521,7 +521,8 @@ def _range_pairs(value: Any, n_variables: int) -> list[tuple[Any, Any]]:
         return [(None, i) for i in range(value)]
     if value is MISSING or value is None:
         return []  # Go: an invalid value ranges like an empty map
-    raise TemplateError(f"range can't iterate over {go_str(value)}")
+    # Go prints the value here; it may be a decrypted item, so only its type is named.
+    raise TemplateError(f"range can't iterate over a value of type {_go_type(value)}")
 
 
 class _State:

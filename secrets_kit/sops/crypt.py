@@ -27,6 +27,14 @@ def _where(path_prefix: str) -> str:
     return "key path " + (path_prefix.rstrip(":") or "(top level)")
 
 
+def _value_error(exc: DecryptionError, aad: str) -> DecryptionError:
+    """The error for a value that did not decrypt (the cipher's message names no data)."""
+    return DecryptionError(f"Could not decrypt value: {exc.message}", where=_where(aad),
+                           hint="the value was tampered with, moved to another key, or the file "
+                                "was encrypted with another data key",
+                           exit_code=codes.ERROR_DECRYPTING_TREE)
+
+
 def _comment_aads(aad: str) -> list[str]:
     """The AAD sops uses for a comment, then the paths of its ancestors (the file may have
     been written by a parser that attaches a comment one level up or down)."""
@@ -49,21 +57,14 @@ class TreeCrypt:
         self.hash = hashlib.sha512()
         if mac_only_encrypted:
             self.hash.update(MAC_ONLY_ENCRYPTED_INIT)
-        self.unreadable_comments = 0
 
     def mac(self) -> str:
         return self.hash.hexdigest().upper()
 
-    # ------------------------------------------------------------------ encrypt
-
-    def encrypt_branches(self, branches: list[Branch]) -> str:
+    def run(self, branches: list[Branch], encrypt: bool) -> str:
+        """Encrypt or decrypt every branch in place; return the MAC (hex)."""
         for branch in branches:
-            self._walk(branch, "", False, [], encrypt=True)
-        return self.mac()
-
-    def decrypt_branches(self, branches: list[Branch]) -> str:
-        for branch in branches:
-            self._walk(branch, "", False, [], encrypt=False)
+            self._walk(branch, "", False, [], encrypt)
         return self.mac()
 
     def _should(self, any_match: bool, stack: list[list[str]], is_comment: bool) -> bool:
@@ -92,10 +93,7 @@ class TreeCrypt:
             try:
                 value, plain = self.cipher.decrypt_with_bytes(value, aad)
             except DecryptionError as exc:
-                raise DecryptionError(f"Could not decrypt value: {exc.message}", where=_where(aad),
-                                      hint="the value was tampered with, moved to another key, or the file "
-                                           "was encrypted with another data key",
-                                      exit_code=codes.ERROR_DECRYPTING_TREE) from None
+                raise _value_error(exc, aad) from None
         if (not self.mac_only_encrypted or encrypted) and not isinstance(value, Comment):
             self.hash.update(plain if plain is not None else to_bytes(value))
         return value
@@ -119,7 +117,6 @@ class TreeCrypt:
             text = plain.value if isinstance(plain, Comment) else str(plain)
             return Comment(text, comment.inline)
         # sops keeps a comment it cannot decrypt as it is (files from old versions).
-        self.unreadable_comments += 1
         return comment
 
     def _walk(self, node: Any, aad: str, any_match: bool, stack: list[list[str]], encrypt: bool) -> Any:
@@ -150,10 +147,7 @@ class TreeCrypt:
                         try:
                             value, plain = decrypt_with_bytes(value, child_aad)
                         except DecryptionError as exc:
-                            raise DecryptionError(f"Could not decrypt value: {exc.message}", where=_where(child_aad),
-                                                  hint="the value was tampered with, moved to another key, or the "
-                                                       "file was encrypted with another data key",
-                                                  exit_code=codes.ERROR_DECRYPTING_TREE) from None
+                            raise _value_error(exc, child_aad) from None
                         node[i] = (key, value)
                         if value.__class__ is not Comment:
                             update(plain if plain is not None else to_bytes(value))
@@ -196,21 +190,21 @@ class TreeCrypt:
         raise InputError(f"Cannot walk value, unknown type: {type(node).__name__}", exit_code=codes.GENERIC)
 
 
+def _run(branches: list[Branch], cipher: Cipher, rules: CompiledRules, mac_only_encrypted: bool,
+         encrypt: bool) -> str:
+    try:
+        return TreeCrypt(cipher, rules, mac_only_encrypted).run(branches, encrypt)
+    except SecretsKitError as exc:
+        if exc.exit_code == codes.GENERIC:
+            exc.exit_code = codes.ERROR_ENCRYPTING_TREE if encrypt else codes.ERROR_DECRYPTING_TREE
+        raise
+
+
 def encrypt_tree(branches: list[Branch], cipher: Cipher, rules: CompiledRules, mac_only_encrypted: bool) -> str:
     """Encrypt in place; return the plaintext MAC (hex)."""
-    try:
-        return TreeCrypt(cipher, rules, mac_only_encrypted).encrypt_branches(branches)
-    except SecretsKitError as exc:
-        if exc.exit_code in (codes.GENERIC,):
-            exc.exit_code = codes.ERROR_ENCRYPTING_TREE
-        raise
+    return _run(branches, cipher, rules, mac_only_encrypted, encrypt=True)
 
 
 def decrypt_tree(branches: list[Branch], cipher: Cipher, rules: CompiledRules, mac_only_encrypted: bool) -> str:
     """Decrypt in place; return the MAC computed over the plaintext (hex)."""
-    try:
-        return TreeCrypt(cipher, rules, mac_only_encrypted).decrypt_branches(branches)
-    except SecretsKitError as exc:
-        if exc.exit_code in (codes.GENERIC,):
-            exc.exit_code = codes.ERROR_DECRYPTING_TREE
-        raise
+    return _run(branches, cipher, rules, mac_only_encrypted, encrypt=False)

@@ -14,14 +14,22 @@ import re
 from .tree import Timestamp
 
 
-def format_float_f(value: float) -> str:
-    """`strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-trip digits, never an exponent."""
+def _go_special(value: float) -> str | None:
+    """Go's text for an infinity, NaN or (signed) zero, the same in every FormatFloat form."""
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
     if math.isnan(value):
         return "NaN"
     if value == 0:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
+    return None
+
+
+def format_float_f(value: float) -> str:
+    """`strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-trip digits, never an exponent."""
+    special = _go_special(value)
+    if special is not None:
+        return special
     from decimal import Decimal
 
     text = format(Decimal(repr(value)), "f")
@@ -52,12 +60,9 @@ def format_float_e(value: float, min_exp_digits: int = 2) -> str:
 def format_float_g(value: float) -> str:
     """`strconv.FormatFloat(v, 'g', -1, 64)`: with the shortest precision Go switches to
     the exponent form when the exponent is < -4 or >= 6."""
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if math.isnan(value):
-        return "NaN"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    special = _go_special(value)
+    if special is not None:
+        return special
     _, point = _shortest_digits(value)
     exp = point - 1
     if exp < -4 or exp >= 6:

@@ -131,7 +131,6 @@ class SopsFile:
         self.data_key: bytes | None = None
         self.cipher: Cipher | None = None
         self.decrypted = False
-        self.unreadable_comments = 0
 
     @classmethod
     def load(cls, data: bytes, store: Store) -> SopsFile:
@@ -235,9 +234,6 @@ class SopsFile:
         if isinstance(value, str):
             return value.encode("utf-8", "surrogateescape")
         return store.emit_value(value)
-
-    def key_groups(self) -> list[list[Stanza]]:
-        return self.metadata.key_groups
 
 
 _NUMERIC = re.compile(r"0|[1-9][0-9]*\Z")

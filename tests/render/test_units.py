@@ -32,6 +32,17 @@ def test_redactor_masks_values_and_their_base64() -> None:
     assert Redactor().scrub("untouched") == "untouched"
 
 
+def test_render_errors_leave_scrubbed(tmp_path: Path) -> None:
+    from secrets_kit.render.model import RenderContext
+
+    ctx = RenderContext(root=tmp_path, app=tmp_path)
+    ctx.redactor.add("hunter2-secret")
+    with pytest.raises(InputError) as info, ctx.scrubbing():
+        raise InputError("bad hunter2-secret", where="key hunter2-secret", hint="not hunter2-secret")
+    assert "hunter2-secret" not in str(info.value)
+    assert (info.value.message, info.value.where, info.value.hint) == (f"bad {MASK}", f"key {MASK}", f"not {MASK}")
+
+
 def test_tool_errors_are_scrubbed(tmp_path: Path) -> None:
     redactor = Redactor()
     redactor.add("very-secret-value")

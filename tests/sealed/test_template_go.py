@@ -164,3 +164,10 @@ def test_same_output_as_go_text_template(go_template_bin):
                 render("k", source, DATA)
         else:
             assert render("k", source, DATA) == go["out"], source
+
+
+def test_range_error_does_not_quote_the_item_value():
+    with pytest.raises(InputError) as caught:
+        render("k", "{{ range .password }}x{{ end }}", {"password": "hunter2-secret"})
+    assert "hunter2" not in str(caught.value)
+    assert "range can't iterate over" in str(caught.value)

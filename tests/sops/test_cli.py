@@ -260,6 +260,17 @@ def test_rotate_directory(age_id, ours, isolated_env: Path) -> None:
         assert ours("decrypt", str(path)).returncode == 0
 
 
+def test_rotate_many_reports_an_unreadable_file_and_goes_on(age_id, ours, isolated_env: Path) -> None:
+    first, second = _tree(isolated_env / "tree", ours, age_id.recipient, 2)
+    before = {p: p.read_text() for p in (first, second)}
+    missing = isolated_env / "tree" / "missing.yaml"
+    result = ours("rotate", str(first), str(missing), str(second))
+    assert result.returncode == 1
+    assert f"{missing}: " in result.err and "internal error" not in result.err
+    for path in (first, second):
+        assert path.read_text() != before[path]
+
+
 def test_filestatus(enc_file: Path, ours, isolated_env: Path) -> None:
     assert ours("filestatus", str(enc_file)).out == '{"encrypted":true}\n'
     plain = isolated_env / "p.yaml"

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, KeyMaterialError, ProviderError
+from ..vault_client import open_client
 from .base import FindSpec, Provider, RemoteRef, as_bytes, extract_property, value_map
 
 K8S_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -167,16 +168,8 @@ class VaultProvider(Provider):
     def _hvac(self) -> Any:
         with self._lock:
             if self._client is None:
-                import hvac
-
-                verify: bool | str = True
-                if self._settings.get("skip_verify", "").lower() in ("1", "true", "yes", "on"):
-                    verify = False
-                elif self._settings.get("cacert"):
-                    verify = self._settings["cacert"]
-                client = hvac.Client(url=self.address, namespace=self._settings.get("namespace") or None,
-                                     verify=verify, timeout=TIMEOUT)
-                client.token = None
+                client = open_client(self.address, self._settings, token=None, timeout=TIMEOUT)
+                client.token = None  # hvac falls back to VAULT_TOKEN / ~/.vault-token: log in explicitly
                 self._login(client)
                 self._client = client
             return self._client

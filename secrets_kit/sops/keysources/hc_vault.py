@@ -35,6 +35,7 @@ from secrets_kit.errors import (
     SecretsKitError,
 )
 from secrets_kit.sops.keysources.base import MasterKey
+from secrets_kit.vault_client import from_env, open_client
 
 __all__ = ["VaultTransitKey", "from_cli", "parse_uri"]
 
@@ -199,14 +200,7 @@ class VaultTransitKey(MasterKey):
         if not token:
             raise KeyMaterialError("no Vault token", where=self._where(),
                                    hint="set VAULT_TOKEN or log in with `vault login` (~/.vault-token)")
-        import hvac
-
-        kwargs: dict[str, Any] = {"url": self.vault_address, "token": token, "timeout": self.timeout}
-        if os.environ.get("VAULT_NAMESPACE"):
-            kwargs["namespace"] = os.environ["VAULT_NAMESPACE"]
-        if os.environ.get("VAULT_SKIP_VERIFY", "").lower() in ("1", "true", "t", "yes"):
-            kwargs["verify"] = False
-        return hvac.Client(**kwargs)
+        return open_client(self.vault_address, from_env(os.environ), token=token, timeout=self.timeout)
 
     def _call(self, action: str, fn: Callable[[], _T]) -> _T:
         """Run an hvac call; turn its failures into our errors, naming the key and never the data."""

@@ -4,6 +4,13 @@ import importlib.util
 import os
 
 import pytest
+from hypothesis import settings
+
+# Property tests run the same examples on every run, so CI is reproducible; a failure found
+# by exploring (HYPOTHESIS_PROFILE=explore) becomes a named case in its test, not a CI lottery.
+settings.register_profile("reproducible", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "reproducible"))
 
 pytest_plugins = [
     name

@@ -15,6 +15,7 @@ import json
 import re
 from typing import Any
 
+_BLANK = " \t"  # YAML white space; str.strip() would also eat NBSP and friends
 _DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,17})\Z")
 _NULLS = frozenset(("~", "null", "Null", "NULL"))
 _TRUE = frozenset(("true", "True", "TRUE"))
@@ -32,7 +33,7 @@ class _Unsupported(Exception):
 def _strip_comment(text: str) -> str:
     """Drop a trailing ` # comment` outside quotes; the result is right-stripped."""
     if "#" not in text:
-        return text.rstrip()
+        return text.rstrip(_BLANK)
     quote = ""
     prev = " "
     i = 0
@@ -50,10 +51,10 @@ def _strip_comment(text: str) -> str:
         elif ch in "'\"" and prev in " \t:-[{,":
             quote = ch
         elif ch == "#" and prev in " \t":
-            return text[:i].rstrip()
+            return text[:i].rstrip(_BLANK)
         prev = ch
         i += 1
-    return text.rstrip()
+    return text.rstrip(_BLANK)
 
 
 def _scalar(text: str, *, key: bool = False) -> Any:
@@ -112,13 +113,13 @@ def _split_key(content: str) -> tuple[str, str] | None:
         end = i + 1
         if content[end:end + 1] != ":" or content[end + 1:end + 2] not in ("", " "):
             return None
-        return content[:end], content[end + 1:].strip()
+        return content[:end], content[end + 1:].strip(_BLANK)
     pos = content.find(": ")
     if pos < 0:
         if content.endswith(":"):
-            return content[:-1].rstrip(), ""
+            return content[:-1].rstrip(_BLANK), ""
         return None
-    return content[:pos].rstrip(), content[pos + 2:].strip()
+    return content[:pos].rstrip(_BLANK), content[pos + 2:].strip(_BLANK)
 
 
 class _Reader:
@@ -133,10 +134,10 @@ class _Reader:
             return self.cache[index]
         raw = self.raw[index]
         stripped = raw.lstrip(" ")
-        if stripped.startswith("\t") and stripped.strip():
+        if stripped.startswith("\t") and stripped.strip(_BLANK):
             raise _Unsupported  # tabs in indentation
         result: tuple[int, str] | None
-        if not stripped.strip() or stripped.startswith("#"):
+        if not stripped.strip(_BLANK) or stripped.startswith("#"):
             result = None
         else:
             result = (len(raw) - len(stripped), _strip_comment(stripped))
@@ -271,15 +272,20 @@ class _Reader:
         return text if chomp == "-" else text + "\n"
 
 
+_OTHER_BREAKS = re.compile("[\x85\u2028\u2029]|\r(?!\n)")
+
+
 def load_simple(text: str) -> list[Any] | None:
     """The documents of `text` if it is within the subset, else None."""
+    if _OTHER_BREAKS.search(text):
+        return None  # NEL, LS, PS and a lone CR end lines for YAML readers, not for this one
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     docs: list[list[str]] = [[]]
     for line in lines:
         if line.startswith(("---", "...")) and (len(line) == 3 or line[3] in " \t"):
-            rest = _strip_comment(line[3:].strip()) if len(line) > 3 else ""
+            rest = _strip_comment(line[3:].strip(_BLANK)) if len(line) > 3 else ""
             if rest:
                 return None  # `--- value` or `--- !tag`
             docs.append([])

@@ -28,6 +28,7 @@ def agree(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
+    "A\xa0: null\n", "a: \xa0b\xa0\n", "a: \u3000\n",  # YAML blanks are space and tab only
     "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x # comment\n  labels: {}\nstringData:\n"
     "  cert: |\n    -----BEGIN-----\n    abc\n\n    def\n  strip: |-\n    x\n  keep: |+\n    y\n\n",
     "items:\n- a\n- b: 1\n  c: 'it''s'\n-\n  d: \"q\\tq\\u00e9\"\n",
@@ -42,7 +43,7 @@ def test_known_documents(text):
 @pytest.mark.parametrize("text", [
     "a: 1.5\n", "a: 2020-01-01\n", "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: [1, 2]\n", "a: {b: c}\n",
     "a: b\n  continued\n", "a: >\n  folded\n", "a: |2\n   x\n", "? complex\n: key\n", "a: 1\na: 2\n",
-    "%YAML 1.1\n---\na: y\n", "a:\tb\n", "\ta: b\n", "a: \"\\x41\"\n", "a: 0x1F\n", "<<: {a: 1}\n", "a: b: c\n",
+    "%YAML 1.1\n---\na: y\n", "'0': '\x85  '\n", "a: 'x\u2028y'\n", "a: 'x\ry'\n", "a:\tb\n", "\ta: b\n", "a: \"\\x41\"\n", "a: 0x1F\n", "<<: {a: 1}\n", "a: b: c\n",
 ])
 def test_outside_the_subset_steps_aside(text):
     assert load_simple(text) is None

@@ -157,6 +157,7 @@ class SopsFile:
         """Decrypt every value in place and check the MAC (sops exit 51 on a mismatch).
 
         `keep_ivs=False` when the file will not be encrypted again (a plain decrypt)."""
+        self.check_version()
         self.recover_key(order, keep_ivs)
         assert self.cipher is not None
         md = self.metadata
@@ -173,6 +174,16 @@ class SopsFile:
             raise MacMismatch(f"MAC mismatch. File has {stored[:16] + '…' if stored else 'no MAC'}, "
                               f"computed {computed[:16]}…",
                               hint="the file was changed outside sops; --ignore-mac skips the check")
+
+    def check_version(self) -> None:
+        """sops loads a file for decryption only if `AIsNewerThanB("2.0.10", sops.version)` can
+        compare (cmd/sops/common `DetectKMSEncryptionContextBug`): a version that is missing or
+        not semver fails with exit 1 before any key is tried."""
+        try:
+            a_is_newer_than_b("2.0.10", self.metadata.version)
+        except ValueError as exc:
+            raise InputError(f"cannot read sops.version {self.metadata.version!r}: {exc}", where="sops metadata",
+                             hint="sops.version must be semver, e.g. 3.13.3", exit_code=codes.GENERIC) from None
 
     def reencrypt(self, new_key: bool = False, update_version: bool = False) -> None:
         """Encrypt the (decrypted, possibly changed) tree again; same data key unless `new_key`."""

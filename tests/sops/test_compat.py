@@ -390,3 +390,27 @@ def test_yaml_edge_cases(name: str, age_id, real_sops, ours, isolated_env: Path)
     back = ours("decrypt", str(isolated_env / "edge.enc.yaml"))
     assert list(yaml.safe_load_all(back.stdout)) == list(yaml.safe_load_all(
         real_sops("decrypt", str(isolated_env / "edge.enc.yaml")).stdout))
+
+
+# Comment placement: real sops decrypting our file prints exactly what it prints for its own.
+_COMMENTED_YAML = {
+    "head comment above a top-level flow mapping": "# top\n{a: 1, b: [x]}  # trailing\n# end\n",
+    "comments around block items": "# head\na: 1 # line\n# between\nb:\n  # inner\n  - x # item\n# foot\n",
+}
+
+
+@pytest.mark.parametrize("name", list(_COMMENTED_YAML))
+def test_comments_land_where_sops_puts_them(name: str, age_id, real_sops, ours, isolated_env: Path) -> None:
+    plain = isolated_env / "c.yaml"
+    plain.write_text(_COMMENTED_YAML[name])
+    shown = []
+    for writer in (ours, real_sops):
+        enc = writer("encrypt", "--age", age_id.recipient, str(plain))
+        assert enc.returncode == 0, enc.err
+        path = isolated_env / "c.enc.yaml"
+        path.write_bytes(enc.stdout)
+        out = real_sops("decrypt", str(path))
+        assert out.returncode == 0, out.err
+        shown.append(out.stdout)
+    assert shown[0] == shown[1]
+    assert b"# top" in shown[0] or b"# head" in shown[0]

@@ -433,7 +433,7 @@ class _Builder:
                 if frame is not None and frame.kind == "map" and frame.expect_key:
                     raise InputError("Error unmarshaling input YAML: complex mapping keys are not supported",
                                      exit_code=codes.COULD_NOT_READ_INPUT)
-                if flow:
+                if flow and frame is not None:
                     flush_before(start, frame)
                 node: Any = Branch() if kind == "map" else []
                 self.containers.append(node)
@@ -451,7 +451,7 @@ class _Builder:
                 if in_sops and len(stack) == 1 and frame is not None and doc_info is not None and not flow:
                     doc_info.sops_indent = col - frame.item_col if col > frame.item_col else None
                 stack.append(new)
-                if not flow:
+                if not flow or frame is None:  # comments above a root flow mapping are its head comments
                     flush_before(start, new)
                 continue
             if kind_name in ("MappingEndEvent", "SequenceEndEvent"):

@@ -226,8 +226,9 @@ Key flags (comma lists; env var in brackets):
   --aws-profile, --encryption-context k:v,...   --shamir-secret-sharing-threshold N
 Other flags: --input-type/--output-type yaml|json|dotenv|ini|binary, --config [SOPS_CONFIG],
   --filename-override, --indent, --decryption-order [SOPS_DECRYPTION_ORDER],
-  --unencrypted-suffix, --encrypted-suffix, --unencrypted-regex, --encrypted-regex,
-  --unencrypted-comment-regex, --encrypted-comment-regex, --mac-only-encrypted, --progress.
+  --unencrypted-suffix, --encrypted-suffix, --unencrypted-regex, --encrypted-regex.
+Beyond sops (whose CLI sets these only through .sops.yaml): --unencrypted-comment-regex,
+  --encrypted-comment-regex, --mac-only-encrypted, --progress.
 
 Identities: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, ~/.config/sops/age/keys.txt,
   SOPS_AGE_SSH_PRIVATE_KEY_FILE; GnuPG keyring (GNUPGHOME); cloud credentials for KMS/Vault.

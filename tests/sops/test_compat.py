@@ -393,9 +393,20 @@ def test_yaml_edge_cases(name: str, age_id, real_sops, ours, isolated_env: Path)
 
 
 # Comment placement: real sops decrypting our file prints exactly what it prints for its own.
+# Dedented comments after nested blocks follow yaml.v3's foot/head rules: a comment at another
+# column than the next key stays with the list or map above it, unless a blank line cuts it off.
 _COMMENTED_YAML = {
     "head comment above a top-level flow mapping": "# top\n{a: 1, b: [x]}  # trailing\n# end\n",
     "comments around block items": "# head\na: 1 # line\n# between\nb:\n  # inner\n  - x # item\n# foot\n",
+    "dedented after a nested list": "a: 1\nb:\n    on:\n      - 42\n# cmt\n    k: a\n    z: {}\n",
+    "dedented after a nested list, blank before": "a: 1\nb:\n    on:\n      - 42\n\n  # cmt\n    k: a\n",
+    "group split by a dedented line": "a: 1\nb:\n    on:\n      - 42\n        # x\n# y\n    k: a\n",
+    "dedented after a nested map": "a: 1\nb:\n    on:\n        x: 42\n      # cmt\n    k: a\nq: 2\n",
+    "after a nested map, blanks around": "a: 1\nb:\n    on:\n        x: 42\n\n# cmt\n\n    k: a\nq: 2\n",
+    "after a nested map, blank after": "a: 1\nb:\n    on:\n        x: 42\n# cmt\n\n    k: a\nq: 2\n",
+    "at a closing block's indent": "a:\n  b:\n    c:\n      - d\n\n    # cmt\n\n  e: 1\nf: 2\n",
+    "end of document after nested blocks": "a:\n  b:\n    - 1\n      # cmt\n",
+    "end of document, blank before": "a:\n  b:\n    - 1\n\n# cmt\n",
 }
 
 
@@ -413,4 +424,18 @@ def test_comments_land_where_sops_puts_them(name: str, age_id, real_sops, ours, 
         assert out.returncode == 0, out.err
         shown.append(out.stdout)
     assert shown[0] == shown[1]
-    assert b"# top" in shown[0] or b"# head" in shown[0]
+    assert b"# " in shown[0] and b"ENC[" not in shown[0]  # every comment decrypted
+
+
+def test_multiline_value_above_an_indented_comment_round_trips(age_id, ours, isolated_env: Path) -> None:
+    # Written back as a `|` block, the value would take in the comment below it.
+    plain = isolated_env / "m.yaml"
+    plain.write_text('k: 1\nx: "a\\nb"\n    # note\n')
+    enc = ours("encrypt", "--age", age_id.recipient, str(plain))
+    assert enc.returncode == 0, enc.err
+    path = isolated_env / "m.enc.yaml"
+    path.write_bytes(enc.stdout)
+    out = ours("decrypt", str(path))
+    assert out.returncode == 0, out.err
+    assert yaml.safe_load(out.stdout) == {"k": 1, "x": "a\nb"}
+    assert b"# note" in out.stdout

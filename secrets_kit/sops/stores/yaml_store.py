@@ -2,8 +2,10 @@
 
 Loading walks the parser's events (PyYAML's C parser when present) into the tree,
 attaching comments the way yaml.v3 does for sops (head comments to the map or list that
-holds the next item, line comments just before the item on their line, foot comments by
-indentation) and recording where every leaf and comment sits in the text.
+holds the next item, line comments just before the item on their line, comments before a
+dedent by yaml.v3's foot-comment rules) and recording where every leaf and comment sits in
+the text. sops encrypts a comment with the path of its container, so this decides whether
+sops can decrypt the comments of a file we write.
 
 Emitting rewrites only those spots in the original text when the tree's shape did not
 change, so the file keeps its own indentation, quoting, flow style and comments, and a
@@ -211,9 +213,12 @@ def _hashable(key: Any) -> Any:
 class _Builder:
     """Turns the event stream of one YAML text into branches, slots and comments."""
 
-    def __init__(self, text: str, track: bool) -> None:
+    def __init__(self, text: str, track: bool, sops_follows: bool = False) -> None:
         self.text = text
         self.track = track
+        # The text is a plaintext about to be encrypted: the file we write has each document
+        # followed by the `sops:` key, which is what sops will see after its trailing comments.
+        self.sops_follows = sops_follows
         self.slots: list[Slot] = []
         self.slots_by_container: dict[int, list[Slot]] = {}
         self.containers: list[Any] = []
@@ -223,6 +228,9 @@ class _Builder:
         self.indent_step: int | None = None
         self.maps: dict[int, MapInfo] = {}
         self.last_content_end = 0
+        # The last content was a `key:` ("value") or `-` ("item") with nothing written after it.
+        self.prior_empty = ""
+        self._line_starts: list[int] | None = None
 
     # ------------------------------------------------------------ slots
     def _add_slot(self, slot: Slot) -> None:
@@ -260,6 +268,109 @@ class _Builder:
         self._insert(node, pos, item)
         self._comment_slot(node, pos, c, comment)
 
+    def _line_of(self, pos: int) -> int:
+        if self._line_starts is None:
+            self._line_starts = [m.end() for m in re.finditer("\n", self.text)]
+        return bisect.bisect_right(self._line_starts, pos)
+
+    def _dedent_targets(self, run: list[int], comments: list[tuple[int, int, int, int, bool]],
+                        closing: list[_Frame], indentless: list[bool], next_col: int | None,
+                        next_line: int) -> dict[int, _Frame]:
+        """Which closing block each comment of `run` belongs to, when the next token is dedented.
+
+        `run` holds the comment lines between the prior content and the next token; `closing`
+        the blocks that end there, innermost first (`indentless`: a `- ` list at its key's
+        column, which yaml.v3 ends without a block-end token). Comments not in the answer
+        belong where the next token goes (or to the document at its end).
+
+        This follows yaml.v3's scanner, which cuts the comment lines into groups; a group
+        ends as a *foot* comment when
+        (a) a later line, or the next token, starts left of the innermost block's indent at
+            another column than the group's first line, or
+        (b) at the first blank line (or the end of the file), if no blank line came before the
+            first comment and the group starts on the line right after the prior content
+            (unless that is a bare `key:`) or left of the indent.
+        What is left at the next token is its *head* comment. The first foot belongs to the
+        prior content (sops puts it in the innermost block), unless (b) made it while it starts
+        left of the indent. Any other foot belongs to the place where it starts: it goes to the
+        first mapping that ends at or after it. A block ends before the comments, unless a
+        group starts at the block's own indent: then it ends there.
+        """
+        indent = closing[0].item_col
+        # The prior content's last line (a block scalar's span runs on over blank lines).
+        end = self.last_content_end
+        while end > 1 and self.text[end - 1] in " \t\n":
+            end -= 1
+        prior_line = self._line_of(end - 1)
+        records: list[tuple[list[int], str]] = []  # (comment indices, "prior" | "here" | "head")
+        group: list[int] = []
+        tie = "prior"  # a foot found now belongs to the prior content ("prior") or to its place ("here")
+        first_empty = comments[run[0]][2] == prior_line + 1
+        start_col = start_line = last_line = 0
+
+        def cut(kind: str) -> None:
+            nonlocal group, tie
+            records.append((group, kind))
+            group = []
+            tie = "here"
+
+        def blank() -> None:  # the first blank line (or the end of the file) after comment text
+            nonlocal first_empty
+            if first_empty and group and ((start_line == prior_line + 1 and self.prior_empty != "value")
+                                          or start_col < indent):
+                cut("here" if start_col < indent else tie)
+            first_empty = False
+
+        def line_at(col: int) -> None:
+            if group and col < indent and col != start_col:
+                cut(tie)
+
+        for i in run:
+            line, col = comments[i][2], comments[i][3]
+            if group and line > last_line + 1:
+                blank()
+            line_at(col)
+            if not group:
+                start_col, start_line = col, line
+            group.append(i)
+            last_line = line
+        if next_col is None or next_line > last_line + 1:
+            blank()
+        if next_col is not None:
+            line_at(next_col)
+        if group:
+            records.append((group, "head"))
+
+        # Where each block's end sits among the comment groups: at the first group that starts
+        # at the block's indent, else where the block inside it ended; at first before all
+        # groups (-1), or after all of them if the file ends on a comment without a newline.
+        firsts = [comments[g[0]][3] for g, _ in records]
+        ends_at: list[int | None] = []
+        at = len(records) if next_col is None and not self.text.endswith("\n") else -1
+        for frame, less in zip(closing, indentless, strict=True):
+            if less:
+                ends_at.append(None)
+                continue
+            at = next((r for r, col in enumerate(firsts) if col == frame.item_col), at)
+            ends_at.append(at)
+
+        targets: dict[int, _Frame] = {}
+        for r, (members, kind) in enumerate(records):
+            target: _Frame | None = None
+            if kind == "prior" and self.prior_empty:
+                # An empty value takes no comments: they go on to the next node that does.
+                target = next((f for f in closing if f.kind == "map"), None)
+            elif kind == "prior":
+                target = closing[0]
+            elif kind == "here":
+                # Held until a mapping ends (a list's end takes no comments), else the next token.
+                k = next((k for k, at in enumerate(ends_at) if at is not None and at >= r), None)
+                if k is not None:
+                    target = next((f for f in closing[k:] if f.kind == "map"), None)
+            if target is not None:
+                targets.update((i, target) for i in members)
+        return targets
+
     # ------------------------------------------------------------ build
     def build(self) -> list[Branch]:
         text = self.text
@@ -280,14 +391,40 @@ class _Builder:
         root: Any = None
         pending_sops_end: DocInfo | None = None
 
-        def flush_before(limit: int, frame: _Frame | None, block_end: _Frame | None = None) -> None:
+        done: set[int] = set()  # comments already given to a block that ended
+        planned = 0  # comments before this index have had their block-end targets worked out
+        targets: dict[int, _Frame] = {}
+
+        def flush_before(limit: int, frame: _Frame | None) -> None:
             nonlocal ci
             while ci < len(comments) and comments[ci][0] < limit:
-                c = comments[ci]
-                if block_end is not None and c[3] < block_end.item_col:
-                    return
-                self.attach_comment(frame, c, "append")
+                if ci not in done:
+                    self.attach_comment(frame, comments[ci], "append")
                 ci += 1
+
+        def flush_block_end(position: int, frame: _Frame, limit: int) -> None:
+            """A block ends before the next token at `limit`: give it the comments that are its."""
+            nonlocal planned
+            if ci >= planned and ci < len(comments) and comments[ci][0] < limit:
+                run = list(range(ci, bisect.bisect_left(comments, (limit,), lo=ci)))
+                planned = run[-1] + 1
+                count = 0
+                while position + count < len(events) and \
+                        type(events[position + count]).__name__ in ("MappingEndEvent", "SequenceEndEvent"):
+                    count += 1
+                depths = range(len(stack) - 1, len(stack) - 1 - count, -1)
+                closing = [stack[d] for d in depths]
+                indentless = [stack[d].kind == "seq" and d > 0 and stack[d - 1].kind == "map"
+                              and stack[d].item_col == stack[d - 1].item_col for d in depths]
+                next_col: int | None = limit - _line_start(text, limit)
+                if not text[limit:].strip():
+                    next_col = doc_info.base_col if self.sops_follows and doc_info is not None else None
+                targets.update(self._dedent_targets(run, comments, closing, indentless, next_col,
+                                                    self._line_of(limit)))
+            for i in range(ci, planned):
+                if i not in done and targets.get(i) is frame:
+                    self.attach_comment(frame, comments[i], "append")
+                    done.add(i)
 
         def flush_inline(after: int, line: int, mode: str, frame: _Frame | None, target: Any = None,
                          before: int | None = None) -> None:
@@ -385,6 +522,7 @@ class _Builder:
                                      "unknown anchor referenced", exit_code=codes.COULD_NOT_READ_INPUT)
                 add_value(copy.deepcopy(self.anchors[ev.anchor]), ev, False)
                 self.last_content_end = ev.end_mark.index
+                self.prior_empty = ""
                 if frame is not None:
                     mode = "append" if (frame.kind == "map" and not frame.expect_key) else "before_last"
                     flush_inline(ev.end_mark.index, ev.end_mark.line, mode, frame)
@@ -417,7 +555,10 @@ class _Builder:
                                         frame.flow, base + step, rest.strip() == ""))
                 add_value(value, ev, True)
                 self.last_content_end = ev.end_mark.index
-                if frame is not None and comments:
+                self.prior_empty = "" if is_key or frame is None or start != ev.end_mark.index \
+                    else "value" if frame.kind == "map" else "item"
+                if frame is not None and comments and ev.style not in ("|", ">"):
+                    # (A block scalar ends on a later line: a comment there is not its line comment.)
                     if is_key:
                         # A comment after `key:` belongs to the key only if the value starts later.
                         following = events[position + 1].start_mark.index if position + 1 < len(events) else len(text)
@@ -459,11 +600,12 @@ class _Builder:
                 if frame.flow:
                     flush_before(start, frame)
                 else:
-                    flush_before(start, frame, block_end=frame)
+                    flush_block_end(position, frame, start)
                 stack.pop()
                 value = frame.node
                 if frame.flow:
                     self.last_content_end = ev.end_mark.index
+                    self.prior_empty = ""
                 elif frame.kind == "map" and self.track and not frame.in_sops:
                     close_item(frame)
                     last = frame.items[-1][2] if frame.items else _line_start(text, start)
@@ -623,14 +765,14 @@ class YamlStore(Store):
             raise InputError("YAML Negative indentation not accepted", exit_code=codes.ERROR_DUMPING_TREE)
 
     # ------------------------------------------------------------ loading
-    def _parse(self, data: bytes) -> tuple[list[Branch], YamlSource]:
+    def _parse(self, data: bytes, sops_follows: bool = False) -> tuple[list[Branch], YamlSource]:
         text = data.decode("utf-8", "surrogateescape")
         if text.startswith("\ufeff"):
             text = text[1:]
         crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")
         if crlf:
             text = text.replace("\r\n", "\n")
-        builder = _Builder(text, track=True)
+        builder = _Builder(text, track=True, sops_follows=sops_follows)
         branches = builder.build()
         source = YamlSource(text, crlf, builder.docs, builder.slots, indent=builder.indent_step or DEFAULT_INDENT,
                             spliceable=builder.spliceable, maps=builder.maps)
@@ -638,7 +780,15 @@ class YamlStore(Store):
         return branches, source
 
     def load(self, data: bytes) -> Document:
-        branches, source = self._parse(data)
+        return self._load(data, sops_follows=False)
+
+    def load_plain(self, data: bytes) -> Document:
+        # Comments at the end of a document are placed as sops will read them in the file we
+        # write, where the sops block follows them (so sops can decrypt them there).
+        return self._load(data, sops_follows=True)
+
+    def _load(self, data: bytes, sops_follows: bool) -> Document:
+        branches, source = self._parse(data, sops_follows)
         if data and not branches:
             # sops: a non-empty input without a document (only comments or blanks) fails to decode.
             raise InputError("Error unmarshaling input YAML: EOF", exit_code=codes.COULD_NOT_READ_INPUT)
@@ -736,8 +886,11 @@ class YamlStore(Store):
         else:
             # A double-quoted ENC value in a flow collection was quoted by necessity, not by choice.
             style = slot.style if slot.style == "'" or (slot.style == '"' and not slot.flow) else None
+            # A block scalar would take in a following line indented as deep as its content
+            # (a comment below the value): write the value on its line then.
+            allow_block = (slot.line_end or ended_line) and _next_indent(text, slot.end) < slot.indent
             rendered = render_scalar(value, flow=slot.flow, indent=slot.indent, style=style,
-                                     allow_block=slot.line_end or ended_line)
+                                     allow_block=allow_block)
         if ended_line:
             rendered += "\n"
         return rendered
@@ -826,6 +979,20 @@ def _comment_item(text: str, slot: Slot, comment: Comment) -> tuple[int, int, st
         return None
     dash = line_start + len(stripped) - 1
     return dash, slot.end, "#" + comment.value
+
+
+def _next_indent(text: str, pos: int) -> int:
+    """The indentation of the first non-blank line after the one `pos` is on (-1 if none)."""
+    start = _after_line(text, pos)
+    while start < len(text):
+        end = text.find("\n", start)
+        line = text[start:] if end < 0 else text[start:end]
+        if line.strip():
+            return len(line) - len(line.lstrip(" \t"))
+        if end < 0:
+            break
+        start = end + 1
+    return -1
 
 
 def _finish(text: str, crlf: bool) -> bytes:

@@ -73,7 +73,8 @@ def parse_item_pairs(literals: Sequence[str], files: Sequence[str], stdin: Calla
     for raw in literals:
         key, sep, value = raw.partition("=")
         if not sep or not key:
-            raise InputError("--from-literal needs KEY=VALUE", where=key or "--from-literal")
+            # Never the argument itself: `password:hunter2` (a typo for `=`) is all secret.
+            raise InputError("--from-literal needs KEY=VALUE", where="--from-literal")
         items[key] = value.encode("utf-8")
     for raw in files:
         key, sep, path = raw.partition("=")

@@ -6,7 +6,7 @@ else, a literal block when it holds a newline, else plain; libyaml's scalar anal
 falls back to single, then double quotes, and folds long scalars at column 80. Block style,
 2-space indent, a sequence under a key not indented further, keys in Go's order.
 
-Regexes for the rare cases compile on first use: compiling them all costs ~7 ms of every
+Regexes for the rare cases compile on first use: compiling them all costs ~3 ms of every
 cold start, and most documents (names, base64) only need the common-plain check.
 """
 
@@ -44,12 +44,6 @@ class _LazyRe:
     def findall(self, text: str) -> list[Any]:
         return self._rx().findall(text)
 
-
-# The emitter writes what kubeseal writes (sigs.k8s.io/yaml: go-yaml v2's encoder feeding a port
-# of libyaml's emitter), so our sealed files are byte for byte kubeseal's. go-yaml asks for a
-# double-quoted string when YAML 1.1 would read it as something else, a literal block when it
-# holds a newline, else plain; libyaml's scalar analysis then falls back to single, then double
-# quotes. Long scalars fold at column 80, as libyaml's writers do.
 
 _BEST_WIDTH = 80
 # The common case, written as is: no space, no indicator, no YAML 1.1 number or timestamp.
@@ -156,27 +150,28 @@ def _quotable(value: str) -> bool:
 
 
 def _literal_allowed(value: str) -> bool:
-    """libyaml's block_allowed: no special character, no trailing space, no space before a break
-    (and, for our reader, no LS/PS line separator)."""
-    return value[-1] != " " and not _UNPRINTABLE.search(value) and not _SPACE_BREAK.search(value) \
-        and not _LINE_SEPARATORS.search(value)
+    """libyaml's block_allowed: no special character, no trailing space, no space before a break."""
+    return value[-1] != " " and not _UNPRINTABLE.search(value) and not _SPACE_BREAK.search(value)
 
 
 def _scalar_style(value: str, simple_key: bool) -> str:
     """go-yaml's requested style, corrected as libyaml's select_scalar_style does."""
+    if _LINE_SEPARATORS.search(value):
+        return "double"  # go-yaml writes LS/PS raw, which our reader folds: escaped, they read back
     if "\n" in value:
         return "literal" if _literal_allowed(value) and not simple_key else "double"
     if _resolves_to_non_string(value):
         return "double"
     if _plain_allowed(value):
         return "plain" if _reads_back_plain(value) else "double"
-    return "single" if _quotable(value) and not _LINE_SEPARATORS.search(value) else "double"
+    return "single" if _quotable(value) else "double"
 
 
 # Where go-yaml writes plain text that our own YAML 1.2 reader would not read back as that text
 # (`=`, `<<`, `1e999`, `._5`, `1_`): we quote, giving up kubeseal's bytes for a round trip.
-_RESOLVER_CANDIDATE = _LazyRe(r"[=<]|[0-9]|[-+.][0-9_.]")
-_LINE_SEPARATORS = _LazyRe("[\u2028\u2029]")  # ruamel folds them inside single quotes
+# Only text made of number and timestamp characters can resolve to something else.
+_RESOLVER_CANDIDATE = _LazyRe(r"(?:=|<<|[-+.0-9][-+.0-9_:eExXoObBa-fA-FtTzZ \t]*)\Z")
+_LINE_SEPARATORS = _LazyRe("[\u2028\u2029]")
 
 
 def _reads_back_plain(value: str) -> bool:
@@ -208,11 +203,6 @@ def _plain(value: str, column: int, indent: int, allow_breaks: bool) -> str:
 
 
 def _single_quoted(value: str, column: int, indent: int, allow_breaks: bool) -> str:
-    if _BREAK.search(value):  # only LS/PS get here: libyaml writes them, then indents the next line
-        parts = _LITERAL_PIECES.findall(value)
-        body = "".join(p if p in _BREAKS else (" " * indent if i else "") + p.replace("'", "''")
-                       for i, p in enumerate(parts))
-        return f"'{body}'"
     pieces = _WORDS_AND_SPACES.findall(value.replace("'", "''"))
     last = len(pieces) - 1
     if not allow_breaks:
@@ -377,7 +367,7 @@ def _sorted_keys(mapping: dict[Any, Any]) -> list[Any]:
 
 def _is_common(text: str) -> bool:
     """Plain as it is, in any place: the fast path for names, base64 and most keys."""
-    return bool(_COMMON_PLAIN.match(text)) and len(text) <= 128 and text not in _YAML11_WORDS
+    return bool(_COMMON_PLAIN.match(text)) and text not in _YAML11_WORDS
 
 
 def _column(text: str) -> int:
@@ -425,7 +415,8 @@ def _emit(value: Any, indent: int, out: list[str]) -> None:
         pad = " " * indent
         for key in _sorted_keys(value):
             name = str(key)
-            head, compact = (f"{pad}{name}:", False) if _is_common(name) else _key_head(name, indent)
+            simple = _is_common(name) and len(name) <= 128  # a longer key is written as `? key`
+            head, compact = (f"{pad}{name}:", False) if simple else _key_head(name, indent)
             _place(value[key], head, indent, compact, out)
     else:
         dash = " " * indent + "-"

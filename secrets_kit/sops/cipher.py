@@ -41,10 +41,6 @@ class ValueFormatError(DecryptionError):
     """A value at an encrypted path is not in sops's `ENC[...]` form."""
 
 
-def is_encrypted_value(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(PREFIX)
-
-
 def parse_enc(text: str) -> tuple[bytes, bytes, bytes, str]:
     """Split an `ENC[...]` string into (data, iv, tag, type); the regex sops uses has no `$`."""
     # Base64 never holds a comma, so one split finds the four fields (faster than a regex).
@@ -94,11 +90,6 @@ def _type_and_bytes(value: Any) -> tuple[str, bytes]:
     raise InputError(f"Value to encrypt has unsupported type {type(value).__name__}")
 
 
-def _stash_key(value: Any) -> Any:
-    # Values of different types must not share an IV slot (1 == True == 1.0 in Python).
-    return (type(value), value.value if isinstance(value, Comment) else value)
-
-
 class Cipher:
     """Encrypts and decrypts tree values with one data key."""
 
@@ -109,10 +100,12 @@ class Cipher:
             raise DecryptionError(f"the data key must be 32 bytes, got {len(data_key)}")
         self.key = data_key
         self._aead = AESGCM(data_key)
-        # (path, value) -> IVs in document order; equal values at one path keep their own IV each.
+        # (path, type, plaintext bytes) -> IVs in document order; equal values at one path keep their
+        # own IV each. Keyed by the exact bytes, never the parsed value: a non-canonical plaintext
+        # (`007`, `True`) re-encrypts as other bytes and must get a fresh IV (GCM nonce reuse).
         # A read-only decrypt skips it (keep_ivs=False).
         self.keep_ivs = keep_ivs
-        self.stash: dict[tuple[str, Any], list[bytes]] = {}
+        self.stash: dict[tuple[str, str, bytes], list[bytes]] = {}
 
     def decrypt(self, text: str, aad: str) -> Any:
         """Decrypt one `ENC[...]` value; `""` stays `""`. Raises DecryptionError."""
@@ -133,7 +126,7 @@ class Cipher:
         if kind == "str":
             value = plain.decode("utf-8", "surrogateescape")
             if self.keep_ivs:
-                self.stash.setdefault((aad, (str, value)), []).append(iv)
+                self.stash.setdefault((aad, kind, plain), []).append(iv)
             return value, plain
         try:
             if kind == "int":
@@ -153,7 +146,7 @@ class Cipher:
         except (ValueError, UnicodeDecodeError) as exc:
             raise DecryptionError(f"the decrypted {kind} value does not parse: {type(exc).__name__}") from None
         if self.keep_ivs:
-            self.stash.setdefault((aad, _stash_key(value)), []).append(iv)
+            self.stash.setdefault((aad, kind, plain), []).append(iv)
         return value, None
 
     def encrypt(self, value: Any, aad: str) -> str:
@@ -163,7 +156,7 @@ class Cipher:
         if isinstance(value, Comment) and value.value == "":
             return ""
         kind, plain = _type_and_bytes(value)
-        stashed = self.stash.get((aad, _stash_key(value)))
+        stashed = self.stash.get((aad, kind, plain))
         iv = stashed.pop(0) if stashed else os.urandom(IV_SIZE)
         sealed = self._aead.encrypt(iv, plain, aad.encode("utf-8", "surrogateescape"))
         return (f"{PREFIX}{_b64encode(sealed[:-TAG_SIZE])},iv:{_b64encode(iv)},"

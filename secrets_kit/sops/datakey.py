@@ -146,5 +146,3 @@ def recover_data_key(md: Metadata, order: Sequence[str] = DEFAULT_DECRYPTION_ORD
     return key
 
 
-def keys_of_group(group: list[Stanza]) -> list[MasterKey]:
-    return [key_from_stanza(s.kind, s.data) for s in group]

@@ -171,8 +171,10 @@ class SopsFile:
             raise MacMismatch(f"Cannot decrypt MAC: {exc.message}",
                               hint="the MAC or lastmodified was changed; --ignore-mac skips the check") from None
         if stored != computed:
-            raise MacMismatch(f"MAC mismatch. File has {stored[:16] + '…' if stored else 'no MAC'}, "
-                              f"computed {computed[:16]}…",
+            # No digests in the message: the MAC is an unkeyed hash of the plaintext values, and a
+            # prefix of it on stderr would let anyone with the log test guesses of short values.
+            raise MacMismatch("MAC mismatch: the file's MAC does not match its contents" if stored
+                              else "MAC mismatch: the file has no MAC",
                               hint="the file was changed outside sops; --ignore-mac skips the check")
 
     def check_version(self) -> None:
@@ -335,7 +337,7 @@ def rotate_bytes(data: bytes, store: Store, add: Sequence[MasterKey] = (), remov
                  order: Sequence[str] = DEFAULT_DECRYPTION_ORDER, ignore_mac: bool = False,
                  out_store: Store | None = None, layout: str = "3.13") -> bytes:
     """sops `rotate`: a new data key, every value re-encrypted; optionally add/remove keys."""
-    f = open_and_decrypt(data, store, order, ignore_mac)
+    f = open_and_decrypt(data, store, order, ignore_mac, keep_ivs=False)  # a new key: no IV is kept
     groups = f.master_keys()
     if add:
         groups[0].extend(add)

@@ -100,10 +100,6 @@ class CompiledRules:
         elif self.kind.endswith("_regex"):
             self.path_regex = compile_go_regex(value, self.kind)
 
-    @property
-    def uses_comments(self) -> bool:
-        return self.comment_regex is not None
-
     def key_matches(self, key: str) -> bool:
         """Does this path component trigger the (path) rule?"""
         hit = self._cache.get(key)
@@ -116,12 +112,6 @@ class CompiledRules:
                 hit = False
             self._cache[key] = hit
         return hit
-
-    def encrypted_for(self, any_match: bool) -> bool:
-        """Path rules: encrypted given whether any path component matched."""
-        if not self.kind or self.comment_regex is not None:
-            return True
-        return any_match if self.encrypt_if_match else not any_match
 
     def encrypted_for_comments(self, stack: list[list[str]], is_comment: bool) -> bool:
         """Comment rules: sops's comment-stack logic."""

@@ -9,7 +9,6 @@ the cipher, the MAC and the encryption-selection rules behave the same for every
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from secrets_kit.errors import InputError
@@ -65,20 +64,11 @@ class Branch(list[Any]):
     def keys(self) -> list[str]:
         return [k for k, _ in self if not isinstance(k, Comment)]
 
-    def items_no_comments(self) -> Iterator[tuple[str, Any]]:
-        for k, v in self:
-            if not isinstance(k, Comment):
-                yield k, v
-
     def __repr__(self) -> str:
         return f"Branch({list.__repr__(self)})"
 
 
 Path = list[str | int]
-
-
-def is_complex(value: Any) -> bool:
-    return isinstance(value, list)
 
 
 def tree_equal(a: Any, b: Any) -> bool:

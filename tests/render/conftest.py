@@ -27,25 +27,23 @@ class Sealing:
     key: Path
 
 
-@pytest.fixture(scope="session")
-def age_identity(tmp_path_factory: pytest.TempPathFactory, age_keygen_bin: Path) -> Age:
+def _keygen(folder: Path, age_keygen_bin: Path) -> Age:
     """An age identity made by the real age-keygen."""
-    folder = tmp_path_factory.mktemp("age")
     identity = folder / "key.txt"
     subprocess.run([str(age_keygen_bin), "-o", str(identity)], check=True, capture_output=True)
     recipient = next(line.split(":", 1)[1].strip() for line in identity.read_text().splitlines()
                      if line.startswith("# public key:"))
     return Age(identity, recipient)
+
+
+@pytest.fixture(scope="session")
+def age_identity(tmp_path_factory: pytest.TempPathFactory, age_keygen_bin: Path) -> Age:
+    return _keygen(tmp_path_factory.mktemp("age"), age_keygen_bin)
 
 
 @pytest.fixture(scope="session")
 def other_age_identity(tmp_path_factory: pytest.TempPathFactory, age_keygen_bin: Path) -> Age:
-    folder = tmp_path_factory.mktemp("age-other")
-    identity = folder / "key.txt"
-    subprocess.run([str(age_keygen_bin), "-o", str(identity)], check=True, capture_output=True)
-    recipient = next(line.split(":", 1)[1].strip() for line in identity.read_text().splitlines()
-                     if line.startswith("# public key:"))
-    return Age(identity, recipient)
+    return _keygen(tmp_path_factory.mktemp("age-other"), age_keygen_bin)
 
 
 @pytest.fixture(scope="session")

@@ -97,30 +97,27 @@ def ours_cmd() -> list[str]:
     return [sys.executable, "-m", "secrets_kit_cli", "sops"]
 
 
-@pytest.fixture
-def ours() -> object:
-    """Run `secrets-kit sops ARGS...` in a subprocess (exit codes and streams as a user sees them)."""
+def _runner(prefix: list[str]) -> object:
+    """A `run(*args, input=, env=, cwd=)` for one program (exit codes and streams as a user sees them)."""
 
     def run(*args: str, input: bytes | None = None, env: dict[str, str] | None = None,
             cwd: Path | None = None) -> Result:
-        return run_cmd([*ours_cmd(), *args], input=input, env=env, cwd=cwd)
+        return run_cmd([*prefix, *args], input=input, env=env, cwd=cwd)
 
     return run
+
+
+@pytest.fixture
+def ours() -> object:
+    """`secrets-kit sops ARGS...` in a subprocess."""
+    return _runner(ours_cmd())
 
 
 @pytest.fixture
 def real_sops(sops_bin: Path) -> object:
-    def run(*args: str, input: bytes | None = None, env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> Result:
-        return run_cmd([str(sops_bin), *args], input=input, env=env, cwd=cwd)
-
-    return run
+    return _runner([str(sops_bin)])
 
 
 @pytest.fixture
 def real_sops311(sops311_bin: Path) -> object:
-    def run(*args: str, input: bytes | None = None, env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> Result:
-        return run_cmd([str(sops311_bin), *args], input=input, env=env, cwd=cwd)
-
-    return run
+    return _runner([str(sops311_bin)])

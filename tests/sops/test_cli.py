@@ -198,7 +198,8 @@ def test_rotate_changes_data_key(enc_file: Path, ours, real_sops, isolated_env: 
     assert other.recipient in after
     old_values = {line for line in before.splitlines() if "ENC[" in line}
     assert not old_values & {line for line in after.splitlines() if "ENC[" in line}
-    assert real_sops("decrypt", str(enc_file), env={"SOPS_AGE_KEY_FILE": str(other.keys_file)}).returncode == 0
+    theirs = real_sops("decrypt", str(enc_file), env={"SOPS_AGE_KEY_FILE": str(other.keys_file)})
+    assert theirs.returncode == 0 and yaml.safe_load(theirs.stdout) == yaml.safe_load(PLAIN)
     result = ours("rotate", "-i", "--rm-age", other.recipient, str(enc_file))
     assert result.returncode == 0, result.err
     assert other.recipient not in enc_file.read_text()
@@ -250,14 +251,15 @@ def test_updatekeys_single_file_like_sops(age_id, ours, isolated_env: Path, tmp_
     assert age_id.recipient not in path.read_text()
 
 
-def test_rotate_directory(age_id, ours, isolated_env: Path) -> None:
+def test_rotate_directory(age_id, ours, real_sops, isolated_env: Path) -> None:
     files = _tree(isolated_env / "tree", ours, age_id.recipient, 3)
     before = {p: p.read_text() for p in files}
     result = ours("rotate", str(isolated_env / "tree"))
     assert result.returncode == 0, result.err
-    for path in files:
+    for i, path in enumerate(files):
         assert path.read_text() != before[path]
-        assert ours("decrypt", str(path)).returncode == 0
+        theirs = real_sops("decrypt", str(path))
+        assert theirs.returncode == 0 and yaml.safe_load(theirs.stdout) == {f"key{i}": f"fake-{i}"}
 
 
 def test_rotate_many_reports_an_unreadable_file_and_goes_on(age_id, ours, isolated_env: Path) -> None:

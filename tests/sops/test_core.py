@@ -183,3 +183,26 @@ def test_environment_from_a_decrypted_document() -> None:
     assert "fake-hidden" not in str(info.value)
     with pytest.raises(InputError, match="'='"):
         environment(Branch([("A=B", "x")]))
+
+
+@pytest.mark.parametrize(("kind", "stored", "canonical"), [
+    ("bool", b"true", False), ("int", b"007", False), ("float", b"1e3", False),
+    ("bool", b"True", True), ("int", b"7", True), ("str", b"x", True),
+])
+def test_reencrypt_reuses_an_iv_only_for_the_same_bytes(kind: str, stored: bytes, canonical: bool) -> None:
+    """Re-encrypting keeps a value's IV only when the plaintext bytes are identical: a non-canonical
+    stored form (another producer's `true`, `007`) re-encrypts as other bytes, and reusing the IV
+    there would be AES-GCM nonce reuse under the file's data key."""
+    import base64
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key, iv = os.urandom(32), os.urandom(32)
+    sealed = AESGCM(key).encrypt(iv, stored, b"a:")
+    b64 = base64.b64encode
+    text = (f"ENC[AES256_GCM,data:{b64(sealed[:-16]).decode()},iv:{b64(iv).decode()},"
+            f"tag:{b64(sealed[-16:]).decode()},type:{kind}]")
+    cipher = Cipher(key)
+    again = cipher.encrypt(cipher.decrypt(text, "a:"), "a:")
+    assert (parse_enc(again)[1] == iv) is canonical
+    assert (again == text) is canonical

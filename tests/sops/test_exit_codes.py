@@ -218,6 +218,8 @@ def test_exit_code_matches_sops(case: Case, age_id, real_sops, ours, tmp_path: P
     assert theirs.returncode == case.expected, f"real sops: {theirs.returncode} {theirs.err[-400:]}"
     assert mine.returncode == theirs.returncode, f"ours: {mine.returncode} {mine.err[-400:]}"
     assert SECRET not in mine.err and "also-secret-x" not in mine.err
+    if case.expected == 0:
+        assert mine.stdout == theirs.stdout
     if mine.returncode not in (0, 7):
         assert mine.err.strip(), "an error must say what went wrong"
         # Nothing half-written: every file as it was, no temporary file left behind, no plaintext out.

@@ -81,11 +81,12 @@ def proxy_path(namespace: str, name: str, port: str, suffix: str) -> str:
            f"/proxy{suffix}"
 
 
-def _status_message(status: int, body: bytes) -> str:
+def status_message(status: int, body: bytes, *, text_fallback: bool = False) -> str:
+    """The API server's (or controller's) `message`; else, when asked, the start of a plain-text body."""
     try:
         message = json.loads(body).get("message")
     except (ValueError, AttributeError):
-        message = None
+        message = body.decode("utf-8", "replace").strip()[:200] if text_fallback else None
     return str(message or f"HTTP {status}")
 
 
@@ -101,7 +102,7 @@ def controller_port(access: ClusterAccess, namespace: str, name: str, *, discove
             return found
     if status != 200:
         raise ProviderError(
-            f"cannot get sealed secret service: {_status_message(status, body)}", where=f"{namespace}/{name}",
+            f"cannot get sealed secret service: {status_message(status, body)}", where=f"{namespace}/{name}",
             hint="use the flags --controller-name and --controller-namespace to name the sealed secrets "
                  "controller's Service (the Helm chart names it after the release, e.g. sealed-secrets)")
     return name, _first_port(body)
@@ -154,7 +155,7 @@ def fetch_cluster_cert(overrides: Overrides, *, namespace: str = DEFAULT_CONTROL
     status, body = request(access, proxy_path(namespace, service, port, "/v1/cert.pem"),
                            accept="application/x-pem-file, */*")
     if status != 200:
-        raise ProviderError(f"cannot fetch certificate: {_status_message(status, body)}",
+        raise ProviderError(f"cannot fetch certificate: {status_message(status, body)}",
                             where=f"{namespace}/{service}")
     return body
 

@@ -23,7 +23,13 @@ from ..k8s.kubeconfig import Overrides, default_namespace
 from ..k8s.manifests import Manifest, dump_documents, dump_json, dump_yaml, load_documents
 from .certs import load_cert
 from .crypto import hybrid_encrypt
-from .fetch import DEFAULT_CONTROLLER_NAME, DEFAULT_CONTROLLER_NAMESPACE, controller_post, fetch_cluster_cert
+from .fetch import (
+    DEFAULT_CONTROLLER_NAME,
+    DEFAULT_CONTROLLER_NAMESPACE,
+    controller_post,
+    fetch_cluster_cert,
+    status_message,
+)
 from .fetch import read_cert_source as read_cert
 from .model import API_VERSION, KIND, SealOptions, is_sealed_secret, merge_into, seal_secret, unseal
 from .scopes import Scope, encryption_label
@@ -249,7 +255,7 @@ def _validate(flags: KubesealFlags, read_input: Callable[[], bytes], source: str
         if status == 409:
             raise _fail(f"unable to decrypt sealed secret: {(doc.get('metadata') or {}).get('name', '')}")
         if status >= 300:
-            raise _fail(f"cannot validate sealed secret: {_reason(status, body)}")
+            raise _fail(f"cannot validate sealed secret: {status_message(status, body, text_fallback=True)}")
 
 
 def _reencrypt(flags: KubesealFlags, read_input: Callable[[], bytes], source: str, fmt: str,
@@ -262,7 +268,7 @@ def _reencrypt(flags: KubesealFlags, read_input: Callable[[], bytes], source: st
         if status == 409:
             raise _fail("unable to rotate secret")
         if status >= 300:
-            raise _fail(f"cannot re-encrypt secret: {_reason(status, body)}")
+            raise _fail(f"cannot re-encrypt secret: {status_message(status, body, text_fallback=True)}")
         try:
             rotated = json.loads(body)
         except ValueError:
@@ -280,9 +286,3 @@ def _reencrypt(flags: KubesealFlags, read_input: Callable[[], bytes], source: st
         out.append(_dump(typed, fmt))
 
 
-def _reason(status: int, body: bytes) -> str:
-    try:
-        message = json.loads(body).get("message")
-    except (ValueError, AttributeError):
-        message = body.decode("utf-8", "replace").strip()[:200]
-    return str(message or f"HTTP {status}")

@@ -175,11 +175,13 @@ def test_generate_like_the_repo_server(gitops: dict[str, Any], tmp_path: Path, e
     for value in _input_values(env_name):
         assert value.encode() not in out.stdout and value.encode() not in out.stderr
     # Sealed for the cluster's certificate: the local key opens every one (what the controller will do).
-    from .helpers import recovery_unseal
+    from .helpers import recovery_unseal, secret_values
 
     key = next(Path(gitops["sealing_keys"]).glob("*.key"))
     recovered = recovery_unseal(kubeseal_bin, key, [d for d in manifests if d["kind"] == "SealedSecret"])
     assert len(recovered) == kinds.count("SealedSecret")
+    opened = {v for secret in recovered for v in secret_values(secret).values()}
+    assert {v.encode() for v in _input_values(env_name)} <= opened  # the values re-sealed are the inputs
     # The render wrote nothing into the checkout (the repo-server reuses it).
     assert sorted(p.relative_to(checkout) for p in checkout.rglob("*")) == before
     # Same input, same output: no OutOfSync flapping across renders.
@@ -194,7 +196,9 @@ def _input_values(env_name: str) -> list[str]:
     for name in ("db-credentials.yaml", "api-token.yaml"):
         doc = load_documents((PLAINTEXT_INPUTS / env_name / name).read_bytes(), source=name)[0]
         values += list(doc["stringData"].values())
-    return [v for v in values if len(v) >= 8]
+    values = [v for v in values if len(v) >= 8]
+    assert values, "no input value to look for"
+    return values
 
 
 def test_generate_failure_is_an_error_with_empty_output(gitops: dict[str, Any], tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -20,11 +20,13 @@ def ruamel_docs(text: str):
         return "error"
 
 
-def agree(text: str) -> None:
+def agree(text: str) -> bool:
+    """True when the fast path read `text` (and then it must equal ruamel); False when it stepped aside."""
     fast = load_simple(text)
     if fast is None:
-        return
+        return False
     assert [d for d in fast if d is not None] == ruamel_docs(text), text
+    return True
 
 
 @pytest.mark.parametrize("text", [
@@ -49,27 +51,31 @@ def test_outside_the_subset_steps_aside(text):
     assert load_simple(text) is None
 
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30))
+# No floats: the fast path always leaves them to ruamel (test_outside_the_subset_steps_aside).
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30),
+                    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30))
+ascii_keys = st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=10)
+keys = st.one_of(st.text(max_size=8), ascii_keys)
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+                                                       st.dictionaries(keys, inner, max_size=3)),
                       max_leaves=12)
-docs = st.dictionaries(st.text(min_size=1, max_size=10), values, min_size=1, max_size=5)
+docs = st.dictionaries(st.one_of(st.text(min_size=1, max_size=10), ascii_keys), values, min_size=1, max_size=5)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(doc=docs)
 def test_property_agrees_on_our_emitter(doc):
-    agree(dump_yaml(doc))
+    assume(agree(dump_yaml(doc)))  # examples the fast path steps aside on do not count
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(doc=docs, literal=st.booleans())
 def test_property_agrees_on_ruamel_emitter(doc, literal):
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
     buf = io.StringIO()
     yaml.dump(doc, buf)
-    agree(buf.getvalue())
+    assume(agree(buf.getvalue()))
 
 
 yamlish = st.lists(st.sampled_from([
@@ -81,4 +87,4 @@ yamlish = st.lists(st.sampled_from([
 @settings(max_examples=50, deadline=None)
 @given(lines=yamlish)
 def test_property_agrees_on_random_line_soup(lines):
-    agree("\n".join(lines) + "\n")
+    assume(agree("\n".join(lines) + "\n"))

@@ -231,17 +231,14 @@ def seal(paths: tuple[str, ...], certs: tuple[str, ...], registry: str | None, c
             if len(targets) > 1 and out_dir is None:
                 raise click.UsageError("re-encrypting for several certificates needs --out-dir")
             result = batch.reencrypt_sources(sources, read_private_keys(keys), targets, fmt=fmt,
-                                             out_dir=out_dir, stdin=stdin, progress=advance)
+                                             out_dir=out_dir, output=output, stdin=stdin, progress=advance)
             verb = "re-encrypted"
         else:
             options = SealOptions(scope=Scope.parse(scope) if scope else None, name=name, namespace=namespace,
                                   namespace_explicit=namespace is not None, allow_empty=allow_empty_data)
-            result = batch.seal_sources(sources, targets, options, fmt=fmt, out_dir=out_dir, stdin=stdin,
-                                        reuse_keys=_folder_keys(keys_dir), progress=advance)
+            result = batch.seal_sources(sources, targets, options, fmt=fmt, out_dir=out_dir, output=output,
+                                        stdin=stdin, reuse_keys=_folder_keys(keys_dir), progress=advance)
             verb = "sealed"
-    if output is not None and result.outputs:
-        result.outputs[0].path = output
-        result.outputs[0].unchanged = False
     written = write_outputs(result.outputs, dry_run=dry_run)
     _summary(result, written, verb, report, dry_run)
 

@@ -27,8 +27,9 @@ from .model import (
     encrypted_data,
     is_sealed_secret,
     label_of,
+    open_for_reencrypt,
     prepare_secret,
-    reencrypt,
+    reseal_opened,
     seal_prepared,
     unseal,
 )
@@ -125,8 +126,13 @@ def _format(source: Source, fmt: str | None) -> str:
 
 
 def output_path(source: Source, *, fmt: str, target: str | None, out_dir: Path | None,
-                marker: str = ".sealed") -> Path | None:
-    """Where one output goes; None for stdout (stdin input without --out-dir)."""
+                marker: str = ".sealed", output: Path | None = None) -> Path | None:
+    """Where one output goes; None for stdout (stdin input without --out-dir).
+
+    `output` (-w/--output) is the one explicit file of a single source and target: it wins.
+    """
+    if output is not None:
+        return output
     ext = ".json" if fmt == "json" else (
         source.rel.suffix if source.rel.suffix.lower() in (".yaml", ".yml") else ".yaml")
     if out_dir is not None:
@@ -184,15 +190,23 @@ def _reuse_unchanged(sealed: Manifest, items: dict[str, bytes], previous: list[M
         return
 
 
+def _single_output(sources: Sequence[Source], targets: Sequence[Target], output: Path | None,
+                   out_dir: Path | None) -> None:
+    if output is not None and (len(sources) != 1 or len(targets) != 1 or out_dir is not None):
+        raise ValueError("an explicit output needs a single source, a single target and no out_dir")
+
+
 def seal_sources(sources: Sequence[Source], targets: Sequence[Target], options: SealOptions, *,
-                 fmt: str | None = None, out_dir: Path | None = None, stdin: Callable[[], bytes],
-                 reuse_keys: Callable[[str], Keyring | None] | None = None,
+                 fmt: str | None = None, out_dir: Path | None = None, output: Path | None = None,
+                 stdin: Callable[[], bytes], reuse_keys: Callable[[str], Keyring | None] | None = None,
                  progress: Progress | None = None) -> Report:
     """Seal every Secret of every source for every target.
 
+    `output` (-w) is the file for the single source and target, instead of NAME.sealed.yaml.
     `reuse_keys(fingerprint)` may return the private keys of a target: then an existing output
     is read back and every item whose plaintext did not change keeps its old ciphertext.
     """
+    _single_output(sources, targets, output, out_dir)
     report = Report()
     multi = len(targets) > 1
     for source in _ticking(sources, progress):
@@ -216,10 +230,12 @@ def seal_sources(sources: Sequence[Source], targets: Sequence[Target], options: 
             prepared.append((meta, items, doc))
         fmt_out = _format(source, fmt)
         for target in targets:
-            path = output_path(source, fmt=fmt_out, target=target.name if multi else None, out_dir=out_dir)
+            path = output_path(source, fmt=fmt_out, target=target.name if multi else None, out_dir=out_dir,
+                               output=output)
             if source.path is not None and path is not None and path.resolve() == source.path.resolve():
                 raise InputError("the output would overwrite the input", where=source.where,
-                                 hint="choose another --out-dir")
+                                 hint="choose another -w/--output file" if output is not None
+                                 else "choose another --out-dir")
             existing = _existing(path)
             previous: list[Manifest] = []
             keyring = reuse_keys(target.cert.fingerprint) if reuse_keys and existing is not None else None
@@ -314,9 +330,14 @@ def unseal_sources(sources: Sequence[Source], keyring: Keyring, *, fmt: str | No
 
 
 def reencrypt_sources(sources: Sequence[Source], keyring: Keyring, targets: Sequence[Target], *,
-                      fmt: str | None = None, out_dir: Path | None = None, stdin: Callable[[], bytes],
-                      progress: Progress | None = None) -> Report:
-    """Re-seal every SealedSecret for each target, offline; in place when there is one target and no out_dir."""
+                      fmt: str | None = None, out_dir: Path | None = None, output: Path | None = None,
+                      stdin: Callable[[], bytes], progress: Progress | None = None) -> Report:
+    """Re-seal every SealedSecret for each target, offline; in place when there is one target and no out_dir.
+
+    `output` (-w) is the file for the single source and target instead. Each SealedSecret is
+    decrypted once, however many targets there are.
+    """
+    _single_output(sources, targets, output, out_dir)
     report = Report()
     multi = len(targets) > 1
     for source in _ticking(sources, progress):
@@ -327,21 +348,26 @@ def reencrypt_sources(sources: Sequence[Source], keyring: Keyring, targets: Sequ
             report.skipped.append(source.where)
             continue
         fmt_out = _format(source, fmt)
+        opened = {index: open_for_reencrypt(doc, keyring, where=_doc_where(source, doc, index))
+                  for index, doc in enumerate(docs, start=1) if targets and is_sealed_secret(doc)}
         for target in targets:
             out_docs = []
             changed = False
             for index, doc in enumerate(docs, start=1):
-                if not is_sealed_secret(doc):
+                if index not in opened:
                     out_docs.append(doc)
                     continue
-                where = _doc_where(source, doc, index)
-                result = reencrypt(doc, keyring, target.cert.public_key, target.cert.fingerprint, where=where)
+                where = opened[index].where
+                result = reseal_opened(opened[index], target.cert.public_key, target.cert.fingerprint)
                 out_docs.append(result.sealed)
                 changed = changed or bool(result.changed)
                 report.details.append({"source": source.where, "target": target.name,
                                        "name": metadata(doc, where).get("name"),
                                        "reencrypted": result.changed, "current": result.current})
-            if out_dir is not None:
+            path: Path | None
+            if output is not None:
+                path = output
+            elif out_dir is not None:
                 path = output_path(source, fmt=fmt_out, target=target.name if multi else None, out_dir=out_dir,
                                    marker="")
             elif multi:

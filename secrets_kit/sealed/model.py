@@ -338,36 +338,61 @@ class ReencryptResult:
     current: list[str]  # items already sealed for the target key, kept as they were
 
 
+@dataclass
+class OpenedSealed:
+    """A SealedSecret opened once for re-encryption: its items in plaintext, ready to seal for any target."""
+
+    sealed: Manifest
+    where: str
+    label: bytes
+    plain: dict[str, bytes]
+    opened: dict[str, PrivateKey] | None  # item -> the key that opened it; None for a v1 `spec.data` blob
+
+
+def open_for_reencrypt(sealed: Manifest, keyring: Keyring, *, where: str = "<input>") -> OpenedSealed:
+    """Decrypt every item (or the deprecated v1 `spec.data` blob) once; seal it with `reseal_opened`."""
+    require_sealed_secret(sealed, where)
+    spec = _spec(sealed, where)
+    if spec.get("data") is not None:
+        secret = _unseal_v1(sealed, spec, keyring, where, True, *_name_ns(sealed, where))
+        items = secret_items(secret, where)
+        return OpenedSealed(sealed, where, label_of(sealed, where), items, None)
+    plain, opened = decrypt_items(sealed, keyring, where)
+    return OpenedSealed(sealed, where, label_of(sealed, where), plain, opened)
+
+
+def reseal_opened(opened: OpenedSealed, public_key: rsa.RSAPublicKey, target_fingerprint: str) -> ReencryptResult:
+    """Seal an opened SealedSecret for one target; items the target key already opens keep their ciphertext."""
+    sealed, where = opened.sealed, opened.where
+    if opened.opened is None:
+        spec = _spec(sealed, where)
+        out = copy.deepcopy(sealed)
+        out["spec"] = ordered({**{k: v for k, v in spec.items() if k != "data"},
+                               "encryptedData": seal_items(opened.plain, public_key, opened.label)},
+                              ("template", "encryptedData"))
+        return ReencryptResult(out, sorted(opened.plain), [])
+    data = dict(encrypted_data(sealed, where))
+    changed, current = [], []
+    for item in sorted(opened.plain):
+        if opened.opened[item].fingerprint == target_fingerprint:
+            current.append(item)
+        else:
+            data[item] = b64encode(hybrid_encrypt(public_key, opened.plain[item], opened.label))
+            changed.append(item)
+    out = copy.deepcopy(sealed)
+    out["spec"]["encryptedData"] = data
+    return ReencryptResult(out, changed, current)
+
+
 def reencrypt(sealed: Manifest, keyring: Keyring, public_key: rsa.RSAPublicKey, target_fingerprint: str,
               *, where: str = "<input>") -> ReencryptResult:
     """Re-seal every item for a new key, offline, keeping names, scope, template and item names.
 
     Items the target key can already open keep their ciphertext, so a re-run changes nothing.
-    A deprecated v1 `spec.data` blob becomes per-item `encryptedData`.
+    A deprecated v1 `spec.data` blob becomes per-item `encryptedData`. For several targets,
+    call `open_for_reencrypt` once and `reseal_opened` per target (one decryption pass).
     """
-    require_sealed_secret(sealed, where)
-    spec = _spec(sealed, where)
-    if spec.get("data") is not None:
-        secret = _unseal_v1(sealed, spec, keyring, where, True, *_name_ns(sealed, where))
-        out = copy.deepcopy(sealed)
-        items = secret_items(secret, where)
-        out["spec"] = ordered({**{k: v for k, v in spec.items() if k != "data"},
-                               "encryptedData": seal_items(items, public_key, label_of(sealed, where))},
-                              ("template", "encryptedData"))
-        return ReencryptResult(out, sorted(items), [])
-    plain, opened = decrypt_items(sealed, keyring, where)
-    label = label_of(sealed, where)
-    data = dict(encrypted_data(sealed, where))
-    changed, current = [], []
-    for item in sorted(plain):
-        if opened[item].fingerprint == target_fingerprint:
-            current.append(item)
-        else:
-            data[item] = b64encode(hybrid_encrypt(public_key, plain[item], label))
-            changed.append(item)
-    out = copy.deepcopy(sealed)
-    out["spec"]["encryptedData"] = data
-    return ReencryptResult(out, changed, current)
+    return reseal_opened(open_for_reencrypt(sealed, keyring, where=where), public_key, target_fingerprint)
 
 
 def _name_ns(sealed: Manifest, where: str) -> tuple[str, str]:

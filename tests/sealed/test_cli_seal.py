@@ -296,3 +296,64 @@ def test_list_documents_are_flattened(cert_file, key_file):
     assert [d["metadata"]["name"] for d in docs_of(sealed.out)] == ["x", "y"]
     as_list = yaml_of({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecretList", "items": docs_of(sealed.out)})
     assert plain_of(run_cli("unseal", "-k", key_file, input=as_list)) == {"x": {"a": b"1"}, "y": {"b": b"2"}}
+
+
+def test_explicit_output_reuses_its_own_ciphertexts(tmp_path):
+    folder = KeyFolder(tmp_path / "keys")
+    folder.create(bits=2048)
+    src = tmp_path / "app.yaml"
+    src.write_text(yaml_of(secret(string_data={"same": "1", "changes": "before"})))
+    out = tmp_path / "out.yaml"
+    first = run_cli("seal", "--keys-dir", folder.path, "-w", out, src)
+    assert first.code == 0, first.err
+    before = out.read_bytes()
+    again = run_cli("seal", "--keys-dir", folder.path, "-w", out, src)
+    assert again.code == 0 and "1 unchanged" in again.err, again.err
+    assert out.read_bytes() == before
+    assert not (tmp_path / "app.sealed.yaml").exists()
+    # The default output is neither read nor written when -w names another file.
+    (tmp_path / "app.sealed.yaml").write_text("not yaml: [")
+    src.write_text(yaml_of(secret(string_data={"same": "1", "changes": "after"})))
+    changed = run_cli("seal", "--keys-dir", folder.path, "-w", out, src)
+    assert changed.code == 0 and "unchanged" not in changed.err
+    old, new = (docs_of(t)[0]["spec"]["encryptedData"] for t in (before, out.read_bytes()))
+    assert new["same"] == old["same"] and new["changes"] != old["changes"]
+    assert (tmp_path / "app.sealed.yaml").read_text() == "not yaml: ["
+
+
+def test_explicit_output_never_overwrites_the_input(tmp_path, cert_file):
+    src = tmp_path / "app.yaml"
+    src.write_text(yaml_of(secret(string_data={"a": "b"})))
+    before = src.read_bytes()
+    for target in (src, tmp_path / "." / "app.yaml"):
+        done = run_cli("seal", "--cert", cert_file, "-w", target, src)
+        assert done.code != 0 and "the output would overwrite the input" in done.err, done.err
+        assert "-w/--output" in done.err
+        assert src.read_bytes() == before
+    assert list(tmp_path.iterdir()) == [src]
+
+
+def test_explicit_output_with_stdin_re_encrypt_and_edit(tmp_path, pair, other_pair, key_file):
+    out = tmp_path / "from-stdin.yaml"
+    piped = run_cli("seal", "--cert", pair.cert_path, "-w", out, input=yaml_of(secret(string_data={"a": "1"})))
+    assert piped.code == 0 and piped.out == b"" and docs_of(out.read_text())[0]["kind"] == "SealedSecret"
+    old = tmp_path / "old.yaml"
+    old.write_text(run_cli("seal", "--cert", other_pair.cert_path, input=yaml_of(
+        secret(string_data={"pw": "x"}))).text)
+    before = old.read_bytes()
+    moved = tmp_path / "moved.yaml"
+    done = run_cli("seal", "--re-encrypt", "-k", other_pair.key_path, "--cert", pair.cert_path, "-w", moved, old)
+    assert done.code == 0, done.err
+    assert old.read_bytes() == before
+    assert run_cli("unseal", "-k", key_file, moved).code == 0
+    # Re-encrypting the output again: every item already sealed for the key, so nothing is written.
+    again = run_cli("seal", "--re-encrypt", "-k", key_file, "--cert", pair.cert_path, "-w", moved, moved)
+    assert again.code == 0 and "1 unchanged" in again.err, again.err
+    # -w naming the input is the in-place default of --re-encrypt (and of --edit): allowed.
+    in_place = run_cli("seal", "--re-encrypt", "-k", other_pair.key_path, "--cert", pair.cert_path, "-w", old, old)
+    assert in_place.code == 0 and old.read_bytes() != before
+    assert run_cli("unseal", "-k", key_file, old).code == 0
+    edited = tmp_path / "edited.yaml"
+    done = run_cli("seal", "--edit", old, "--remove", "pw", "-w", edited)
+    assert done.code == 0 and docs_of(edited.read_text())[0]["spec"]["encryptedData"] == {}
+    assert run_cli("seal", "--edit", old, "--remove", "pw", "-w", old).code == 0

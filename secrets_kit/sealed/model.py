@@ -384,17 +384,6 @@ def reseal_opened(opened: OpenedSealed, public_key: rsa.RSAPublicKey, target_fin
     return ReencryptResult(out, changed, current)
 
 
-def reencrypt(sealed: Manifest, keyring: Keyring, public_key: rsa.RSAPublicKey, target_fingerprint: str,
-              *, where: str = "<input>") -> ReencryptResult:
-    """Re-seal every item for a new key, offline, keeping names, scope, template and item names.
-
-    Items the target key can already open keep their ciphertext, so a re-run changes nothing.
-    A deprecated v1 `spec.data` blob becomes per-item `encryptedData`. For several targets,
-    call `open_for_reencrypt` once and `reseal_opened` per target (one decryption pass).
-    """
-    return reseal_opened(open_for_reencrypt(sealed, keyring, where=where), public_key, target_fingerprint)
-
-
 def _name_ns(sealed: Manifest, where: str) -> tuple[str, str]:
     meta = metadata(sealed, where)
     return str(meta.get("name") or ""), str(meta.get("namespace") or "")

@@ -13,8 +13,9 @@ from secrets_kit.sealed.crypto import Keyring
 from secrets_kit.sealed.model import (
     SealOptions,
     merge_into,
-    reencrypt,
+    open_for_reencrypt,
     remove_items,
+    reseal_opened,
     seal_secret,
     set_items,
     unseal,
@@ -110,10 +111,10 @@ def test_set_remove_merge_keep_other_ciphertexts(pair, ring):
 def test_reencrypt_moves_items_to_the_new_key(pair, other_pair, ring):
     sealed = seal_secret(secret(string_data={"a": "1"}), other_pair.cert.public_key)
     both = Keyring([other_pair.private_key(), pair.private_key()])
-    result = reencrypt(sealed, both, pair.cert.public_key, pair.cert.fingerprint)
+    result = reseal_opened(open_for_reencrypt(sealed, both), pair.cert.public_key, pair.cert.fingerprint)
     assert result.changed == ["a"] and result.current == []
     assert unseal(result.sealed, ring).secret["data"] == {"a": "MQ=="}
-    again = reencrypt(result.sealed, both, pair.cert.public_key, pair.cert.fingerprint)
+    again = reseal_opened(open_for_reencrypt(result.sealed, both), pair.cert.public_key, pair.cert.fingerprint)
     assert again.changed == [] and again.sealed == result.sealed
 
 

@@ -29,7 +29,7 @@ from secrets_kit.errors import InputError
 from .. import codes
 from ..metadata import Metadata, metadata_from_tree, metadata_to_branch
 from ..tree import Branch, Comment
-from .base import NESTED, SOPS_KEY, Document, MetadataNotFound, Store
+from .base import NESTED, SOPS_KEY, Document, Store, extract_metadata
 from .yaml_text import render_key, render_scalar, resolve_plain, resolve_tagged
 
 try:
@@ -796,26 +796,13 @@ class YamlStore(Store):
 
     def load_encrypted(self, data: bytes) -> tuple[Document, Metadata]:
         branches, source = self._parse(data)
-        meta: Any = None
-        for bi, branch in enumerate(branches):
-            found = [i for i, (k, _) in enumerate(branch) if isinstance(k, str) and k == SOPS_KEY]
-            if bi == 0 and len(found) > 1:
-                raise InputError("Found duplicate sops entry", where="sops metadata", exit_code=codes.GENERIC)
-            if bi == 0 and found:
-                meta = branch[found[0]][1]
-                if not isinstance(meta, Branch):
-                    raise InputError("Found sops entry that is not a mapping", where="sops metadata",
-                                     exit_code=codes.GENERIC)
-            for i in reversed(found):
-                del branch[i]
-        if meta is None:
-            raise MetadataNotFound()
-        md = metadata_from_tree(meta)
+        doc = Document(branches, source=source)
+        md = metadata_from_tree(extract_metadata(doc, NESTED))
         # Every document must have had its sops block removed for the text rewrite to be exact.
         if any(d.sops_range is None or d.sops_range[1] < 0 for d in source.docs):
             source.spliceable = False
         source.snapshot([c for c, _ in source.containers])
-        return Document(branches, source=source), md
+        return doc, md
 
     # ------------------------------------------------------------ emitting
     def _indent(self, source: YamlSource | None) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import os
 import re
 import socket
 from collections.abc import Callable, Mapping
@@ -94,6 +95,9 @@ def session_name() -> str:
     """`sops@<hostname>` with the characters STS refuses removed, at most 64 characters."""
     name = "sops@" + _SESSION_NAME_DROP.sub("", socket.gethostname())
     return name[:_SESSION_NAME_LIMIT]
+
+
+_CLIENTS: dict[tuple[Any, ...], Any] = {}
 
 
 class AwsKmsKey(MasterKey):
@@ -205,8 +209,16 @@ class AwsKmsKey(MasterKey):
 
     def _kms(self) -> Any:
         if self._client is None:
-            region = self.region
-            self._client = self._call("connect", lambda: self._make_client(region))
+            # Key objects are rebuilt from the file's stanzas at each step (unwrap, then rewrap on
+            # rotate/updatekeys): share one client per account setup, so a role is assumed once per
+            # process (a command runs for seconds; the assumed credentials last an hour).
+            setup = (self.aws_profile, self.region, self.role, self.endpoint_url,
+                     tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))))
+            client = _CLIENTS.get(setup)
+            if client is None:
+                region = self.region
+                client = _CLIENTS[setup] = self._call("connect", lambda: self._make_client(region))
+            self._client = client
         return self._client
 
     def _make_client(self, region: str) -> Any:

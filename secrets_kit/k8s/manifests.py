@@ -154,6 +154,18 @@ def expand_lists(docs: Iterable[Manifest]) -> Iterator[Manifest]:
             yield doc
 
 
+def string_values(node: Any) -> Iterator[str]:
+    """Every string value in a manifest (mapping keys aside), depth first."""
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from string_values(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from string_values(value)
+    elif isinstance(node, str):
+        yield node
+
+
 def describe(doc: Manifest) -> str:
     """`Kind ns/name` for messages (names only, never data)."""
     raw = doc.get("metadata")

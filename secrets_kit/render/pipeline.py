@@ -12,12 +12,13 @@ empty render deletes live resources).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import RenderError
+from ..k8s.manifests import string_values
 from . import emit, source
 from .hooks import placeholders, sealed
 from .hooks import sops as sops_hook
@@ -108,25 +109,12 @@ def _check_no_ciphertext_left(docs: list[Manifest]) -> None:
     for doc in docs:
         if sops_hook.opted_out(doc):
             continue
-        found = any(ENC_PREFIX in text for text in _strings(doc))
+        found = any(ENC_PREFIX in text for text in string_values(doc))
         if not found and is_secret(doc) and isinstance(doc.get("data"), dict):
             found = any(isinstance(v, str) and ENC_PREFIX.encode() in _b64(v) for v in doc["data"].values())
         if found:
             raise RenderError("an encrypted SOPS value is left in the output", where=str(resource_id(doc)),
                               hint="the value has no sops metadata to decrypt it with; re-encrypt the file with sops")
-
-
-def _strings(node: Any) -> Iterator[str]:
-    """Every key and string value of a manifest."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield str(key)
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
-    elif isinstance(node, str):
-        yield node
 
 
 def _b64(value: str) -> bytes:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ProviderError, RenderError, SecretsKitError
+from ...k8s.manifests import string_values
 from ...providers.base import Provider, RemoteRef
 from ..model import Manifest, RenderContext, is_secret, resource_id
 
@@ -76,17 +77,6 @@ def _parse(body: str, doc_path: str | None, doc_version: str | None) -> Placehol
     if doc_path is None or head.startswith("path:"):
         return None
     return Placeholder(doc_path, head, doc_version, modifiers, body)
-
-
-def _strings(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
-    elif isinstance(node, str):
-        yield node
 
 
 def _decoded(value: str) -> str | None:
@@ -288,7 +278,7 @@ def resolver_hook(provider_factory: Callable[[], Provider | None]) -> Callable[[
                 raise RenderError(f"{KV_VERSION_ANNOTATION} must be \"1\" or \"2\", not {kv_version!r}",
                                   where=str(resource_id(doc)))
             found: list[Placeholder] = []
-            for text in _strings(doc):
+            for text in string_values(doc):
                 found.extend(_placeholders_in(text, doc_path, doc_version))
                 if is_secret(doc):
                     decoded = _decoded(text)

@@ -114,7 +114,7 @@ def main() -> None:
     sops = [peer("sops")]
     ours = [*secrets_kit(), "sops"]
     # What a `sops` wrapper for HELM_SECRETS_SOPS_PATH runs: the drop-in without the click command tree.
-    standalone = [sys.executable, "-m", "secrets_kit_cli.commands.sops"]
+    standalone = [sys.executable, "-m", "secrets_kit_cli.dropins.sops"]
     lines = [SECTION, ""]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -177,7 +177,7 @@ def main() -> None:
                      f"{o_lines} lines, {o_bytes:,} bytes | | |")
     lines.append("")
     lines.append("- Decrypt reads a file written by sops, so both programs parse identical bytes.")
-    lines.append("- \"standalone entry\": `python -m secrets_kit_cli.commands.sops` (no click import), what a "
+    lines.append("- \"standalone entry\": `python -m secrets_kit_cli.dropins.sops` (no click import), what a "
                  "two-line `sops` wrapper script for HELM_SECRETS_SOPS_PATH runs.")
     lines.append("- \"own layout\": 2-space indent, comments and flow lists as a person writes them; sops rewrites "
                  "the whole file in its layout on `set`, secrets-kit keeps it.")

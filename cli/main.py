@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "unseal": ("secrets_kit_cli.commands.seal", "unseal", "Recover Secrets from SealedSecrets with local keys."),
     "keys": ("secrets_kit_cli.commands.keys", "keys", "Create, list, rotate and export sealing key pairs."),
     "kubeseal": ("secrets_kit_cli.commands.kubeseal", "kubeseal", "Drop-in for the kubeseal command line."),
-    "sops": ("secrets_kit_cli.commands.sops", "sops", "Drop-in for the sops command line (SOPS file encryption)."),
+    "sops": ("secrets_kit_cli.dropins.sops.main", "sops", "Drop-in for the sops command line (SOPS file encryption)."),
     "render": ("secrets_kit_cli.commands.render", "render",
                "Render manifests for sync: decrypt, validate, optionally re-seal (Argo CD CMP, KRM)."),
     "operator": ("secrets_kit_cli.commands.operator", "operator",
@@ -64,9 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map errors to one line on stderr and a documented exit code."""
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["sops"]:
-        # The sops drop-in parses sops's own command line and exits with sops's codes;
-        # skipping click's group here saves ~20 ms on every call helm-secrets makes.
-        from secrets_kit_cli.commands.sops import main as sops_main
+        # The sops drop-in parses sops's own command line and exits with sops's codes
+        # (the `secrets-kit` executable gets here through `entry`, before click loads).
+        from secrets_kit_cli.dropins.sops.main import main as sops_main
 
         sops_main(args[1:])
         return

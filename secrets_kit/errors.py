@@ -5,7 +5,10 @@ next. Messages never contain a secret value: callers pass names, paths and
 fingerprints, never plaintext.
 
 Front doors map errors to outcomes: the CLI to the exit codes below (one line on
-stderr), the operator to status conditions, events and retries.
+stderr), the operator to status conditions, events and retries. An error may carry a
+`reason` (a short name of what went wrong, e.g. `secrets_kit.sops.reasons.Reason`) for a
+front door that needs finer outcomes than the class: the `sops` drop-in maps reasons to
+sops's own exit codes. The core never sets an upstream tool's exit code.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class SecretsKitError(Exception):
     """Base class. ``where`` names the item (file, key path, resource); ``hint`` the next step."""
 
     exit_code: int = EXIT_ERROR
+    reason: str | None = None
 
     def __init__(
         self,
@@ -34,6 +38,7 @@ class SecretsKitError(Exception):
         where: str | None = None,
         hint: str | None = None,
         exit_code: int | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -41,6 +46,8 @@ class SecretsKitError(Exception):
         self.hint = hint
         if exit_code is not None:
             self.exit_code = exit_code
+        if reason is not None:
+            self.reason = reason
 
     def __str__(self) -> str:
         text = f"{self.where}: {self.message}" if self.where else self.message

@@ -9,23 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import errors
 from ..errors import DecryptionError, SecretsKitError
-
-
-def _toolkit_code(err: SecretsKitError) -> int:
-    """The toolkit's exit code for an error class (the SOPS core may carry sops's own, e.g. 128)."""
-    for cls in type(err).__mro__:
-        if cls.__module__ == errors.__name__:
-            return int(cls.exit_code)  # type: ignore[attr-defined]
-    return errors.EXIT_ERROR
 
 
 def decrypt_bytes(data: bytes, fmt: str, *, source: str) -> bytes:
     """The plaintext of a SOPS-encrypted file (`fmt`: yaml, json, dotenv, ini, binary), MAC verified.
 
-    Nothing is written to disk. Errors keep the SOPS core's message and name `source`;
-    the exit code becomes the toolkit's (sops's own codes belong to the sops drop-in).
+    Nothing is written to disk. Errors keep the SOPS core's message and class (so the
+    toolkit's exit code) and name `source`.
     """
     from ..sops import ops
     from ..sops.stores import store_for
@@ -33,7 +24,6 @@ def decrypt_bytes(data: bytes, fmt: str, *, source: str) -> bytes:
     try:
         return ops.decrypt_bytes(data, store_for(fmt))
     except SecretsKitError as err:
-        err.exit_code = _toolkit_code(err)
         raise err.at(source) from None
     except (ValueError, KeyError, TypeError, IndexError) as ex:  # a corrupt file the core did not classify
         raise DecryptionError(f"cannot decrypt: {type(ex).__name__}", where=source) from None
@@ -53,7 +43,6 @@ def decrypt_documents(data: bytes, fmt: str, *, source: str) -> tuple[list[dict[
         plain = [to_plain(branch) for branch in opened.branches]
         block = metadata_to_dict(opened.metadata)
     except SecretsKitError as err:
-        err.exit_code = _toolkit_code(err)
         raise err.at(source) from None
     except (ValueError, KeyError, TypeError, IndexError) as ex:
         raise DecryptionError(f"cannot decrypt: {type(ex).__name__}", where=source) from None

@@ -14,7 +14,6 @@ from typing import Any
 
 from secrets_kit.errors import ConfigError
 
-from . import codes
 from .keysources import MasterKey, keys_from_cli
 from .rules import RULE_FIELDS, SelectionRules, compile_go_regex
 
@@ -82,18 +81,16 @@ def load_config_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"could not read config file: {exc.strerror}", where=str(path),
-                          exit_code=codes.GENERIC) from None
+        raise ConfigError(f"could not read config file: {exc.strerror}", where=str(path)) from None
     try:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise ConfigError(f"error loading config: Could not unmarshal config file: {str(exc).splitlines()[0]}",
-                          where=str(path), exit_code=codes.GENERIC) from None
+                          where=str(path)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError("error loading config: the config file is not a mapping", where=str(path),
-                          exit_code=codes.GENERIC)
+        raise ConfigError("error loading config: the config file is not a mapping", where=str(path))
     return data
 
 
@@ -107,7 +104,7 @@ def stores_config(data: dict[str, Any]) -> StoresConfig:
                 try:
                     setattr(result, attr, int(section["indent"]))
                 except (TypeError, ValueError):
-                    raise ConfigError(f"stores.{name}.indent must be a number", exit_code=codes.GENERIC) from None
+                    raise ConfigError(f"stores.{name}.indent must be a number") from None
     return result
 
 
@@ -122,11 +119,10 @@ def _key_list(value: Any, field_name: str) -> list[str]:
         for item in value:
             if not isinstance(item, str):
                 raise ConfigError(f"invalid {field_name} key configuration: expected string in list, got "
-                                  f"{type(item).__name__}", exit_code=codes.GENERIC)
+                                  f"{type(item).__name__}")
             out.append(item)
         return out
-    raise ConfigError(f"invalid {field_name} key configuration: expected string, []string, or nil",
-                      exit_code=codes.GENERIC)
+    raise ConfigError(f"invalid {field_name} key configuration: expected string, []string, or nil")
 
 
 def _dedupe(group: list[MasterKey]) -> list[MasterKey]:
@@ -144,12 +140,12 @@ def _unsupported(rule: dict[str, Any], names: tuple[str, ...]) -> None:
     for name in names:
         if rule.get(name):
             raise ConfigError(f"'{name}' keys are not supported by secrets-kit", hint="use age, pgp, kms, gcp_kms "
-                              "or hc_vault keys", exit_code=codes.GENERIC)
+                              "or hc_vault keys")
 
 
 def _group_from_config(group: dict[str, Any]) -> list[MasterKey]:
     if not isinstance(group, dict):
-        raise ConfigError("a key group must be a mapping", exit_code=codes.GENERIC)
+        raise ConfigError("a key group must be a mapping")
     keys: list[MasterKey] = []
     for merged in group.get("merge") or []:
         keys.extend(_group_from_config(merged))
@@ -159,14 +155,14 @@ def _group_from_config(group: dict[str, Any]) -> list[MasterKey]:
         keys.extend(keys_from_cli("pgp", fp))
     for entry in group.get("kms") or []:
         if not isinstance(entry, dict) or not entry.get("arn"):
-            raise ConfigError("a kms entry of a key group needs an 'arn'", exit_code=codes.GENERIC)
+            raise ConfigError("a kms entry of a key group needs an 'arn'")
         value = entry["arn"] + (f"+{entry['role']}" if entry.get("role") else "")
         context = {str(k): "" if v is None else str(v) for k, v in (entry.get("context") or {}).items()}
         keys.extend(keys_from_cli("kms", value, encryption_context=context or None,
                                   aws_profile=entry.get("aws_profile") or None))
     for entry in group.get("gcp_kms") or []:
         if not isinstance(entry, dict) or not entry.get("resource_id"):
-            raise ConfigError("a gcp_kms entry of a key group needs a 'resource_id'", exit_code=codes.GENERIC)
+            raise ConfigError("a gcp_kms entry of a key group needs a 'resource_id'")
         keys.extend(keys_from_cli("gcp_kms", entry["resource_id"]))
     for uri in _key_list(group.get("hc_vault"), "hc_vault"):
         keys.extend(keys_from_cli("hc_vault", uri))
@@ -176,7 +172,7 @@ def _group_from_config(group: dict[str, Any]) -> list[MasterKey]:
 
 def creation_config(rule: dict[str, Any], kms_context: dict[str, str] | None = None) -> CreationConfig:
     rules = SelectionRules(**{name: str(rule.get(name) or "") for name in RULE_FIELDS})
-    rules.validate(exit_code=codes.GENERIC)
+    rules.validate()
     for name in RULE_FIELDS:
         value = getattr(rules, name)
         if value and name.endswith("_regex"):
@@ -185,11 +181,11 @@ def creation_config(rule: dict[str, Any], kms_context: dict[str, str] | None = N
     try:
         result.shamir_threshold = int(rule.get("shamir_threshold") or 0)
     except (TypeError, ValueError):
-        raise ConfigError("shamir_threshold must be a number", exit_code=codes.GENERIC) from None
+        raise ConfigError("shamir_threshold must be a number") from None
     groups = rule.get("key_groups")
     if groups is not None and groups != []:
         if not isinstance(groups, list):
-            raise ConfigError("key_groups must be a list", exit_code=codes.GENERIC)
+            raise ConfigError("key_groups must be a list")
         result.key_groups = [_group_from_config(g or {}) for g in groups]
         return result
     if groups == []:
@@ -222,14 +218,14 @@ def match_creation_rule(data: dict[str, Any], config_path: Path, file_path: str,
     if rules is None:
         return None
     if not isinstance(rules, list):
-        raise ConfigError("creation_rules must be a list", where=str(config_path), exit_code=codes.GENERIC)
+        raise ConfigError("creation_rules must be a list", where=str(config_path))
     config_dir = str(config_path.absolute().parent)
     target = os.path.abspath(file_path)
     if target.startswith(config_dir + os.sep):
         target = target[len(config_dir) + 1:]
     for rule in rules:
         if not isinstance(rule, dict):
-            raise ConfigError("a creation rule must be a mapping", where=str(config_path), exit_code=codes.GENERIC)
+            raise ConfigError("a creation rule must be a mapping", where=str(config_path))
         pattern = rule.get("path_regex")
         if not pattern:
             return creation_config(rule, kms_context)
@@ -237,4 +233,4 @@ def match_creation_rule(data: dict[str, Any], config_path: Path, file_path: str,
         if regex.search(target):
             return creation_config(rule, kms_context)
     raise ConfigError("error loading config: no matching creation rules found", where=str(config_path),
-                      hint=f"add a creation rule whose path_regex matches {target}", exit_code=codes.GENERIC)
+                      hint=f"add a creation rule whose path_regex matches {target}")

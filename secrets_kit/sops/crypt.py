@@ -12,8 +12,8 @@ from typing import Any
 
 from secrets_kit.errors import DecryptionError, InputError, SecretsKitError
 
-from . import codes
 from .cipher import Cipher, to_bytes
+from .reasons import Reason
 from .rules import CompiledRules
 from .tree import Branch, Comment
 
@@ -32,7 +32,7 @@ def _value_error(exc: DecryptionError, aad: str) -> DecryptionError:
     return DecryptionError(f"Could not decrypt value: {exc.message}", where=_where(aad),
                            hint="the value was tampered with, moved to another key, or the file "
                                 "was encrypted with another data key",
-                           exit_code=codes.ERROR_DECRYPTING_TREE)
+                           reason=Reason.DECRYPT_FAILED)
 
 
 def _comment_aads(aad: str) -> list[str]:
@@ -89,7 +89,7 @@ class TreeCrypt:
         if encrypted:
             if not isinstance(value, str):
                 raise DecryptionError(f"Expected encrypted value as string, but got {type(value).__name__}",
-                                      where=_where(aad), exit_code=codes.ERROR_DECRYPTING_TREE)
+                                      where=_where(aad), reason=Reason.DECRYPT_FAILED)
             try:
                 value, plain = self.cipher.decrypt_with_bytes(value, aad)
             except DecryptionError as exc:
@@ -107,7 +107,7 @@ class TreeCrypt:
                     and self.rules.comment_regex.search(text):
                 raise InputError(
                     "an encrypted comment matches unencrypted_comment_regex; make sure that regex cannot "
-                    "match an encrypted comment", exit_code=codes.ERROR_ENCRYPTING_TREE)
+                    "match an encrypted comment", reason=Reason.ENCRYPT_FAILED)
             return Comment(text, comment.inline)
         for candidate in _comment_aads(aad):
             try:
@@ -138,7 +138,7 @@ class TreeCrypt:
                     raise InputError(
                         f"Tree contains a non-string key (type {type(key).__name__}): {key}. "
                         "Only string keys are supported",
-                        exit_code=codes.ERROR_ENCRYPTING_TREE if encrypt else codes.ERROR_DECRYPTING_TREE)
+                        reason=Reason.ENCRYPT_FAILED if encrypt else Reason.DECRYPT_FAILED)
                 child_match = any_match or (bool(rules.kind) and rules.key_matches(key))
                 child_aad = aad + key + ":"
                 if value.__class__ is str and not encrypt and not use_stack and value:
@@ -164,7 +164,7 @@ class TreeCrypt:
                     node[i] = (key, self._comment(value, child_aad, self._should(child_match, stack, True), encrypt))
                 else:
                     raise InputError(f"Cannot walk value, unknown type: {type(value).__name__}",
-                                     where=_where(child_aad), exit_code=codes.GENERIC)
+                                     where=_where(child_aad))
                 if use_stack:
                     stack[-1] = []
             return node
@@ -187,7 +187,7 @@ class TreeCrypt:
                 if use_stack:
                     stack[-1] = []
             return node
-        raise InputError(f"Cannot walk value, unknown type: {type(node).__name__}", exit_code=codes.GENERIC)
+        raise InputError(f"Cannot walk value, unknown type: {type(node).__name__}")
 
 
 def _run(branches: list[Branch], cipher: Cipher, rules: CompiledRules, mac_only_encrypted: bool,
@@ -195,8 +195,8 @@ def _run(branches: list[Branch], cipher: Cipher, rules: CompiledRules, mac_only_
     try:
         return TreeCrypt(cipher, rules, mac_only_encrypted).run(branches, encrypt)
     except SecretsKitError as exc:
-        if exc.exit_code == codes.GENERIC:
-            exc.exit_code = codes.ERROR_ENCRYPTING_TREE if encrypt else codes.ERROR_DECRYPTING_TREE
+        if exc.reason is None:
+            exc.reason = Reason.ENCRYPT_FAILED if encrypt else Reason.DECRYPT_FAILED
         raise
 
 

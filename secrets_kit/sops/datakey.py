@@ -14,17 +14,17 @@ from typing import Any
 
 from secrets_kit.errors import DecryptionError, InputError, KeyMaterialError, SecretsKitError
 
-from . import codes
 from .keysources import DEFAULT_DECRYPTION_ORDER, MasterKey, key_from_stanza
 from .metadata import Metadata, Stanza
+from .reasons import Reason
 
 DATA_KEY_SIZE = 32
 
 
 class DataKeyError(DecryptionError):
-    """The data key could not be recovered (sops exit 128)."""
+    """The data key could not be recovered (no identity opened it, or too few key groups did)."""
 
-    exit_code = codes.COULD_NOT_RETRIEVE_KEY
+    reason = Reason.NO_DATA_KEY
 
 
 def generate_data_key() -> bytes:
@@ -43,7 +43,7 @@ def parse_decryption_order(text: str | None) -> tuple[str, ...]:
     order = [part.strip() for part in text.split(",")]
     if len(set(order)) != len(order):
         dup = next(x for x in order if order.count(x) > 1)
-        raise InputError(f"Duplicate decryption key type: {dup}", exit_code=codes.DUPLICATE_DECRYPTION_KEY_TYPE)
+        raise InputError(f"Duplicate decryption key type: {dup}", reason=Reason.DUPLICATE_DECRYPTION_ORDER)
     return tuple(order)
 
 
@@ -52,10 +52,10 @@ def wrap_groups(data_key: bytes, groups: Sequence[Sequence[MasterKey]], threshol
     """Wrap the data key (or its Shamir shares) with every key; returns (stanzas, threshold)."""
     if not groups:
         raise KeyMaterialError("no key groups provided", hint="pass --age/--pgp/--kms/... or add a .sops.yaml "
-                               "creation rule", exit_code=codes.GENERIC)
+                               "creation rule", reason=Reason.DATA_KEY_NOT_WRAPPED)
     for group in groups:
         if not group:
-            raise KeyMaterialError("empty key group provided", exit_code=codes.GENERIC)
+            raise KeyMaterialError("empty key group provided", reason=Reason.DATA_KEY_NOT_WRAPPED)
     if len(groups) == 1:
         parts = [data_key]
     else:
@@ -65,7 +65,7 @@ def wrap_groups(data_key: bytes, groups: Sequence[Sequence[MasterKey]], threshol
             parts = _shamir().split(data_key, len(groups), threshold)
         except SecretsKitError as exc:
             raise KeyMaterialError(f"could not split data key into parts for Shamir: {exc.message}",
-                                   exit_code=codes.GENERIC) from None
+                                   reason=Reason.DATA_KEY_NOT_WRAPPED) from None
     errors: list[str] = []
     result: list[list[Stanza]] = []
     for part, group in zip(parts, groups, strict=True):
@@ -74,11 +74,10 @@ def wrap_groups(data_key: bytes, groups: Sequence[Sequence[MasterKey]], threshol
             try:
                 stanzas.append(Stanza(key.stanza, key.wrap(part)))
             except SecretsKitError as exc:
-                errors.append(f"{key.identifier}: {exc.message}")
+                errors.append(f"failed to encrypt new data key with master key {key.identifier!r}: {exc.message}")
         result.append(stanzas)
     if errors:
-        raise KeyMaterialError("Could not generate data key: failed to encrypt the new data key with "
-                               + "; ".join(errors), exit_code=codes.GENERIC)
+        raise KeyMaterialError("; ".join(errors), reason=Reason.DATA_KEY_NOT_WRAPPED)
     return result, threshold
 
 

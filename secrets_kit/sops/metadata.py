@@ -13,8 +13,8 @@ from typing import Any
 
 from secrets_kit.errors import InputError
 
-from . import codes
 from .gofmt import parse_bool, parse_rfc3339
+from .reasons import Reason
 from .rules import RULE_FIELDS, SelectionRules
 from .tree import Branch, Comment, Timestamp
 
@@ -180,14 +180,14 @@ def metadata_from_tree(value: Any) -> Metadata:
     """Build `Metadata` from the `sops` value of a document (a Branch or a plain dict)."""
     raw = _plain(value)
     if not isinstance(raw, dict):
-        raise InputError("Found sops entry that is not a mapping", where="sops metadata", exit_code=codes.GENERIC)
+        raise InputError("Found sops entry that is not a mapping", where="sops metadata")
     md = Metadata(order=list(raw.keys()))
     lastmodified = _as_str(raw.get("lastmodified"), "lastmodified")
     try:
         parse_rfc3339(lastmodified)
     except ValueError:
         raise InputError(f"parsing time {lastmodified!r} as RFC3339 failed", where="sops metadata lastmodified",
-                         hint="the sops metadata is corrupt", exit_code=codes.GENERIC) from None
+                         hint="the sops metadata is corrupt") from None
     md.lastmodified = lastmodified
     md.mac = _as_str(raw.get("mac"), "mac")
     md.version = _as_str(raw.get("version"), "version")
@@ -206,7 +206,7 @@ def metadata_from_tree(value: Any) -> Metadata:
             md.key_groups.append(_group(g))
             md.group_key_order.append(list(g.keys()))
     if not md.key_groups:
-        raise InputError("No keys found in file", where="sops metadata", exit_code=codes.GENERIC)
+        raise InputError("No keys found in file", where="sops metadata", reason=Reason.NO_METADATA)
     return md
 
 

@@ -14,13 +14,13 @@ from typing import Any
 
 from secrets_kit.errors import DecryptionError, InputError, SecretsKitError
 
-from . import codes
 from .cipher import Cipher
 from .crypt import decrypt_tree, encrypt_tree
 from .datakey import generate_data_key, recover_data_key, wrap_groups
 from .gofmt import normalize_rfc3339, now_rfc3339
 from .keysources import DEFAULT_DECRYPTION_ORDER, MasterKey, key_from_stanza
 from .metadata import SOPS_VERSION, Metadata, Stanza
+from .reasons import Reason
 from .rules import SelectionRules
 from .stores import Document, Store
 from .tree import Branch, Path, set_value, truncate, unset_value
@@ -39,17 +39,17 @@ class EncryptOptions:
 
 
 class MacMismatch(DecryptionError):
-    exit_code = codes.MAC_MISMATCH
+    reason = Reason.MAC_MISMATCH
 
 
 def validate_for_encryption(store: Store, doc: Document) -> None:
     if not doc.branches:
         raise InputError("File cannot be completely empty, it must contain at least one document",
-                         exit_code=codes.NEED_AT_LEAST_ONE_DOCUMENT)
+                         reason=Reason.EMPTY_FILE)
     if store.has_sops_key(doc.branches[0]):
         raise InputError("File already encrypted: the file has a top-level 'sops' entry (or 'sops_' keys in "
                          "flat formats)", hint="to change an encrypted file use `edit`, `set` or `unset`",
-                         exit_code=codes.FILE_ALREADY_ENCRYPTED)
+                         reason=Reason.ALREADY_ENCRYPTED)
 
 
 def _seal_mac(md: Metadata, cipher: Cipher, mac: str) -> None:
@@ -57,7 +57,7 @@ def _seal_mac(md: Metadata, cipher: Cipher, mac: str) -> None:
     try:
         md.mac = cipher.encrypt(mac, normalize_rfc3339(md.lastmodified))
     except SecretsKitError as exc:
-        raise InputError(f"Could not encrypt MAC: {exc.message}", exit_code=codes.ERROR_ENCRYPTING_MAC) from None
+        raise InputError(f"Could not encrypt MAC: {exc.message}", reason=Reason.MAC_ENCRYPT_FAILED) from None
 
 
 def _selection(md: Metadata, store: Store) -> Any:
@@ -70,7 +70,7 @@ def encrypt_document(doc: Document, in_store: Store, out_store: Store, opts: Enc
     validate_for_encryption(out_store, doc)
     single = in_store.single_value
     rules = SelectionRules() if single else opts.rules.with_default()
-    rules.validate(exit_code=codes.CONFLICTING_PARAMETERS)
+    rules.validate(reason=Reason.CONFLICTING_RULES)
     md = Metadata(rules=rules, mac_only_encrypted=opts.mac_only_encrypted and not single, version=SOPS_VERSION,
                   shamir_threshold=opts.shamir_threshold)
     data_key = generate_data_key()
@@ -137,8 +137,8 @@ class SopsFile:
         try:
             doc, md = store.load_encrypted(data)
         except SecretsKitError as exc:
-            if exc.exit_code == codes.COULD_NOT_READ_INPUT:
-                exc.exit_code = codes.GENERIC  # sops: a load error while decrypting is a generic error
+            if exc.reason == Reason.MALFORMED_INPUT:
+                exc.reason = Reason.MALFORMED_SOPS_FILE  # the same parse error, of a file read as encrypted
             raise
         return cls(store, doc, md)
 
@@ -185,7 +185,7 @@ class SopsFile:
             a_is_newer_than_b("2.0.10", self.metadata.version)
         except ValueError as exc:
             raise InputError(f"cannot read sops.version {self.metadata.version!r}: {exc}", where="sops metadata",
-                             hint="sops.version must be semver, e.g. 3.13.3", exit_code=codes.GENERIC) from None
+                             hint="sops.version must be semver, e.g. 3.13.3") from None
 
     def reencrypt(self, new_key: bool = False, update_version: bool = False) -> None:
         """Encrypt the (decrypted, possibly changed) tree again; same data key unless `new_key`."""
@@ -205,7 +205,7 @@ class SopsFile:
             except ValueError as exc:
                 raise InputError(f"Failed to compare document version {md.version!r} with program version "
                                  f"{SOPS_VERSION!r}: {exc}", hint="sops.version must be semver, e.g. 3.13.3",
-                                 exit_code=codes.FAILED_TO_COMPARE_VERSIONS) from None
+                                 reason=Reason.VERSION_NOT_COMPARABLE) from None
             if newer:
                 md.version = SOPS_VERSION
         self.decrypted = False
@@ -221,8 +221,7 @@ class SopsFile:
             groups = self.master_keys()
         wanted = self.metadata.shamir_threshold if threshold is None else threshold
         if len(groups) > 1 and wanted > len(groups):
-            raise InputError(f"Shamir threshold {wanted} is larger than the number of key groups ({len(groups)})",
-                             exit_code=codes.GENERIC)
+            raise InputError(f"Shamir threshold {wanted} is larger than the number of key groups ({len(groups)})")
         stanzas, final = wrap_groups(self.data_key, groups, wanted)
         self.metadata.key_groups = stanzas
         self.metadata.shamir_threshold = final
@@ -240,8 +239,7 @@ class SopsFile:
         try:
             value = truncate(self.doc.branches[0], path)
         except InputError as exc:
-            raise InputError(f"error truncating tree: {exc.message}", where=exc.where,
-                             exit_code=codes.GENERIC) from None
+            raise InputError(f"error truncating tree: {exc.message}", where=exc.where) from None
         if isinstance(value, Branch):
             return store.emit_plain(Document([value]))
         if isinstance(value, str):
@@ -407,7 +405,7 @@ def add_key_group_bytes(data: bytes, store: Store, group: Sequence[MasterKey], t
 
     `threshold` 0 keeps the file's own Shamir threshold."""
     if not group:
-        raise InputError("empty key group provided", exit_code=codes.GENERIC)
+        raise InputError("empty key group provided")
     f = SopsFile.load(data, store)
     f.recover_key(order)
     groups = [*f.master_keys(), list(group)]
@@ -423,13 +421,12 @@ def delete_key_group_bytes(data: bytes, store: Store, index: int, threshold: int
     f.recover_key(order)
     groups = f.master_keys()
     if not 0 <= index < len(groups):
-        raise InputError(f"key group {index} does not exist (the file has {len(groups)})", exit_code=codes.GENERIC)
+        raise InputError(f"key group {index} does not exist (the file has {len(groups)})")
     del groups[index]
     wanted = threshold or f.metadata.shamir_threshold
     if len(groups) < wanted:
         raise InputError(f"removing this key group will make the Shamir threshold impossible to satisfy: "
-                         f"Shamir threshold is {wanted}, but we only have {len(groups)} key groups",
-                         exit_code=codes.GENERIC)
+                         f"Shamir threshold is {wanted}, but we only have {len(groups)} key groups")
     f.rewrap(groups, wanted if len(groups) > 1 else 0)
     return f.emit_encrypted(out_store, layout)
 
@@ -445,12 +442,11 @@ def environment(branch: Branch) -> dict[str, str]:
     env: dict[str, str] = {}
     for key, value in branch:
         if isinstance(value, list):  # a Branch is a list too
-            raise InputError(f"cannot use complex value in environment; offending key {key}",
-                             exit_code=codes.GENERIC)
+            raise InputError(f"cannot use complex value in environment; offending key {key}")
         if isinstance(key, Comment):
             continue
         if "=" in key:
-            raise InputError(f"cannot use keys with '=' in environment: {key}", exit_code=codes.GENERIC)
+            raise InputError(f"cannot use keys with '=' in environment: {key}")
         env[key] = value if isinstance(value, str) else val_to_string(value)
     return env
 

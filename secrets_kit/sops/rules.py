@@ -11,8 +11,6 @@ import re
 
 from secrets_kit.errors import ConfigError
 
-from . import codes
-
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
 
 RULE_FIELDS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex",
@@ -27,8 +25,7 @@ def compile_go_regex(pattern: str, field: str) -> re.Pattern[str]:
     try:
         return re.compile(translated)
     except re.error as exc:
-        raise ConfigError(f"invalid {field} {pattern!r}: {exc}", hint="use RE2/Go regular expression syntax",
-                          exit_code=codes.GENERIC) from None
+        raise ConfigError(f"invalid {field} {pattern!r}: {exc}", hint="use RE2/Go regular expression syntax") from None
 
 
 class SelectionRules:
@@ -58,12 +55,12 @@ class SelectionRules:
     def active(self) -> list[str]:
         return [f for f in RULE_FIELDS if getattr(self, f)]
 
-    def validate(self, where: str | None = None, exit_code: int = codes.GENERIC) -> None:
+    def validate(self, where: str | None = None, reason: str | None = None) -> None:
         if len(self.active()) > 1:
             raise ConfigError(
                 "cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, "
                 "unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex in the same file",
-                where=where, exit_code=exit_code)
+                where=where, reason=reason)
 
     def with_default(self) -> SelectionRules:
         if not self.active():

@@ -13,7 +13,7 @@ from typing import Any
 
 from secrets_kit.errors import InputError
 
-from . import codes
+from .reasons import Reason
 
 
 class Comment:
@@ -176,7 +176,9 @@ def set_value(container: Any, path: Path, value: Any) -> tuple[Any, bool]:
 
 
 class KeyNotFound(InputError):
-    """`unset` of a path that does not exist (sops: exit 1)."""
+    """`unset` of a path that does not exist."""
+
+    reason = Reason.KEY_NOT_FOUND
 
 
 def unset_value(container: Any, path: Path) -> Any:
@@ -184,7 +186,7 @@ def unset_value(container: Any, path: Path) -> Any:
     if isinstance(container, Branch):
         idx = container.index_of(head) if isinstance(head, str) else -1
         if idx < 0:
-            raise KeyNotFound(f"Key not found: {head}", exit_code=codes.GENERIC)
+            raise KeyNotFound(f"Key not found: {head}")
         if len(path) == 1:
             del container[idx]
         else:
@@ -193,13 +195,13 @@ def unset_value(container: Any, path: Path) -> Any:
         return container
     if isinstance(container, list):
         if not isinstance(head, int) or head >= len(container):
-            raise KeyNotFound(f"Index {head} out of bounds", exit_code=codes.GENERIC)
+            raise KeyNotFound(f"Index {head} out of bounds")
         if len(path) == 1:
             del container[head]
         else:
             container[head] = unset_value(container[head], path[1:])
         return container
-    raise InputError(f"Unsupported type: {type(container).__name__} for item '{head}'", exit_code=codes.GENERIC)
+    raise InputError(f"Unsupported type: {type(container).__name__} for item '{head}'")
 
 
 def parse_tree_path(text: str) -> Path:

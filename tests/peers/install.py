@@ -89,6 +89,8 @@ def _register_optional() -> None:
         ("kube", "tests.peers.kube", "build_kube"),
         ("vault", "tests.peers.vault", "build_vault"),
         ("sealed-controller", "tests.peers.sealed_controller", "build_sealed_controller"),
+        # After "sops": the crate comes with the sops module that its `go install` downloads.
+        ("sops-functional-tests", "tests.peers.sops_functional", "build_sops_functional_tests"),
     ):
         try:
             mod = __import__(module, fromlist=[attr])

@@ -146,7 +146,7 @@ def test_interrupted_write_leaves_no_plaintext_temp_file(tmp_path: Path, monkeyp
     """Ctrl-C while `decrypt --output` writes: the target is untouched and no temporary copy stays."""
     import os
 
-    from secrets_kit_cli.commands import sops as sops_cli
+    from secrets_kit_cli.dropins.sops import streams as sops_streams
 
     folder = tmp_path / "out"
     folder.mkdir()
@@ -158,6 +158,6 @@ def test_interrupted_write_leaves_no_plaintext_temp_file(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        sops_cli.write_atomic(target, f"password: {SECRET}\n".encode(), plaintext=True)
+        sops_streams.write_atomic(target, f"password: {SECRET}\n".encode(), plaintext=True)
     assert sorted(p.name for p in folder.iterdir()) == ["out.yaml"]
     assert target.read_text() == "old\n"

@@ -28,8 +28,8 @@ from secrets_kit.errors import (
     ProviderError,
     SecretsKitError,
 )
-from secrets_kit.sops import codes
 from secrets_kit.sops.keysources.base import MasterKey, base64_enc
+from secrets_kit.sops.reasons import Reason
 
 __all__ = ["AwsKmsKey", "from_cli", "parse_encryption_context"]
 
@@ -85,7 +85,7 @@ def parse_encryption_context(text: str) -> dict[str, str]:
                 "Invalid KMS encryption context format",
                 where="--encryption-context",
                 hint="use comma-separated key:value pairs, e.g. app:web,env:prod",
-                exit_code=codes.INVALID_KMS_ENCRYPTION_CONTEXT,
+                reason=Reason.BAD_ENCRYPTION_CONTEXT,
             )
         context[fields[0]] = fields[1]
     return context

@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 from secrets_kit.errors import InputError
 
-from .. import codes
 from ..metadata import Metadata, flat_value, flatten, metadata_from_tree, metadata_to_dict, unflatten
+from ..reasons import Reason
 from ..tree import Branch, Comment
 
 SOPS_KEY = "sops"
@@ -27,7 +27,7 @@ class MetadataNotFound(InputError):
     """The input has no sops metadata (sops: "sops metadata not found", exit 1)."""
 
     def __init__(self, where: str | None = None) -> None:
-        super().__init__("sops metadata not found", where=where, exit_code=codes.GENERIC,
+        super().__init__("sops metadata not found", where=where, reason=Reason.NO_METADATA,
                          hint="the file is not encrypted; use `encrypt` first")
 
 
@@ -104,11 +104,10 @@ def extract_metadata(doc: Document, style: str) -> Any:
             continue
         if bi == 0:
             if len(found) > 1:
-                raise InputError("Found duplicate sops entry", where="sops metadata", exit_code=codes.GENERIC)
+                raise InputError("Found duplicate sops entry", where="sops metadata")
             value = branch[found[0]][1]
             if not isinstance(value, Branch):
-                raise InputError("Found sops entry that is not a mapping", where="sops metadata",
-                                 exit_code=codes.GENERIC)
+                raise InputError("Found sops entry that is not a mapping", where="sops metadata")
             meta = value
         for i in reversed(found):
             del branch[i]
@@ -144,10 +143,10 @@ def embed_metadata(doc: Document, md: Metadata, style: str, layout: str) -> Docu
                 continue
             if style == FLAT_FULL and k.startswith(SOPS_PREFIX):
                 raise InputError(f"Found key {k!r} in encrypted data, which starts with the reserved key prefix "
-                                 f"'{SOPS_PREFIX}' for SOPS metadata", exit_code=codes.FILE_ALREADY_ENCRYPTED)
+                                 f"'{SOPS_PREFIX}' for SOPS metadata", reason=Reason.ALREADY_ENCRYPTED)
             if style != FLAT_FULL and k == SOPS_KEY:
                 raise InputError("Found key 'sops' in encrypted data, which is a reserved key used for SOPS "
-                                 "metadata", exit_code=codes.FILE_ALREADY_ENCRYPTED)
+                                 "metadata", reason=Reason.ALREADY_ENCRYPTED)
         new_branches.append(Branch([*branch, *entries]))
     return Document(new_branches, source=doc.source, extra={**doc.extra, "metadata_entries": entries})
 

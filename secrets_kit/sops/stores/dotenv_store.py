@@ -12,8 +12,8 @@ from typing import Any
 
 from secrets_kit.errors import InputError
 
-from .. import codes
 from ..gofmt import val_to_string
+from ..reasons import Reason
 from ..tree import Branch, Comment
 from .base import FLAT_FULL, Document, Store
 
@@ -35,7 +35,7 @@ class DotenvStore(Store):
             if pos < 0:
                 raise InputError("invalid dotenv input line", where=f"line {number}",
                                  hint="each line must be KEY=VALUE or a # comment",
-                                 exit_code=codes.COULD_NOT_READ_INPUT)
+                                 reason=Reason.MALFORMED_INPUT)
             value = line[pos + 1:]
             if "\\n" in value:
                 value = value.replace("\\n", "\n")
@@ -47,7 +47,7 @@ class DotenvStore(Store):
         for key, value in doc.branches[0] if doc.branches else []:
             if isinstance(value, list):
                 raise InputError(f"cannot use complex value in dotenv file; offending key {key}",
-                                 exit_code=codes.ERROR_DUMPING_TREE)
+                                 reason=Reason.CANNOT_EMIT)
             if isinstance(key, Comment):
                 out.append(f"#{key.value}\n")
                 continue
@@ -62,4 +62,4 @@ class DotenvStore(Store):
         if isinstance(value, str):
             return value.encode("utf-8", "surrogateescape")
         raise InputError(f"the dotenv store only supports emitting strings, got {type(value).__name__}",
-                         exit_code=codes.ERROR_DUMPING_TREE)
+                         reason=Reason.CANNOT_EMIT)

@@ -13,8 +13,8 @@ from typing import Any
 
 from secrets_kit.errors import InputError
 
-from .. import codes
 from ..gofmt import val_to_string
+from ..reasons import Reason
 from ..tree import Branch, Comment
 from .base import FLAT_BELOW_TOP, Document, Store
 from .json_store import scalar_json
@@ -54,19 +54,19 @@ def _read_key_name(line: str, number: int) -> tuple[str, int]:
         start = len(quote)
         pos = line.find(quote, start)
         if pos < 0:
-            raise InputError("missing closing key quote", where=f"line {number}", exit_code=codes.COULD_NOT_READ_INPUT)
+            raise InputError("missing closing key quote", where=f"line {number}", reason=Reason.MALFORMED_INPUT)
         rest = line[pos + start:]
         i = min((rest.find(d) for d in _DELIMS if d in rest), default=-1)
         if i < 0:
             raise InputError("key-value delimiter not found", where=f"line {number}",
-                             exit_code=codes.COULD_NOT_READ_INPUT)
+                             reason=Reason.MALFORMED_INPUT)
         return line[start:pos].strip(), pos + start + i + 1
     positions = [line.find(d) for d in _DELIMS if d in line]
     if not positions:
-        raise InputError("key-value delimiter not found", where=f"line {number}", exit_code=codes.COULD_NOT_READ_INPUT)
+        raise InputError("key-value delimiter not found", where=f"line {number}", reason=Reason.MALFORMED_INPUT)
     end = min(positions)
     if end == 0:
-        raise InputError("empty key name", where=f"line {number}", exit_code=codes.COULD_NOT_READ_INPUT)
+        raise InputError("empty key name", where=f"line {number}", reason=Reason.MALFORMED_INPUT)
     return line[:end].strip(), end + 1
 
 
@@ -89,7 +89,7 @@ def parse_ini(text: str) -> list[_Section]:
         if line[0] == "[":
             close = line.rfind("]")
             if close < 0:
-                raise InputError("unclosed section", where=f"line {number}", exit_code=codes.COULD_NOT_READ_INPUT)
+                raise InputError("unclosed section", where=f"line {number}", reason=Reason.MALFORMED_INPUT)
             name = line[1:close]
             trailing = line[close + 1:]
             hits = [p for p in (trailing.find("#"), trailing.find(";")) if p >= 0]
@@ -142,7 +142,7 @@ def _read_value(text: str, lines: list[str], next_index: int, number: int) -> tu
                 value += nxt[:pos]
                 return value, consumed, ""
             value += nxt + "\n"
-        raise InputError("missing closing value quote", where=f"line {number}", exit_code=codes.COULD_NOT_READ_INPUT)
+        raise InputError("missing closing value quote", where=f"line {number}", reason=Reason.MALFORMED_INPUT)
     line = line.strip()
     consumed = 0
     if line.endswith("\\"):
@@ -227,7 +227,7 @@ class IniStore(Store):
                     continue
                 if not isinstance(value, Branch):
                     raise InputError("Error encoding section: Section values should always be TreeBranches",
-                                     where=f"[{key}]", exit_code=codes.ERROR_DUMPING_TREE)
+                                     where=f"[{key}]", reason=Reason.CANNOT_EMIT)
                 section_comment = ""
                 start = 0
                 if value and isinstance(value[0][0], Comment):

@@ -12,8 +12,8 @@ from typing import Any
 
 from secrets_kit.errors import InputError
 
-from .. import codes
 from ..gofmt import format_float_json
+from ..reasons import Reason
 from ..tree import Branch, Comment, Timestamp
 from .base import NESTED, Document, Store
 
@@ -44,11 +44,11 @@ def load_json_object(data: bytes, what: str = "input") -> Branch:
     try:
         value = json.loads(text, object_pairs_hook=Branch, parse_int=_parse_int, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
-        raise InputError(f"Could not unmarshal {what} data: {exc}", exit_code=codes.COULD_NOT_READ_INPUT) from None
+        raise InputError(f"Could not unmarshal {what} data: {exc}", reason=Reason.MALFORMED_INPUT) from None
     if not isinstance(value, Branch):
         kind = "arrays or other types" if isinstance(value, list) else "other JSON types"
         raise InputError(f"SOPS only supports JSON files with a top-level object (starting with '{{'), not {kind}",
-                         hint='wrap it in an object, e.g. {"data": [...]}', exit_code=codes.COULD_NOT_READ_INPUT)
+                         hint='wrap it in an object, e.g. {"data": [...]}', reason=Reason.MALFORMED_INPUT)
     return value
 
 
@@ -64,12 +64,12 @@ class JsonStore(Store):
             return "\t"
         if self.indent < -1:
             raise InputError("JSON Indentation parameter smaller than -1 is not accepted",
-                             exit_code=codes.ERROR_DUMPING_TREE)
+                             reason=Reason.CANNOT_EMIT)
         return " " * self.indent
 
     def emit(self, doc: Document) -> bytes:
         if not doc.branches:
-            raise InputError("nothing to write: the document has no branch", exit_code=codes.ERROR_DUMPING_TREE)
+            raise InputError("nothing to write: the document has no branch", reason=Reason.CANNOT_EMIT)
         out: list[str] = []
         self._write(doc.branches[0], out, "\n", self._indent_unit())
         out.append("\n")
@@ -123,14 +123,14 @@ def scalar_json(value: Any) -> str:
             return format_float_json(value)
         except ValueError:
             raise InputError("json: unsupported value: a NaN or infinite float",
-                             exit_code=codes.ERROR_DUMPING_TREE) from None
+                             reason=Reason.CANNOT_EMIT) from None
     if isinstance(value, bytes):
         import base64
 
         return '"' + base64.b64encode(value).decode() + '"'
     if isinstance(value, Comment | Timestamp):
         return _go_string(str(value))
-    raise InputError(f"cannot write a {type(value).__name__} value as JSON", exit_code=codes.ERROR_DUMPING_TREE)
+    raise InputError(f"cannot write a {type(value).__name__} value as JSON", reason=Reason.CANNOT_EMIT)
 
 
 class BinaryStore(JsonStore):
@@ -145,7 +145,7 @@ class BinaryStore(JsonStore):
     def emit_plain(self, doc: Document) -> bytes:
         if len(doc.branches) != 1:
             raise InputError("error emitting binary store: there must be exactly one tree branch",
-                             exit_code=codes.ERROR_DUMPING_TREE)
+                             reason=Reason.CANNOT_EMIT)
         for key, value in doc.branches[0]:
             if key == "data":
                 if isinstance(value, str):
@@ -153,11 +153,11 @@ class BinaryStore(JsonStore):
                 if isinstance(value, bytes):
                     return value
                 raise InputError("error emitting binary store: 'data' key in tree does not have a string value",
-                                 exit_code=codes.ERROR_DUMPING_TREE)
+                                 reason=Reason.CANNOT_EMIT)
         raise InputError("error emitting binary store: no binary data found in tree",
                          hint="the file was not encrypted as binary: pass --output-type json or yaml",
-                         exit_code=codes.ERROR_DUMPING_TREE)
+                         reason=Reason.CANNOT_EMIT)
 
     def emit_value(self, value: Any) -> bytes:
         raise InputError("Binary files are not structured and extracting a single value is not possible",
-                         exit_code=codes.ERROR_DUMPING_TREE)
+                         reason=Reason.CANNOT_EMIT)

@@ -26,8 +26,8 @@ import yaml
 
 from secrets_kit.errors import InputError
 
-from .. import codes
 from ..metadata import Metadata, metadata_from_tree, metadata_to_branch
+from ..reasons import Reason
 from ..tree import Branch, Comment
 from .base import NESTED, SOPS_KEY, Document, Store, extract_metadata
 from .yaml_text import render_key, render_scalar, resolve_plain, resolve_tagged
@@ -378,7 +378,7 @@ class _Builder:
             events: list[Any] = list(yaml.parse(text, Loader=_Loader))
         except yaml.YAMLError as exc:
             raise InputError(f"Error unmarshaling input YAML: {_yaml_error(exc)}",
-                             exit_code=codes.COULD_NOT_READ_INPUT) from None
+                             reason=Reason.MALFORMED_INPUT) from None
         scalar_spans: list[tuple[int, int]] = []
         for item in events:
             if type(item).__name__ in ("ScalarEvent", "AliasEvent"):
@@ -456,7 +456,7 @@ class _Builder:
                     if marker in frame.keys:
                         raise InputError(f"Error unmarshaling input YAML: line {ev.start_mark.line + 1}: "
                                          f"mapping key {key!r} already defined",
-                                         exit_code=codes.COULD_NOT_READ_INPUT)
+                                         reason=Reason.MALFORMED_INPUT)
                     frame.keys.add(marker)
                     frame.key = key
                     frame.key_event = ev
@@ -499,10 +499,10 @@ class _Builder:
                 elif isinstance(root, list):
                     raise InputError("Error unmarshaling input YAML: YAML documents that are sequences are not "
                                      "supported", hint="wrap the list in a mapping, e.g. items: [...]",
-                                     exit_code=codes.COULD_NOT_READ_INPUT)
+                                     reason=Reason.MALFORMED_INPUT)
                 else:
                     raise InputError("Error unmarshaling input YAML: YAML documents that are values are not "
-                                     "supported", exit_code=codes.COULD_NOT_READ_INPUT)
+                                     "supported", reason=Reason.MALFORMED_INPUT)
                 # Comments left at the end of the document are foot comments of its top level.
                 top = _Frame("map", branch, False, 0, False, None)
                 flush_before(ev.end_mark.index if ev.explicit else max(ev.start_mark.index, 0) + (
@@ -519,7 +519,7 @@ class _Builder:
                 if ev.anchor not in self.anchors:
                     # Not the alias name: `password: *hunter2` is a value written without quotes.
                     raise InputError(f"Error unmarshaling input YAML: line {ev.start_mark.line + 1}: "
-                                     "unknown anchor referenced", exit_code=codes.COULD_NOT_READ_INPUT)
+                                     "unknown anchor referenced", reason=Reason.MALFORMED_INPUT)
                 add_value(copy.deepcopy(self.anchors[ev.anchor]), ev, False)
                 self.last_content_end = ev.end_mark.index
                 self.prior_empty = ""
@@ -573,7 +573,7 @@ class _Builder:
                                                                         and frame.key == SOPS_KEY and len(stack) == 1)))
                 if frame is not None and frame.kind == "map" and frame.expect_key:
                     raise InputError("Error unmarshaling input YAML: complex mapping keys are not supported",
-                                     exit_code=codes.COULD_NOT_READ_INPUT)
+                                     reason=Reason.MALFORMED_INPUT)
                 if flow and frame is not None:
                     flush_before(start, frame)
                 node: Any = Branch() if kind == "map" else []
@@ -762,7 +762,7 @@ class YamlStore(Store):
     def __init__(self, indent: int | None = None) -> None:
         super().__init__(indent)
         if indent is not None and indent < 0:
-            raise InputError("YAML Negative indentation not accepted", exit_code=codes.ERROR_DUMPING_TREE)
+            raise InputError("YAML Negative indentation not accepted", reason=Reason.CANNOT_EMIT)
 
     # ------------------------------------------------------------ loading
     def _parse(self, data: bytes, sops_follows: bool = False) -> tuple[list[Branch], YamlSource]:
@@ -791,7 +791,7 @@ class YamlStore(Store):
         branches, source = self._parse(data, sops_follows)
         if data and not branches:
             # sops: a non-empty input without a document (only comments or blanks) fails to decode.
-            raise InputError("Error unmarshaling input YAML: EOF", exit_code=codes.COULD_NOT_READ_INPUT)
+            raise InputError("Error unmarshaling input YAML: EOF", reason=Reason.MALFORMED_INPUT)
         return Document(branches, source=source)
 
     def load_encrypted(self, data: bytes) -> tuple[Document, Metadata]:
@@ -820,7 +820,7 @@ class YamlStore(Store):
         for branch in doc.branches:
             if any(isinstance(k, str) and k == SOPS_KEY for k, _ in branch):
                 raise InputError("Found key 'sops' in encrypted data, which is a reserved key used for SOPS "
-                                 "metadata", exit_code=codes.FILE_ALREADY_ENCRYPTED)
+                                 "metadata", reason=Reason.ALREADY_ENCRYPTED)
         return self._emit(doc, md, layout)
 
     def _emit(self, doc: Document, md: Metadata | None, layout: str) -> bytes:

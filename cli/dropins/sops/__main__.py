@@ -1,0 +1,3 @@
+from secrets_kit_cli.dropins.sops.main import main
+
+main()

@@ -3,9 +3,12 @@
 Measures (median of N runs, after a warm-up): decrypt (of a file sops wrote, so both
 read the same bytes), encrypt, peak RSS of each process, and `set` of one value in the
 encrypted file with the size of the Git diff it leaves. Targets: decrypt no slower
-than sops, encrypt within 1.5x.
+than sops, encrypt within 1.5x. Then a 1,000-value decrypt, where start-up dominates
+(target: at most 1.2x sops's time), with runs of the programs interleaved so that both
+see the same machine load; `--before DIR` adds the same command on another source tree
+(e.g. a checkout of main) for a before/after row.
 
-    python bench/bench_sops.py [--runs 5] [--write]     (--write updates bench/RESULTS.md)
+    python bench/bench_sops.py [--runs 5] [--before DIR] [--write]   (--write updates bench/RESULTS.md)
 """
 
 from __future__ import annotations
@@ -70,6 +73,64 @@ def _timed_rss(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, 
     return elapsed, usage.ru_maxrss / 1024, out
 
 
+def interleaved(commands: dict[str, tuple[list[str], dict[str, str]]], cwd: Path, runs: int) -> dict[str, float]:
+    """Median wall time of each command, running them in turn `runs` times (after a warm-up round)."""
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for round_ in range(runs + 1):
+        for name, (argv, env) in commands.items():
+            elapsed, _, _ = _timed_rss(argv, env, cwd)
+            if round_:
+                samples[name].append(elapsed)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def small_decrypt_rows(sops: list[str], env: dict[str, str], folder: Path, recipient: str, runs: int,
+                       before: Path | None) -> list[str]:
+    """1,000 values (10 maps x 100 keys): decrypt, where the fixed cost of starting dominates."""
+    rng = random.Random(11)
+    data = {f"service{s:02d}": {f"key{k:02d}": "".join(rng.choices(string.ascii_letters, k=24)) for k in range(100)}
+            for s in range(10)}
+    plain = {"yaml": "".join(f"{s}:\n" + "".join(f"    {k}: {v}\n" for k, v in d.items()) for s, d in data.items()),
+             "json": json.dumps(data, indent="\t") + "\n"}
+    bindir = Path(sys.executable).parent
+    rows = ["", f"1,000 string values (10 maps x 100 keys), decrypt of a file sops wrote; median of {runs} interleaved "
+            "runs (each round runs every command once, so all see the same load).", "",
+            "| file | command | time | ratio to sops |", "|---|---|---|---|"]
+    for fmt, text in plain.items():
+        source = folder / f"small.{fmt}"
+        source.write_text(text)
+        enc = subprocess.run([*sops, "encrypt", "--age", recipient, str(source)], env=env, cwd=folder,
+                             capture_output=True, check=True).stdout
+        target = folder / f"small.enc.{fmt}"
+        target.write_bytes(enc)
+        argv = ["decrypt", str(target)]
+        commands = {"sops decrypt": ([*sops, *argv], env),
+                    # The floor of any Python drop-in: start Python, import AES-GCM and age, nothing else.
+                    "floor: python -c 'import AESGCM, pyrage'": (
+                        [sys.executable, "-c", "from cryptography.hazmat.primitives.ciphers.aead import AESGCM; "
+                         "import pyrage"], env),
+                    "secrets-kit sops decrypt": ([*secrets_kit(), "sops", *argv], env),
+                    "secrets-kit-sops decrypt": ([str(bindir / "secrets-kit-sops"), *argv], env),
+                    "python -m secrets_kit_cli sops decrypt (this tree)": (
+                        [sys.executable, "-m", "secrets_kit_cli", "sops", *argv], env)}
+        if before is not None:
+            commands["python -m secrets_kit_cli sops decrypt (--before tree)"] = (
+                [sys.executable, "-m", "secrets_kit_cli", "sops", *argv], {**env, "PYTHONPATH": str(before)})
+        times = interleaved(commands, folder, runs)
+        for name, value in times.items():
+            rows.append(f"| {fmt} | `{name}` | {value * 1000:.0f} ms | {value / times['sops decrypt']:.2f}x |")
+    return rows
+
+
+def import_tree(source: Path, folder: Path) -> Path:
+    """A folder importable with PYTHONPATH that maps `secrets_kit` and `secrets_kit_cli` to `source`'s."""
+    tree = folder / "before-tree"
+    tree.mkdir()
+    (tree / "secrets_kit").symlink_to(source.resolve() / "secrets_kit")
+    (tree / "secrets_kit_cli").symlink_to(source.resolve() / "cli")
+    return tree
+
+
 def git_diff_stat(repo: Path, path: Path) -> tuple[int, int]:
     """(changed lines, diff bytes) of the working tree against HEAD."""
     diff = subprocess.run(["git", "diff", "--unified=0", "--no-color", "--", str(path)], cwd=repo,
@@ -108,7 +169,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="replace the SOPS section of bench/RESULTS.md")
+    parser.add_argument("--before", type=Path, help="another source tree (e.g. a checkout of main) to compare")
+    parser.add_argument("--small-only", action="store_true", help="only the 1,000-value decrypt rows")
     opts = parser.parse_args()
+    if opts.small_only and opts.write:
+        parser.error("--small-only measures part of the section: it cannot --write it")
     import pyrage
 
     sops = [peer("sops")]
@@ -124,7 +189,7 @@ def main() -> None:
         recipient = str(identity.to_public())
         env = {**os.environ, "SOPS_AGE_KEY_FILE": str(keys), "SOPS_DISABLE_VERSION_CHECK": "1",
                "XDG_CONFIG_HOME": str(folder / "cfg")}
-        files = make_files(folder)
+        files = {} if opts.small_only else make_files(folder)
         lines.append(f"10,000 string values (100 maps x 100 keys), age recipient; median of {opts.runs} runs "
                      f"after a warm-up; wall time includes process start (`python bench/bench_sops.py`, "
                      f"{time.strftime('%Y-%m-%d')}).")
@@ -156,25 +221,28 @@ def main() -> None:
                          f"{o_time / s_time:.2f}x | |")
             lines.append(f"| {fmt} | `git diff` after set | {s_lines} lines, {s_bytes:,} bytes | "
                          f"{o_lines} lines, {o_bytes:,} bytes | | |")
-        # A file in its author's own layout (2-space indent, comments, flow lists), encrypted by us:
-        # sops re-emits it in its own layout on `set`, we change the value's line only.
-        styled = folder / "styled.yaml"
-        body = ["# service settings (benchmark data)"]
-        for s_index in range(100):
-            body.append(f"service{s_index:03d}:  # owner: team-{s_index % 7}")
-            body.extend(f"  key{k:03d}: value-{s_index}-{k}" for k in range(99))
-            body.append(f"  ports: [{8000 + s_index}, {9000 + s_index}]")
-        styled.write_text("\n".join(body) + "\n")
-        enc = subprocess.run([*ours, "encrypt", "--age", recipient, str(styled)], env=env, cwd=folder,
-                             capture_output=True, check=True).stdout
-        styled_enc = folder / "styled.enc.yaml"
-        styled_enc.write_bytes(enc)
-        s_time, s_lines, s_bytes = set_benchmark(sops, styled_enc, folder, env, 2)
-        o_time, o_lines, o_bytes = set_benchmark(ours, styled_enc, folder, env, 2)
-        lines.append(f"| yaml, own layout | set one value | {s_time * 1000:.0f} ms | {o_time * 1000:.0f} ms | "
-                     f"{o_time / s_time:.2f}x | |")
-        lines.append(f"| yaml, own layout | `git diff` after set | {s_lines:,} lines, {s_bytes:,} bytes | "
-                     f"{o_lines} lines, {o_bytes:,} bytes | | |")
+        if not opts.small_only:
+            # A file in its author's own layout (2-space indent, comments, flow lists), encrypted by us:
+            # sops re-emits it in its own layout on `set`, we change the value's line only.
+            styled = folder / "styled.yaml"
+            body = ["# service settings (benchmark data)"]
+            for s_index in range(100):
+                body.append(f"service{s_index:03d}:  # owner: team-{s_index % 7}")
+                body.extend(f"  key{k:03d}: value-{s_index}-{k}" for k in range(99))
+                body.append(f"  ports: [{8000 + s_index}, {9000 + s_index}]")
+            styled.write_text("\n".join(body) + "\n")
+            enc = subprocess.run([*ours, "encrypt", "--age", recipient, str(styled)], env=env, cwd=folder,
+                                 capture_output=True, check=True).stdout
+            styled_enc = folder / "styled.enc.yaml"
+            styled_enc.write_bytes(enc)
+            s_time, s_lines, s_bytes = set_benchmark(sops, styled_enc, folder, env, 2)
+            o_time, o_lines, o_bytes = set_benchmark(ours, styled_enc, folder, env, 2)
+            lines.append(f"| yaml, own layout | set one value | {s_time * 1000:.0f} ms | {o_time * 1000:.0f} ms | "
+                         f"{o_time / s_time:.2f}x | |")
+            lines.append(f"| yaml, own layout | `git diff` after set | {s_lines:,} lines, {s_bytes:,} bytes | "
+                         f"{o_lines} lines, {o_bytes:,} bytes | | |")
+        before = import_tree(opts.before, folder) if opts.before else None
+        lines.extend(small_decrypt_rows(sops, env, folder, recipient, max(opts.runs, 9), before))
     lines.append("")
     lines.append("- Decrypt reads a file written by sops, so both programs parse identical bytes.")
     lines.append("- \"standalone entry\": `python -m secrets_kit_cli.dropins.sops` (no click import), what a "

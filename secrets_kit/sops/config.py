@@ -188,9 +188,8 @@ def creation_config(rule: dict[str, Any], kms_context: dict[str, str] | None = N
             raise ConfigError("key_groups must be a list")
         result.key_groups = [_group_from_config(g or {}) for g in groups]
         return result
-    if groups == []:
-        result.key_groups = []
-        return result
+    # No key_groups, or `key_groups: []`: sops (config.go getKeyGroupsFromCreationRule) makes one
+    # group of the rule's flat keys, which may be empty ("empty key group provided").
     group: list[MasterKey] = []
     for recipient in _key_list(rule.get("age"), "age"):
         group.extend(keys_from_cli("age", recipient))

@@ -6,6 +6,7 @@ import difflib
 import json
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -374,8 +375,38 @@ def test_missing_identity_error_names_what_was_tried(enc_file: Path, ours, isola
 
 
 def test_help_and_version(ours) -> None:
-    assert "encrypt" in ours("--help").out
+    general = ours("--help")
+    assert general.returncode == 0 and "Commands:" in general.out and "encrypt [FILE]" in general.out
     assert ours("--version").out.startswith("sops 3.13.3")
+
+
+# Each subcommand's --help is its own (as `sops COMMAND --help`): its usage line and a flag only it takes.
+_COMMAND_HELP = [("encrypt", "--filename-override"), ("decrypt", "--extract"), ("edit", "--show-master-keys"),
+                 ("set", "--value-stdin"), ("unset", "--idempotent"), ("rotate", "--add-age"),
+                 ("updatekeys", "--yes"), ("exec-env", "--pristine"), ("exec-file", "--no-fifo"),
+                 ("filestatus", "--input-type"), ("groups", "--file")]
+
+
+@pytest.mark.parametrize(("command", "flag"), _COMMAND_HELP, ids=[c for c, _ in _COMMAND_HELP])
+def test_subcommand_help_is_that_commands(command: str, flag: str, ours) -> None:
+    for argv in ([command, "--help"], [command, "-h"], ["help", command]):
+        result = ours(*argv)
+        assert result.returncode == 0, result.err
+        assert result.out.startswith(f"Usage: secrets-kit sops {command} "), argv
+        assert flag in result.out and "Commands:" not in result.out, argv
+
+
+def test_both_entry_points_run_the_drop_in(enc_file: Path) -> None:
+    """`secrets-kit sops` and the standalone `secrets-kit-sops` (for HELM_SECRETS_SOPS_PATH) decrypt alike."""
+
+    bindir = Path(sys.executable).parent
+    outputs = []
+    for argv in ([str(bindir / "secrets-kit"), "sops"], [str(bindir / "secrets-kit-sops")],
+                 [sys.executable, "-m", "secrets_kit_cli.dropins.sops"]):
+        done = subprocess.run([*argv, "decrypt", str(enc_file)], capture_output=True, check=False)
+        assert done.returncode == 0, (argv, done.stderr)
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1] == outputs[2] and SECRET.encode() in outputs[0]
 
 
 def test_file_mode_kept_on_in_place(enc_file: Path, ours) -> None:
@@ -402,3 +433,48 @@ def test_encrypt_over_an_existing_output_keeps_unchanged_ciphertexts(age_id, our
     other = make_age_identity(tmp_path, "o.txt")
     assert ours("encrypt", "--age", other.recipient, "--output", str(target), str(plain)).returncode == 0
     assert len(_changed_lines(first, target.read_text())) > 10
+
+
+# The import budget of the hot path (`secrets-kit sops decrypt`, what helm-secrets runs per values file):
+# what may load, so a stray import (click, a cloud SDK, tempfile's chain) shows up as a failure here.
+_THIRD_PARTY_ALLOWED = {"secrets_kit", "secrets_kit_cli", "cryptography", "_cffi_backend", "_openssl", "pyrage",
+                        "yaml", "_yaml", "cython_runtime"}
+_STDLIB_DENIED = {"tempfile", "shutil", "subprocess", "bz2", "lzma", "zipfile", "tarfile", "logging", "threading",
+                  "socket", "ssl", "http", "email", "asyncio", "argparse", "uuid", "random", "decimal", "textwrap"}
+_OURS_DENIED = ("secrets_kit.render", "secrets_kit.sealed", "secrets_kit.providers", "secrets_kit.k8s",
+                "secrets_kit.quickstart", "secrets_kit.clients", "secrets_kit_cli.main", "secrets_kit_cli.commands",
+                "secrets_kit_cli.dropins.sops.edit", "secrets_kit_cli.dropins.sops.keycommands")
+_KEYSOURCES_ALLOWED = {"secrets_kit.sops.keysources", "secrets_kit.sops.keysources.base",
+                       "secrets_kit.sops.keysources.age"}
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_sops_decrypt_import_budget(fmt: str, age_id, ours, isolated_env: Path) -> None:
+    plain = isolated_env / f"plain.{fmt}"
+    plain.write_text(f"a: {SECRET}\n" if fmt == "yaml" else f'{{"a": "{SECRET}"}}\n')
+    enc = ours("encrypt", "--age", age_id.recipient, str(plain))
+    assert enc.returncode == 0, enc.err
+    target = isolated_env / f"enc.{fmt}"
+    target.write_bytes(enc.stdout)
+    report = isolated_env / "modules.json"
+    code = (
+        "import json, os, sys\n"
+        "start = set(sys.modules)\n"
+        f"sys.argv = ['secrets-kit', 'sops', 'decrypt', {str(target)!r}]\n"
+        "from secrets_kit_cli.entry import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        f"open({str(report)!r}, 'w').write(json.dumps(sorted(set(sys.modules) - start)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert SECRET.encode() in done.stdout
+    loaded = json.loads(report.read_text())
+    tops = {name.split(".")[0] for name in loaded}
+    third_party = {t for t in tops if t not in sys.stdlib_module_names and not t.startswith("_cython_")}
+    assert third_party <= _THIRD_PARTY_ALLOWED, sorted(third_party - _THIRD_PARTY_ALLOWED)
+    assert not tops & _STDLIB_DENIED, sorted(tops & _STDLIB_DENIED)
+    assert not [m for m in loaded if m.startswith(_OURS_DENIED)]
+    keysources = {m for m in loaded if m.startswith("secrets_kit.sops.keysources")}
+    assert keysources <= _KEYSOURCES_ALLOWED, sorted(keysources - _KEYSOURCES_ALLOWED)
+    if fmt == "json":
+        assert "yaml" not in tops and "secrets_kit.sops.stores.yaml_store" not in loaded

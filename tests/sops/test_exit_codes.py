@@ -28,6 +28,7 @@ class Case:
     argv: list[str]
     expected: int
     env: dict[str, str] | None = None
+    stderr: str | None = None  # sops's exact stderr, which ours must equal (texts that scripts and sops's tests read)
 
 
 def _encrypted(folder: Path, ours, recipient: str, name: str = "enc.yaml", text: str = PLAIN_YAML) -> Path:
@@ -103,6 +104,9 @@ def _quorum(folder: Path, ours, recipient: str) -> None:
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
+
+# sops's functional tests compare this text exactly (test_no_keygroups, test_zero_keygroups, test_empty_keygroup).
+EMPTY_GROUP = "Could not generate data key: [empty key group provided]\n"
 
 CASES = [
     Case("decrypt a file that is not encrypted", _plain("plain.yaml", PLAIN_YAML), ["decrypt", "plain.yaml"], 1),
@@ -194,6 +198,35 @@ CASES = [
          ["encrypt", "plain.yaml"], 1),
     Case("empty key group in .sops.yaml", _config("creation_rules:\n  - key_groups:\n      - {}\n"),
          ["encrypt", "plain.yaml"], 1),
+    Case("rule without keys in .sops.yaml", _config("creation_rules:\n  - path_regex: plain\\.yaml\n"),
+         ["encrypt", "-i", "plain.yaml"], 1, stderr=EMPTY_GROUP),
+    Case("key_groups: [] in .sops.yaml", _config("creation_rules:\n  - key_groups: []\n"),
+         ["encrypt", "-i", "plain.yaml"], 1, stderr=EMPTY_GROUP),
+    Case("empty key group in .sops.yaml, exact text", _config("creation_rules:\n  - key_groups:\n      - {}\n"),
+         ["encrypt", "-i", "plain.yaml"], 1, stderr=EMPTY_GROUP),
+    Case("invalid age recipient", _plain("p.yaml", PLAIN_YAML), ["encrypt", "--age", "notarecipient", "p.yaml"], 1),
+    Case("malformed age1 recipient", _plain("p.yaml", PLAIN_YAML), ["encrypt", "--age", "age1qqq", "p.yaml"], 1),
+    Case("invalid age recipient in .sops.yaml", _config("creation_rules:\n  - age: notarecipient\n"),
+         ["encrypt", "plain.yaml"], 1),
+    Case("invalid age recipient, legacy -e", _plain("p.yaml", PLAIN_YAML), ["-e", "--age", "age1qqq", "p.yaml"], 1),
+    Case("invalid age recipient to rotate --add-age", _with_enc(), ["rotate", "--add-age", "age1qqq", "enc.yaml"], 1),
+    Case("decrypt empty stdin", _nothing, ["decrypt"], 1, stderr="Could not unmarshal input data: EOF\n"),
+    Case("decrypt empty stdin as JSON", _nothing, ["decrypt", "--input-type", "json"], 1,
+         stderr="Could not unmarshal input data: EOF\n"),
+    Case("decrypt empty stdin as YAML", _nothing, ["decrypt", "--input-type", "yaml"], 1),
+    Case("decrypt empty stdin as dotenv", _nothing, ["decrypt", "--input-type", "dotenv"], 1),
+    Case("encrypt empty stdin as JSON", _nothing, ["encrypt", "--age", "RECIPIENT", "--filename-override", "x.json"],
+         2, stderr="Error unmarshalling file: Could not unmarshal input data: EOF\n"),
+    Case("encrypt empty stdin as YAML", _nothing, ["encrypt", "--age", "RECIPIENT", "--filename-override", "x.yaml"],
+         92, stderr="File cannot be completely empty, it must contain at least one document\n"),
+    Case("encrypt stdin with --in-place", _nothing,
+         ["encrypt", "-i", "--age", "RECIPIENT", "--filename-override", "x.yaml"], 8,
+         stderr="Error: cannot use --in-place when reading from stdin\n"),
+    Case("decrypt a missing file, exact text", _nothing, ["decrypt", "missing.yaml"], 100,
+         stderr='Error: cannot operate on non-existent file "FOLDER/missing.yaml"\n'),
+    Case("--in-place with --output, exact text", _with_enc(),
+         ["decrypt", "--in-place", "--output", "x.yaml", "enc.yaml"], 8,
+         stderr="Error: cannot operate on both --output and --in-place\n"),
     Case("updatekeys without a config", _with_enc(), ["updatekeys", "-y", "enc.yaml"], 1),
     Case("rotate a missing file with --add-age", _nothing, ["rotate", "--add-age", "RECIPIENT", "missing.yaml"], 49),
     Case("edit without changes", _with_enc(), ["edit", "enc.yaml"], 200, env={"EDITOR": "true"}),
@@ -218,6 +251,10 @@ def test_exit_code_matches_sops(case: Case, age_id, real_sops, ours, tmp_path: P
     assert theirs.returncode == case.expected, f"real sops: {theirs.returncode} {theirs.err[-400:]}"
     assert mine.returncode == theirs.returncode, f"ours: {mine.returncode} {mine.err[-400:]}"
     assert SECRET not in mine.err and "also-secret-x" not in mine.err
+    assert "secrets-kit: error" not in mine.err  # errors read as sops's: no prefix of ours, none doubled
+    if case.stderr is not None:
+        for name, result in results.items():
+            assert result.err == case.stderr.replace("FOLDER", str(tmp_path / name)), name
     if case.expected == 0:
         assert mine.stdout == theirs.stdout
     if mine.returncode not in (0, 7):

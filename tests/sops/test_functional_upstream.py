@@ -96,7 +96,7 @@ def _named(results: dict[str, str], outcome: str) -> set[str]:
 def test_real_sops_passes_its_functional_tests_here(upstream_results) -> None:
     """The harness works: real sops passes every test that this machine can run."""
     results, output = upstream_results["sops"]
-    assert len(results) >= 40, output[-2000:]
+    assert len(results) >= 35, output[-2000:]
     assert not SKIPPED.keys() & results.keys()
     assert _named(results, "FAILED") == set(), output[-4000:]
     assert _named(results, "ignored") == {"publish_json_file_s3", "encrypt_json_file_kms",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from secrets_kit.errors import InputError, SecretsKitError
+from secrets_kit.sops.reasons import Reason
 
 from . import codes
 from .args import KEY_FLAGS
@@ -47,7 +48,12 @@ def cmd_encrypt(ctx: Context) -> None:
     if target and Path(target).is_file():
         # Replacing an encrypted file: keep its data key and unchanged ciphertexts (minimal diff).
         previous = Path(target).read_bytes()
-    result = encrypt_bytes(data, in_store, out_store, opts, previous=previous, order=ctx.order())
+    try:
+        result = encrypt_bytes(data, in_store, out_store, opts, previous=previous, order=ctx.order())
+    except SecretsKitError as err:
+        if err.reason == Reason.MALFORMED_INPUT:  # encrypt.go: the plain file did not load
+            raise SopsError(f"Error unmarshalling file: {err}", codes.COULD_NOT_READ_INPUT) from None
+        raise
     ctx.emit_result(result, path, plaintext=False)
 
 

@@ -101,5 +101,7 @@ def command_help(name: str) -> str:
     """The help of one subcommand; the general help for the legacy form or an unknown name."""
     if name not in _COMMANDS:
         return HELP
+    import textwrap
+
     arguments, what, flags = _COMMANDS[name]
-    return f"Usage: secrets-kit sops {name} [flags] {arguments}\n\n{what}\n\n{flags}"
+    return f"Usage: secrets-kit sops {name} [flags] {arguments}\n\n{textwrap.fill(what, 100)}\n\n{flags}"

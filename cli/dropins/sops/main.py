@@ -31,7 +31,10 @@ UNSUPPORTED = ("keyservice", "publish", "completion")
 
 def run(argv: list[str]) -> None:
     args = parse_argv(argv)
-    if args.command == "help" or args.on("help"):
+    if args.command == "help":  # `sops help [COMMAND]`
+        echo(command_help(args.positional[0] if args.positional else ""), nl=False)
+        return
+    if args.on("help"):
         echo(command_help(args.command), nl=False)
         return
     if args.on("version") and args.command == "legacy":

@@ -44,7 +44,8 @@ def load_json_object(data: bytes, what: str = "input") -> Branch:
     try:
         value = json.loads(text, object_pairs_hook=Branch, parse_int=_parse_int, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
-        raise InputError(f"Could not unmarshal {what} data: {exc}", reason=Reason.MALFORMED_INPUT) from None
+        detail = str(exc) if text.strip() else "EOF"  # nothing at all: Go's decoder (and sops) say EOF
+        raise InputError(f"Could not unmarshal {what} data: {detail}", reason=Reason.MALFORMED_INPUT) from None
     if not isinstance(value, Branch):
         kind = "arrays or other types" if isinstance(value, list) else "other JSON types"
         raise InputError(f"SOPS only supports JSON files with a top-level object (starting with '{{'), not {kind}",

@@ -36,7 +36,7 @@ def cmd_encrypt(ctx: Context) -> None:
     check_conflicts(args, stdin)
     if stdin and not args.text("filename-override"):
         raise SopsError("Error: must specify --filename-override when reading from stdin",
-                         codes.CONFLICTING_PARAMETERS)
+                        codes.CONFLICTING_PARAMETERS)
     if path is not None:
         check_exists(path)
     name = file_name(args, path)
@@ -76,7 +76,7 @@ def cmd_decrypt(ctx: Context) -> None:
             extract = parse_tree_path(args.text("extract"))
         except InputError as exc:
             raise SopsError(f"error parsing --extract path: {exc.message}",
-                             codes.INVALID_TREE_PATH_FORMAT) from None
+                            codes.INVALID_TREE_PATH_FORMAT) from None
     data = read_input(path)
     result = decrypt_bytes(data, in_store, out_store, order, args.on("ignore-mac"), extract)
     ctx.emit_result(result, path, plaintext=True)
@@ -128,7 +128,7 @@ def cmd_set(ctx: Context) -> None:
     needed = 2 if args.on("value-stdin") else 3
     if len(args.positional) != needed:
         raise SopsError(f"Error: no file specified, or index and value are missing. Need precisely {needed} "
-                         "positional arguments.", codes.NO_FILE_SPECIFIED)
+                        "positional arguments.", codes.NO_FILE_SPECIFIED)
     path, index = args.positional[0], args.positional[1]
     if args.on("value-stdin"):
         raw = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
@@ -202,7 +202,7 @@ def cmd_exec_env(ctx: Context) -> None:
         raise SopsError("error: missing file to decrypt")
     if args.on("background") and args.on("same-process"):
         raise SopsError("Error: The --same-process flag cannot be used with --background",
-                         codes.CONFLICTING_PARAMETERS)
+                        codes.CONFLICTING_PARAMETERS)
     if args.text("user"):
         raise SopsError("--user is not supported by secrets-kit")
     path, command = args.positional
@@ -269,7 +269,7 @@ def cmd_legacy(ctx: Context) -> None:
         raise SopsError("Error: no file specified", codes.NO_FILE_SPECIFIED)
     if len(args.positional) > 1:
         echo("[sops] warning: More than one positional argument provided. Only the first one will be used!",
-                   err=True)
+             err=True)
         args.positional = args.positional[:1]
     check_conflicts(args, False)
     path = args.positional[0]
@@ -278,8 +278,8 @@ def cmd_legacy(ctx: Context) -> None:
     if not exists:
         if any(args.text(f"{op}-{k}") for op in ("add", "rm") for k in KEY_FLAGS):
             raise SopsError(f"Error: cannot add or remove keys on non-existent file {go_quoted_path(path)}, "
-                             "use `--kms` and `--pgp` instead.",
-                             codes.CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE)
+                            "use `--kms` and `--pgp` instead.",
+                            codes.CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE)
         if any(m in modes for m in ("encrypt", "decrypt", "rotate")):
             check_exists(path)
     if not modes:

@@ -68,7 +68,7 @@ def _edit_loop(initial: bytes, basename: str, accept: Callable[[bytes], Any]) ->
                 raise SopsError(f"Could not run editor: {exc.strerror}", codes.NO_EDITOR_FOUND) from None
             if done.returncode != 0:
                 raise SopsError(f"Could not run editor: exit status {done.returncode}",
-                                 codes.NO_EDITOR_FOUND)
+                                codes.NO_EDITOR_FOUND)
             edited = Path(tmp).read_bytes()
             if hashlib.sha256(edited).digest() == original:
                 raise SopsError("File has not changed, exiting.", codes.FILE_HAS_NOT_BEEN_MODIFIED)
@@ -79,7 +79,7 @@ def _edit_loop(initial: bytes, basename: str, accept: Callable[[bytes], Any]) ->
                 if not sys.stdin.isatty() or exit_code_for(exc) == codes.FAILED_TO_COMPARE_VERSIONS:
                     raise
                 echo(f"{message_for(exc)}. Press enter to return to the editor, or Ctrl+C to exit.",
-                           err=True)
+                     err=True)
                 sys.stdin.readline()
     finally:
         shutil.rmtree(directory, ignore_errors=True)

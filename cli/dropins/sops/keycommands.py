@@ -78,7 +78,7 @@ def cmd_rotate(ctx: Context) -> None:
         if add or remove:
             raise SopsError(f"Error: cannot add or remove keys on non-existent file {go_quoted_path(target)}, "
                             "use the `edit` subcommand instead.",
-                             codes.CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE)
+                            codes.CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE)
         check_exists(target)
     if Path(target).is_dir() or len(args.positional) > 1:
         from secrets_kit.sops.detect import expand_paths

@@ -158,9 +158,10 @@ def kubeseal(**kw: Any) -> None:
     kubeseal --recovery-unseal --recovery-private-key backup.yaml < sealed.yaml
     Also reads SEALED_SECRETS_<FLAG> environment variables (e.g. SEALED_SECRETS_CERT).
     """
+    from secrets_kit_cli.dropins.kubeseal import KubesealFlags, Streams, run
+
     from secrets_kit import __version__
     from secrets_kit.k8s.kubeconfig import Overrides
-    from secrets_kit.sealed.kubeseal import KubesealFlags, Streams, run
     from secrets_kit.sealed.scopes import Scope
 
     if kw["version"]:

@@ -1,6 +1,8 @@
 """kubeseal's command-line behaviour (v0.36.6 `runCLI`) on top of the sealed core.
 
-The front door parses flags into `KubesealFlags`; `run` follows kubeseal's order of
+Drop-in emulation lives in the CLI (cli/dropins/), never in the core: the core knows SealedSecrets,
+this module knows kubeseal's flags, order of checks, texts and exit codes.
+`commands/kubeseal.py` parses argv into `KubesealFlags`; `run` follows kubeseal's order of
 checks: --recovery-unseal, --validate, --re-encrypt, open the certificate, --fetch-cert,
 --merge-into, --raw, then seal. Error texts are kubeseal's where it has one; every
 failure exits 1, as kubeseal does.
@@ -17,22 +19,30 @@ from typing import BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ..errors import ConfigError, InputError, SecretsKitError
-from ..files import write_atomic
-from ..k8s.kubeconfig import Overrides, default_namespace
-from ..k8s.manifests import Manifest, dump_documents, dump_json, dump_yaml, load_documents
-from .certs import load_cert
-from .crypto import hybrid_encrypt
-from .fetch import (
+from secrets_kit.errors import ConfigError, InputError, SecretsKitError
+from secrets_kit.files import write_atomic
+from secrets_kit.k8s.kubeconfig import Overrides, default_namespace
+from secrets_kit.k8s.manifests import Manifest, dump_documents, dump_json, dump_yaml, load_documents
+from secrets_kit.sealed.certs import load_cert
+from secrets_kit.sealed.crypto import hybrid_encrypt
+from secrets_kit.sealed.fetch import (
     DEFAULT_CONTROLLER_NAME,
     DEFAULT_CONTROLLER_NAMESPACE,
     controller_post,
     fetch_cluster_cert,
     status_message,
 )
-from .fetch import read_cert_source as read_cert
-from .model import API_VERSION, KIND, SealOptions, is_sealed_secret, merge_into, seal_secret, unseal
-from .scopes import Scope, encryption_label
+from secrets_kit.sealed.fetch import read_cert_source as read_cert
+from secrets_kit.sealed.model import (
+    API_VERSION,
+    KIND,
+    SealOptions,
+    is_sealed_secret,
+    merge_into,
+    seal_secret,
+    unseal,
+)
+from secrets_kit.sealed.scopes import Scope, encryption_label
 
 EXIT_KUBESEAL = 1
 
@@ -116,7 +126,7 @@ def _run(flags: KubesealFlags, streams: Streams) -> None:
 def _dispatch(flags: KubesealFlags, streams: Streams, read_input: Callable[[], bytes], source: str, fmt: str,
               out: list[bytes]) -> None:
     if flags.recovery_unseal:
-        from .keyfiles import read_private_keys
+        from secrets_kit.sealed.keyfiles import read_private_keys
 
         keyring = read_private_keys(flags.private_keys) if flags.private_keys else None
         if keyring is None:
@@ -207,7 +217,7 @@ def _raw(flags: KubesealFlags, public_key: rsa.RSAPublicKey, streams: Streams) -
 
 
 def _has_kubeconfig(overrides: Overrides) -> bool:
-    from ..k8s.kubeconfig import load_merged
+    from secrets_kit.k8s.kubeconfig import load_merged
 
     try:
         merged = load_merged(overrides)

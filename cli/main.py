@@ -70,6 +70,12 @@ def main(argv: list[str] | None = None) -> None:
 
         sops_main(args[1:])
         return
+    if args[:1] == ["kubeseal"]:
+        # The kubeseal drop-in prints kubeseal's `error: ...` lines; the group adds nothing to it.
+        from secrets_kit_cli.commands.kubeseal import main as kubeseal_main
+
+        kubeseal_main(args[1:])
+        return
     try:
         cli.main(args=args, prog_name="secrets-kit", standalone_mode=False)
     except SecretsKitError as err:

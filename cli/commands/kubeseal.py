@@ -30,7 +30,16 @@ _FLAGS: dict[str, tuple[bool, bool]] = {
     "as-group": (True, False), "as-uid": (True, False), "request-timeout": (True, False),
     "disable-compression": (False, False), "proxy-url": (True, False),
 }
-_SHORT = {"-o": "format", "-w": "sealed-secret-file", "-f": "secret-file", "-n": "namespace", "-s": "server"}
+# klog's flags, which kubeseal registers: accepted and ignored (the drop-in writes no log).
+KLOG_FLAGS: dict[str, bool] = {  # name -> takes a value
+    "add_dir_header": False, "alsologtostderr": False, "alsologtostderrthreshold": True,
+    "legacy_stderr_threshold_behavior": False, "log_backtrace_at": True, "log_dir": True, "log_file": True,
+    "log_file_max_size": True, "logtostderr": False, "one_output": False, "skip_headers": False,
+    "skip_log_headers": False, "stderrthreshold": True, "v": True, "vmodule": True,
+}
+_FLAGS.update({name: (takes_value, False) for name, takes_value in KLOG_FLAGS.items()})
+_SHORT = {"-o": "format", "-w": "sealed-secret-file", "-f": "secret-file", "-n": "namespace", "-s": "server",
+          "-v": "v"}
 _TRUE = {"true", "1", "t", "yes"}
 _FALSE = {"false", "0", "f", "no"}
 
@@ -99,6 +108,14 @@ def _opt(*decls: str, **kwargs: Any) -> Any:
     return click.option(*decls, **kwargs)
 
 
+def _klog_options(command: Any) -> Any:
+    for name, takes_value in KLOG_FLAGS.items():
+        decls = ["-v", "--v"] if name == "v" else [f"--{name}"]
+        command = click.option(*decls, f"klog_{name}", is_flag=not takes_value, default=None, hidden=True,
+                               expose_value=False)(command)
+    return command
+
+
 @click.command(cls=_KubesealCommand, context_settings={"help_option_names": ["-h", "--help"],
                                                        "max_content_width": 110})
 @_opt("--cert", default="", metavar="FILE|URL",
@@ -148,7 +165,7 @@ def _opt(*decls: str, **kwargs: Any) -> Any:
 @_opt("--request-timeout", default="0", hidden=True)
 @_opt("--disable-compression", is_flag=True, hidden=True)
 @_opt("--proxy-url", default=None, hidden=True)
-@_opt("-v", "--v", "verbosity", default=None, hidden=True)
+@_klog_options
 def kubeseal(**kw: Any) -> None:
     """Drop-in for kubeseal v0.36.6: seal Secrets into SealedSecrets (same flags, input and output).
 
@@ -192,6 +209,39 @@ def kubeseal(**kw: Any) -> None:
                       stderr_is_tty=sys.stderr.isatty())
     run(flags, streams)
     sys.stdout.flush()
+
+
+def main(args: list[str]) -> None:
+    """`secrets-kit kubeseal ARGS` without the group: kubeseal's `error: ` lines and exit codes."""
+    from secrets_kit.errors import SecretsKitError
+
+    try:
+        kubeseal.main(args=args, prog_name="secrets-kit kubeseal", standalone_mode=False)
+    except SecretsKitError as err:
+        if os.environ.get("SECRETS_KIT_DEBUG", "") not in ("", "0", "false"):
+            raise
+        # kubeseal's line is `error: <message>`; where and what to do follow it.
+        extra = "; ".join(part for part in (err.where, err.hint) if part)
+        click.echo("error: " + " ".join(err.message.split()) + (f" ({' '.join(extra.split())})" if extra else ""),
+                   err=True)
+        sys.exit(err.exit_code)
+    except click.exceptions.Exit as ex:
+        sys.exit(ex.exit_code)
+    except click.ClickException as ex:
+        ex.show()
+        sys.exit(ex.exit_code)
+    except BrokenPipeError:  # stdout closed by `head` or a pager: not an error
+        sys.stderr.close()
+        sys.exit(0)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as ex:  # a bug of ours: one line unless debugging
+        if os.environ.get("SECRETS_KIT_DEBUG", "") not in ("", "0", "false"):
+            raise
+        click.echo(f"error: secrets-kit internal error: {type(ex).__name__} (set SECRETS_KIT_DEBUG=1 for a "
+                   "traceback)", err=True)
+        sys.exit(1)
+    sys.exit(0)
 
 
 def _timeout(text: str) -> float:

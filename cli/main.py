@@ -1,16 +1,20 @@
-"""Entry point of `secrets-kit`: the lazy command tree and the error-to-exit-code mapping."""
+"""Entry point of `secrets-kit`: the lazy command tree and the error-to-exit-code mapping.
+
+click is imported only when the group runs: the drop-ins (`secrets-kit kubeseal`, `secrets-kit
+sops`) parse their own command lines and start without it.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-
-import click
+from typing import TYPE_CHECKING, Any
 
 from secrets_kit import __version__
 from secrets_kit.errors import EXIT_ERROR, SecretsKitError
 
-from .lazy import LazyGroup
+if TYPE_CHECKING:
+    import click
 
 # name -> (module, attribute, one-line help). Modules load only when their command runs.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -37,23 +41,46 @@ Exit codes:
 The `sops` and `kubeseal` drop-ins use their upstream tool's exit codes."""
 
 
-@click.group(
-    cls=LazyGroup,
-    lazy=COMMANDS,
-    epilog=EXIT_CODES_HELP,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-@click.version_option(__version__, "--version", "-V", prog_name="secrets-kit")
-@click.option("--debug", is_flag=True, envvar="SECRETS_KIT_DEBUG", help="Show tracebacks on errors.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """secrets-kit: keep every secret of a GitOps repository safe in Git.
+def _group() -> click.Group:
+    import click
 
-    Seal before commit, decrypt at render time, or sync from secret managers
-    in-cluster: one core, three front doors.
-    """
-    ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
+    from .lazy import LazyGroup
+
+    @click.group(
+        cls=LazyGroup,
+        lazy=COMMANDS,
+        epilog=EXIT_CODES_HELP,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    @click.version_option(__version__, "--version", "-V", prog_name="secrets-kit")
+    @click.option("--debug", is_flag=True, envvar="SECRETS_KIT_DEBUG", help="Show tracebacks on errors.")
+    @click.pass_context
+    def cli(ctx: click.Context, debug: bool) -> None:
+        """secrets-kit: keep every secret of a GitOps repository safe in Git.
+
+        Seal before commit, decrypt at render time, or sync from secret managers
+        in-cluster: one core, three front doors.
+        """
+        ctx.ensure_object(dict)
+        ctx.obj["debug"] = debug
+
+    return cli
+
+
+_GROUP: list[click.Group] = []
+
+
+def group() -> click.Group:
+    """The `secrets-kit` click group, built once, on first use."""
+    if not _GROUP:
+        _GROUP.append(_group())
+    return _GROUP[0]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":  # `secrets_kit_cli.main.cli`, as before the group was built lazily
+        return group()
+    raise AttributeError(name)
 
 
 def _debug_requested(argv: list[str]) -> bool:
@@ -76,8 +103,10 @@ def main(argv: list[str] | None = None) -> None:
 
         kubeseal_main(args[1:])
         return
+    import click
+
     try:
-        cli.main(args=args, prog_name="secrets-kit", standalone_mode=False)
+        group().main(args=args, prog_name="secrets-kit", standalone_mode=False)
     except SecretsKitError as err:
         if _debug_requested(args):
             raise

@@ -156,3 +156,23 @@ def test_fetch_cert_without_a_kubeconfig_says_how_to_point_at_a_cluster():
     done = run_cli("kubeseal", "--fetch-cert", env={"KUBECONFIG": "/dev/null"})
     assert done.code == 1 and done.out == b""
     assert "--kubeconfig FILE or KUBECONFIG=FILE" in done.err and "--cert FILE|URL" in done.err
+
+
+def test_the_click_free_parser_agrees_with_click():
+    """`secrets-kit kubeseal` parses known flags without click; click's own parse must give the same."""
+    from secrets_kit_cli.commands.kubeseal import DEFAULTS, _click_command, fast_parse, normalize
+
+    command = _click_command()
+    assert command.make_context("kubeseal", []).params == DEFAULTS  # what click passes when nothing is given
+    for args in (["--cert", "c.pem", "-o", "yaml", "-n", "ns", "--scope=cluster-wide"],
+                 ["--raw", "--name", "x", "--from-file", "a,b", "--from-file=c", "--as", "me", "-v", "3"],
+                 ["--recovery-unseal", "--recovery-private-key", "k1,k2", "--rotate", "--log_dir", "/tmp",
+                  "--insecure-skip-tls-verify=true", "--allow-empty-data=false", "--request-timeout", "5s"],
+                 ["-w", "out.json", "-f", "in.yaml", "--merge-into", "m.json", "--controller-name", "c"]):
+        env = {"SEALED_SECRETS_CONTROLLER_NAMESPACE": "env-ns"}
+        fast = fast_parse(args, env)
+        parsed = command.make_context("kubeseal", normalize(args, env)).params
+        assert fast == {k: list(v) if isinstance(v, tuple) else v for k, v in parsed.items()}, args
+    for args in (["--help"], ["positional"], ["--nope"], ["--scope", "bogus"], ["--raw=maybe"], ["--cert"],
+                 ["--request-timeout", "soon"], ["-oyaml"]):
+        assert fast_parse(args, {}) is None, args  # left to click, which reports it (or prints help)

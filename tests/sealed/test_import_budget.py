@@ -1,0 +1,70 @@
+"""The fixed cost of the hot commands: the modules each may load (issue 10 item 9).
+
+Importing is most of a cold seal's time (bench/bench_startup.py), so a new import on these paths
+must be a decision: each command runs in a fresh interpreter and its modules are compared with
+what it may load. The floor is what any Python sealer loads: the RSA-OAEP and AES-GCM pieces of
+`cryptography` (plus the interpreter's own start-up modules).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .helpers import secret, yaml_of
+
+FLOOR = ("from cryptography.hazmat.primitives.ciphers.aead import AESGCM; "
+         "from cryptography.hazmat.primitives.asymmetric import padding, rsa; "
+         "from cryptography.hazmat.primitives import hashes")
+RUN = """
+import json, sys
+from secrets_kit_cli.main import main
+try:
+    main(sys.argv[2:])
+except SystemExit:
+    pass
+sys.stdout.flush()
+with open(sys.argv[1], "w") as out:
+    json.dump(sorted(sys.modules), out)
+"""
+# Never on a hot path: the clouds, the operator, rich, the round-trip YAML library, and what
+# `tempfile` drags in (shutil, bz2, lzma).
+NEVER = ("boto3", "botocore", "google", "kopf", "kubernetes", "hvac", "rich", "ruamel", "tempfile", "shutil",
+         "bz2", "lzma", "yaml")
+# click's help formatter asks shutil for the terminal width: --help may load it (and what it drags in).
+ALLOWED = {"--help": ("shutil", "bz2", "lzma")}
+# Modules each command may load beyond the floor: measured (editable install: 61, 43, 47) plus
+# room for a wheel install, which loads pathlib & co. only when a command does; click is ~30 more.
+BUDGET = {"seal": 75, "kubeseal": 58, "--help": 62}
+
+
+def modules(tmp_path: Path, args: list[str], stdin: bytes = b"") -> set[str]:
+    out = tmp_path / "modules.json"
+    done = subprocess.run([sys.executable, "-c", RUN, str(out), *args], input=stdin, capture_output=True,
+                          timeout=60, check=False, env={"KUBECONFIG": "/dev/null", "PATH": "/usr/bin:/bin"})
+    assert out.exists(), done.stderr
+    return set(json.loads(out.read_text()))
+
+
+def floor() -> set[str]:
+    code = FLOOR + "; import json, sys; print(json.dumps(sorted(sys.modules)))"
+    return set(json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout))
+
+
+@pytest.mark.parametrize("command", list(BUDGET))
+def test_hot_command_imports_stay_within_budget(tmp_path, cert_file, command):
+    source = yaml_of(secret(string_data={"password": "budget-value"})).encode()
+    args = {"seal": ["seal", "--cert", str(cert_file)], "kubeseal": ["kubeseal", "--cert", str(cert_file)],
+            "--help": ["--help"]}[command]
+    loaded = modules(tmp_path, args, source)
+    assert "secrets_kit" in loaded
+    heavy = sorted(m for m in loaded if m.split(".")[0] in NEVER and m not in ALLOWED.get(command, ()))
+    assert heavy == [], f"{command} imports {heavy}"
+    if command == "kubeseal":
+        assert not [m for m in loaded if m.split(".")[0] == "click"], "the kubeseal drop-in parses without click"
+    extra = sorted(loaded - floor())
+    assert len(extra) <= BUDGET[command], f"{command} loads {len(extra)} modules beyond the floor: {extra}"

@@ -239,27 +239,24 @@ def _bound_to(scope: Scope, namespace: str, name: str) -> str:
 
 def _sealed_for(sealed: Manifest, where: str, keyring: Keyring, ciphertext: bytes,
                 tried: bytes) -> tuple[Scope, str, str] | None:
-    """The scope, namespace and name an item opens under, guessed from the SealedSecret's own names
-    (top-level and template: kubeseal copies them there) with every scope; None when no guess opens it."""
+    """The scope, namespace and name the SealedSecret was sealed for, when its template still records
+    them (sealing copies the Secret's metadata there) and they open the item; else None. One guess
+    only, so a plain wrong key costs no more private-key operations than it did."""
     meta = metadata(sealed, where)
     tmeta = template_of(sealed, where).get("metadata")
     tmeta = tmeta if isinstance(tmeta, dict) else {}
-    names = dict.fromkeys(str(m.get("name") or "") for m in (tmeta, meta))
-    namespaces = dict.fromkeys(str(m.get("namespace") or "") for m in (tmeta, meta))
-    seen = {tried}
-    for scope in Scope:
-        for ns in namespaces:
-            for name in names:
-                label = encryption_label(ns, name, scope)
-                if label in seen:
-                    continue
-                seen.add(label)
-                try:
-                    keyring.decrypt(ciphertext, label)  # the plaintext is dropped at once
-                except DecryptionError:
-                    continue
-                return scope, ns, name
-    return None
+    tannotations = tmeta.get("annotations")
+    scope = scope_of(tannotations if isinstance(tannotations, dict) else None)
+    ns = str(tmeta.get("namespace") or meta.get("namespace") or "")
+    name = str(tmeta.get("name") or meta.get("name") or "")
+    label = encryption_label(ns, name, scope)
+    if label == tried:
+        return None
+    try:
+        keyring.decrypt(ciphertext, label)  # the plaintext is dropped at once
+    except DecryptionError:
+        return None
+    return scope, ns, name
 
 
 def _decrypt_hint(sealed: Manifest, where: str, keyring: Keyring, ciphertext: bytes, label: bytes) -> str:

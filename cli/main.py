@@ -49,6 +49,7 @@ def _group() -> click.Group:
     @click.group(
         cls=LazyGroup,
         lazy=COMMANDS,
+        help=GROUP_HELP,
         epilog=EXIT_CODES_HELP,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -56,11 +57,6 @@ def _group() -> click.Group:
     @click.option("--debug", is_flag=True, envvar="SECRETS_KIT_DEBUG", help="Show tracebacks on errors.")
     @click.pass_context
     def cli(ctx: click.Context, debug: bool) -> None:
-        """secrets-kit: keep every secret of a GitOps repository safe in Git.
-
-        Seal before commit, decrypt at render time, or sync from secret managers
-        in-cluster: one core, three front doors.
-        """
         ctx.ensure_object(dict)
         ctx.obj["debug"] = debug
 
@@ -83,6 +79,39 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+GROUP_HELP = """secrets-kit: keep every secret of a GitOps repository safe in Git.
+
+Seal before commit, decrypt at render time, or sync from secret managers
+in-cluster: one core, three front doors."""
+GROUP_OPTIONS = (("-V, --version", "Show the version and exit."), ("--debug", "Show tracebacks on errors."),
+                 ("-h, --help", "Show this message and exit."))
+
+
+def static_help(width: int = 80) -> str:
+    """`secrets-kit --help` as click prints it (at most 80 columns), without importing click: the
+    most-run help costs no more than the interpreter. tests/test_cli.py compares it with click's."""
+    import textwrap
+
+    def paragraphs(text: str) -> list[str]:
+        return [textwrap.fill(" ".join(p.split()), width - 2, initial_indent="  ", subsequent_indent="  ")
+                for p in text.split("\n\n")]
+
+    def rows(pairs: list[tuple[str, str]]) -> list[str]:
+        first = max(len(name) for name, _ in pairs)
+        lines = []
+        for name, text in pairs:
+            wrapped = textwrap.wrap(text, width - first - 6) or [""]  # click: 2 margin, 2 gap, 2 spare
+            lines.append(f"  {name.ljust(first)}  {wrapped[0]}".rstrip())
+            lines += [" " * (first + 4) + more for more in wrapped[1:]]
+        return lines
+
+    epilog = ["  " + line if line else "" for line in EXIT_CODES_HELP.removeprefix("\b\n").splitlines()]
+    out = ["Usage: secrets-kit [OPTIONS] COMMAND [ARGS]...", "", *"\n\n".join(paragraphs(GROUP_HELP)).split("\n"),
+           "", "Options:", *rows(list(GROUP_OPTIONS)), "", "Commands:",
+           *rows([(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]), "", *epilog]
+    return "\n".join(out) + "\n"
+
+
 def _debug_requested(argv: list[str]) -> bool:
     return "--debug" in argv or os.environ.get("SECRETS_KIT_DEBUG", "") not in ("", "0", "false")
 
@@ -103,6 +132,9 @@ def main(argv: list[str] | None = None) -> None:
 
         kubeseal_main(args[1:])
         return
+    if args in (["--help"], ["-h"]):  # the help most run: printed without importing click
+        sys.stdout.write(static_help())
+        sys.exit(0)
     import click
 
     try:

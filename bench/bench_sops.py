@@ -253,7 +253,7 @@ def main() -> None:
                  "two-line `sops` wrapper script for HELM_SECRETS_SOPS_PATH runs.")
     lines.append("- \"own layout\": 2-space indent, comments and flow lists as a person writes them; sops rewrites "
                  "the whole file in its layout on `set`, secrets-kit keeps it.")
-    lines.append("- 1,000 values: `secrets-kit sops` now reaches the drop-in before click is imported (`cli/entry.py`), "
+    lines.append("- 1,000 values: `secrets-kit sops` now reaches the drop-in before click is imported (`cli/main.py`), "
                  "as `secrets-kit-sops` does; the `--before` row is the same command on the tree before that change "
                  "(its `secrets-kit sops` imported click and the whole command group first). The floor row is what "
                  "any Python drop-in pays before reading a byte: start Python and import AES-GCM and age.")

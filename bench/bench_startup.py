@@ -1,24 +1,149 @@
-"""CLI start-up: `secrets-kit --help` wall time, next to kubeseal's and sops's."""
+#!/usr/bin/env python3
+"""Fixed cost of a command: cold processes of `secrets-kit` next to the floor, kubeseal and sops.
+
+Each case is a new process, run --runs times interleaved with the others (so the shared machine's
+load hits them alike); the figure is the median wall time. The floor is the same interpreter doing
+nothing but import the pieces of `cryptography` a seal needs: no Python sealer can start faster.
+Targets (issue 10 item 9): one seal <= 1.3x the floor, `--help` <= 60 ms, in a wheel install.
+
+    python bench/bench_startup.py                       # this interpreter's secrets-kit
+    python bench/bench_startup.py --baseline /venv/bin --baseline-label "main (abc123)"  # side by side
+    python bench/bench_startup.py --write-results       # put the table into bench/RESULTS.md
+"""
 
 from __future__ import annotations
 
-import shutil
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from pathlib import Path
 
-from common import peer, secrets_kit, time_command
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from bench_sealed import CRYPTO_IMPORTS, make_secret, run  # noqa: E402
+from common import peer  # noqa: E402
+
+HEADING = "## CLI start-up: the fixed cost of a command"
+SEAL_TARGET, HELP_TARGET_MS = 1.3, 60
+FLOOR = "floor: the interpreter importing what a seal needs of `cryptography`"
+BARE = "`python -c pass`"
+
+
+def cases(bin_dir: Path, cert: Path) -> dict[str, list[str]]:
+    """What one installation runs: its own interpreter for the floors, its console script for the rest."""
+    python, script = str(bin_dir / "python"), str(bin_dir / "secrets-kit")
+    return {
+        FLOOR: [python, "-c", CRYPTO_IMPORTS],
+        BARE: [python, "-c", "pass"],
+        "`secrets-kit seal --cert cert.pem < secret.yaml`": [script, "seal", "--cert", str(cert)],
+        "`secrets-kit kubeseal --cert cert.pem < secret.yaml`": [script, "kubeseal", "--cert", str(cert)],
+        "`secrets-kit --help`": [script, "--help"],
+    }
+
+
+def bench(installs: dict[str, Path], runs: int) -> list[tuple[str, str, str, str]]:
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
+        from secrets_kit.sealed.keys import KeyFolder
+
+        cert = KeyFolder(Path(tmp) / "keys").create(name="cluster").cert_path  # RSA-4096, like the controller's
+        secret = Path(tmp) / "secret.yaml"
+        secret.write_text(make_secret(1))
+        argvs = {(label, case): argv for label, bin_dir in installs.items()
+                 for case, argv in cases(bin_dir, cert).items()}
+        argvs[("upstream", "`kubeseal --cert cert.pem < secret.yaml` (Go)")] = [peer("kubeseal"), "--cert", str(cert)]
+        argvs[("upstream", "`kubeseal --help`")] = [peer("kubeseal"), "--help"]
+        argvs[("upstream", "`sops --help`")] = [peer("sops"), "--help"]
+        times: dict[tuple[str, str], list[float]] = {key: [] for key in argvs}
+        for argv in argvs.values():  # warm the page cache and write the .pyc files
+            run(argv, stdin=secret)
+        for _ in range(runs):
+            for key, argv in argvs.items():
+                times[key].append(run(argv, stdin=secret).seconds)
+    medians = {key: statistics.median(values) for key, values in times.items()}
+    rows = []
+    for (label, case), seconds in medians.items():
+        floor = medians.get((label, FLOOR))
+        ratio = f"{seconds / floor:.2f}x the floor" if floor else ""
+        if case.startswith(("`secrets-kit seal", "`secrets-kit kubeseal")) and floor:
+            ratio += f" (target <= {SEAL_TARGET}x: {'met' if seconds / floor <= SEAL_TARGET else 'missed'})"
+        if case == "`secrets-kit --help`":
+            bare = medians[(label, BARE)]
+            ratio += (f", {seconds / bare:.2f}x `python -c pass` (target <= {HELP_TARGET_MS} ms: "
+                      f"{'met' if seconds * 1000 <= HELP_TARGET_MS else 'missed'} at this load)")
+        rows.append((label, case, f"{seconds * 1000:.0f} ms", ratio))
+    return rows
+
+
+def table(rows: list[tuple[str, str, str, str]], installs: dict[str, Path], runs: int) -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    where = "; ".join(f"{label}: `{path}`" for label, path in installs.items())
+    lines = [
+        HEADING, "",
+        f"`python bench/bench_startup.py --runs {runs}` on {dt.date.today().isoformat()}, Python "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs (load average {load:.1f} at the end: the machine is "
+        f"shared); medians of {runs} cold processes, interleaved. Installs: {where}.", "",
+        "| install | command | wall time | ratio |", "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+NOTES = """\
+How the fixed cost is kept down: commands are listed from a static table and imported only when
+run; boto3, google-cloud, kopf, kubernetes, hvac, rich and ruamel.yaml are never imported by these
+commands, nor `tempfile` (`files.write_atomic` makes its own temporary file: tempfile pulled shutil,
+bz2, lzma and random); the drop-ins start without click (`secrets-kit kubeseal` parses known flags
+itself and loads click only for --help or to report a bad flag), and so does `secrets-kit --help`
+(printed from the command table; a test compares it with click's rendering); regexes compile on first
+use; the version is a literal. `tests/sealed/test_import_budget.py` keeps each hot command's modules (none of
+those, no click for the drop-in, and a count beyond the floor) and `tests/test_cli.py` the --help one.
+
+What still separates a seal from the floor (about 60 modules, `python -X importtime`): `secrets-kit
+seal` is a click command (click with inspect, uuid, gettext, platform: ~30 modules, ~45 ms on a
+quiet machine); and, for the drop-in too, dataclasses (which imports inspect, ast, dis, tokenize),
+pathlib (re, fnmatch, urllib.parse), enum, typing, copy, datetime and json, used throughout the core.
+The seal target is not met: 1.3x the floor needs both gone from the seal path (a click-free `seal`
+front and a core without dataclasses/pathlib on it), which this change did not attempt. The 60 ms
+--help target cannot be judged at this load (the bare interpreter alone took the time shown above);
+on a quiet machine (2026-11-26, load 1.3) `python -c pass` took 11 ms and the click-based --help
+59 ms, a seal 80 ms against a 32 ms floor. Wall times swing with the shared machine's load; the
+ratios to the same run's floor and bare interpreter much less."""
+
+
+def write_results(text: str) -> None:
+    """Replace this section of bench/RESULTS.md (or put it after the title); other sections stay."""
+    path = ROOT / "bench" / "RESULTS.md"
+    current = path.read_text()
+    if HEADING in current:
+        start = current.index(HEADING)
+        rest = current[start + len(HEADING):]
+        nxt = rest.find("\n## ")
+        current = current[:start] + (rest[nxt + 1:] if nxt >= 0 else "")
+        path.write_text(current[:start] + text + "\n" + current[start:])
+    else:
+        first = current.find("\n## ")
+        path.write_text(current[:first + 1] + text + "\n" + current[first + 1:])
 
 
 def main() -> None:
-    ours = time_command([*secrets_kit(), "--help"], runs=15)
-    on_path = shutil.which("secrets-kit")
-    via_path = time_command([on_path, "--help"], runs=15) if on_path else None
-    kubeseal = time_command([peer("kubeseal"), "--help"], runs=15)
-    sops = time_command([peer("sops"), "--help"], runs=15)
-    print("## CLI start-up (`--help`, median of 15)")
-    print(f"- secrets-kit --help: {ours * 1000:.0f} ms (budget 300 ms)")
-    if via_path is not None and on_path != secrets_kit()[0]:
-        print(f"- secrets-kit --help through PATH ({on_path}, e.g. a pyenv shim): {via_path * 1000:.0f} ms")
-    print(f"- kubeseal --help: {kubeseal * 1000:.0f} ms (ratio ours/kubeseal {ours / kubeseal:.1f}x)")
-    print(f"- sops --help: {sops * 1000:.0f} ms (ratio ours/sops {ours / sops:.1f}x)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--baseline", type=Path, help="bin/ folder of another install to measure alongside")
+    parser.add_argument("--baseline-label", default="baseline", help="its name in the table, e.g. `main (abc123)`")
+    parser.add_argument("--write-results", action="store_true")
+    args = parser.parse_args()
+    installs = {"this tree": Path(sys.executable).parent}
+    if args.baseline:
+        installs = {args.baseline_label: args.baseline, **installs}
+    text = table(bench(installs, args.runs), installs, args.runs) + "\n" + NOTES + "\n"
+    print(text)
+    if args.write_results:
+        write_results(text)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,3 @@
-from secrets_kit_cli.entry import main
+from secrets_kit_cli.main import main
 
 main()

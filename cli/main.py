@@ -1,16 +1,20 @@
-"""Entry point of `secrets-kit`: the lazy command tree and the error-to-exit-code mapping."""
+"""Entry point of `secrets-kit`: the lazy command tree and the error-to-exit-code mapping.
+
+click is imported only when the group runs: the drop-ins (`secrets-kit kubeseal`, `secrets-kit
+sops`) parse their own command lines and start without it.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-
-import click
+from typing import TYPE_CHECKING, Any
 
 from secrets_kit import __version__
 from secrets_kit.errors import EXIT_ERROR, SecretsKitError
 
-from .lazy import LazyGroup
+if TYPE_CHECKING:
+    import click
 
 # name -> (module, attribute, one-line help). Modules load only when their command runs.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -37,23 +41,75 @@ Exit codes:
 The `sops` and `kubeseal` drop-ins use their upstream tool's exit codes."""
 
 
-@click.group(
-    cls=LazyGroup,
-    lazy=COMMANDS,
-    epilog=EXIT_CODES_HELP,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-@click.version_option(__version__, "--version", "-V", prog_name="secrets-kit")
-@click.option("--debug", is_flag=True, envvar="SECRETS_KIT_DEBUG", help="Show tracebacks on errors.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """secrets-kit: keep every secret of a GitOps repository safe in Git.
+def _group() -> click.Group:
+    import click
 
-    Seal before commit, decrypt at render time, or sync from secret managers
-    in-cluster: one core, three front doors.
-    """
-    ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
+    from .lazy import LazyGroup
+
+    @click.group(
+        cls=LazyGroup,
+        lazy=COMMANDS,
+        help=GROUP_HELP,
+        epilog=EXIT_CODES_HELP,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    @click.version_option(__version__, "--version", "-V", prog_name="secrets-kit")
+    @click.option("--debug", is_flag=True, envvar="SECRETS_KIT_DEBUG", help="Show tracebacks on errors.")
+    @click.pass_context
+    def cli(ctx: click.Context, debug: bool) -> None:
+        ctx.ensure_object(dict)
+        ctx.obj["debug"] = debug
+
+    return cli
+
+
+_GROUP: list[click.Group] = []
+
+
+def group() -> click.Group:
+    """The `secrets-kit` click group, built once, on first use."""
+    if not _GROUP:
+        _GROUP.append(_group())
+    return _GROUP[0]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":  # `secrets_kit_cli.main.cli`, as before the group was built lazily
+        return group()
+    raise AttributeError(name)
+
+
+GROUP_HELP = """secrets-kit: keep every secret of a GitOps repository safe in Git.
+
+Seal before commit, decrypt at render time, or sync from secret managers
+in-cluster: one core, three front doors."""
+GROUP_OPTIONS = (("-V, --version", "Show the version and exit."), ("--debug", "Show tracebacks on errors."),
+                 ("-h, --help", "Show this message and exit."))
+
+
+def static_help(width: int = 80) -> str:
+    """`secrets-kit --help` as click prints it (at most 80 columns), without importing click: the
+    most-run help costs no more than the interpreter. tests/test_cli.py compares it with click's."""
+    import textwrap
+
+    def paragraphs(text: str) -> list[str]:
+        return [textwrap.fill(" ".join(p.split()), width - 2, initial_indent="  ", subsequent_indent="  ")
+                for p in text.split("\n\n")]
+
+    def rows(pairs: list[tuple[str, str]]) -> list[str]:
+        first = max(len(name) for name, _ in pairs)
+        lines = []
+        for name, text in pairs:
+            wrapped = textwrap.wrap(text, width - first - 6) or [""]  # click: 2 margin, 2 gap, 2 spare
+            lines.append(f"  {name.ljust(first)}  {wrapped[0]}".rstrip())
+            lines += [" " * (first + 4) + more for more in wrapped[1:]]
+        return lines
+
+    epilog = ["  " + line if line else "" for line in EXIT_CODES_HELP.removeprefix("\b\n").splitlines()]
+    out = ["Usage: secrets-kit [OPTIONS] COMMAND [ARGS]...", "", *"\n\n".join(paragraphs(GROUP_HELP)).split("\n"),
+           "", "Options:", *rows(list(GROUP_OPTIONS)), "", "Commands:",
+           *rows([(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]), "", *epilog]
+    return "\n".join(out) + "\n"
 
 
 def _debug_requested(argv: list[str]) -> bool:
@@ -65,13 +121,24 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["sops"]:
         # The sops drop-in parses sops's own command line and exits with sops's codes
-        # (the `secrets-kit` executable gets here through `entry`, before click loads).
+        # (before click loads: the module imports nothing heavy at the top).
         from secrets_kit_cli.dropins.sops.main import main as sops_main
 
         sops_main(args[1:])
         return
+    if args[:1] == ["kubeseal"]:
+        # The kubeseal drop-in prints kubeseal's `error: ...` lines; the group adds nothing to it.
+        from secrets_kit_cli.commands.kubeseal import main as kubeseal_main
+
+        kubeseal_main(args[1:])
+        return
+    if args in (["--help"], ["-h"]):  # the help most run: printed without importing click
+        sys.stdout.write(static_help())
+        sys.exit(0)
+    import click
+
     try:
-        cli.main(args=args, prog_name="secrets-kit", standalone_mode=False)
+        group().main(args=args, prog_name="secrets-kit", standalone_mode=False)
     except SecretsKitError as err:
         if _debug_requested(args):
             raise

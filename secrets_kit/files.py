@@ -1,16 +1,29 @@
 """Atomic file writes: a temporary file in the target's folder, then os.replace.
 
 A reader sees the old file or the new one, never half of one; on any error the
-temporary file is removed and the target is left as it was.
+temporary file is removed and the target is left as it was. The temporary file is made
+here rather than with `tempfile`, whose import (shutil, bz2, lzma, random) costs every
+command that writes a file more than the write itself.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+
+
+def _create_temporary(target: Path) -> tuple[int, str]:
+    """A new file `.NAME.<random>.tmp` beside `target`, opened for writing, mode 0600 (as mkstemp)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        path = str(target.parent / f".{target.name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(path, flags, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {target}")
 
 
 def write_atomic(path: str | Path, data: bytes | str, *, mode: int = 0o644, make_parents: bool = True) -> None:
@@ -19,7 +32,7 @@ def write_atomic(path: str | Path, data: bytes | str, *, mode: int = 0o644, make
     if make_parents:
         target.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = _create_temporary(target)
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), mode)  # before any byte is written
@@ -43,7 +56,7 @@ def write_all_atomic(outputs: Iterable[tuple[Path, bytes | str, int]]) -> None:
         for target, data, mode in outputs:
             target.parent.mkdir(parents=True, exist_ok=True)
             payload = data.encode("utf-8") if isinstance(data, str) else data
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            fd, tmp = _create_temporary(target)
             staged.append((tmp, target))
             with os.fdopen(fd, "wb") as handle:
                 os.fchmod(handle.fileno(), mode)

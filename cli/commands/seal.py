@@ -309,9 +309,10 @@ YAML/JSON, a `kubectl get secret -o yaml` backup List), and --keys-dir (default:
 key folder). Every key is tried; the one that worked last is tried first.
 
 \b
-Plaintext goes to standard output unless --out-dir (files NAME.unsealed.yaml, mode 0600)
-or -w FILE. --check prints no plaintext: it reports which key opens each item and exits
-with 4 if any item cannot be opened.
+Plaintext goes to standard output unless -w FILE or --out-dir DIR: there each input keeps
+its own name and its path under the folder given (DIR/app/db.yaml for app/db.yaml; standard
+input as DIR/stdin.yaml; the extension follows -o), mode 0600. --check prints no plaintext:
+it reports which key opens each item and exits with 4 if any item cannot be opened.
 """
 
 
@@ -320,7 +321,8 @@ with 4 if any item cannot be opened.
 @click.option("-k", "--key", "keys", multiple=True, metavar="PATH", help="Private key file or folder (repeatable).")
 @click.option("--keys-dir", type=click.Path(file_okay=False), help="A local key folder [default: the user's].")
 @click.option("-o", "--format", "fmt", type=click.Choice(["yaml", "json"]), help="Output format [default: as input].")
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), help="Write Secrets under this folder.")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write Secrets under this folder, keeping input names.")
 @click.option("-w", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write all Secrets to FILE.")
 @click.option("--check", is_flag=True, help="Only check that every item opens; print no plaintext.")
 @click.option("--owner-references", is_flag=True,

@@ -72,18 +72,19 @@ def _json_documents(text: str, source: str) -> list[Any] | None:
         docs.append(value)
 
 
-_VALUE_QUOTE = re.compile(r"\s*with value .*", re.DOTALL)
+# Compiled on use (re caches them): only an error message needs them.
+_VALUE_QUOTE = r"\s*with value .*"
 # ruamel quotes source text in some problems (`found undefined alias 'hunter2'` for
 # `password: *hunter2`): it may be a secret value. Parser token names ('<stream end>') and
 # single characters ('\t', ',') are safe; from the first other quote on, the text is cut.
-_SAFE_QUOTED = re.compile(r"'(?:<[a-z ]+>|\\?[^'])'" + r'|"(?:<[a-z ]+>|\\?[^"])"')
+_SAFE_QUOTED = r"'(?:<[a-z ]+>|\\?[^'])'" + r'|"(?:<[a-z ]+>|\\?[^"])"'
 
 
 def _redacted_problem(problem: str) -> str:
-    problem = _VALUE_QUOTE.sub("", problem)
+    problem = re.sub(_VALUE_QUOTE, "", problem, flags=re.DOTALL)
     if problem.startswith("found duplicate key"):
         return problem  # the key is an item name, not a value
-    masked = _SAFE_QUOTED.sub(lambda m: "_" * len(m.group()), problem)
+    masked = re.sub(_SAFE_QUOTED, lambda m: "_" * len(m.group()), problem)
     cut = min((i for i in (masked.find("'"), masked.find('"')) if i >= 0), default=-1)
     return problem if cut < 0 else problem[:cut] + "<redacted>"
 

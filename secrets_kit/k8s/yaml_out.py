@@ -47,7 +47,7 @@ class _LazyRe:
 
 _BEST_WIDTH = 80
 # The common case, written as is: no space, no indicator, no YAML 1.1 number or timestamp.
-_COMMON_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./+=-]*\Z")
+_COMMON_PLAIN = _LazyRe(r"[A-Za-z_/][A-Za-z0-9_./+=-]*\Z")
 _YAML11_WORDS = frozenset((
     "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
     "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null", "NULL",
@@ -316,7 +316,7 @@ def _yaml_scalar(value: Any, column: int = 0, indent: int = 2) -> str:
     raise TypeError(f"cannot write a {type(value).__name__} as YAML")
 
 
-_ASCII_ORDER_KEY = re.compile(r"[\x00-\x2f\x3a-\x5a\x61-\x7a]*\Z")
+_ASCII_ORDER_KEY = _LazyRe(r"[\x00-\x2f\x3a-\x5a\x61-\x7a]*\Z")
 
 
 def _wrap64(number: int) -> int:

@@ -61,10 +61,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import KeyMaterialError, RenderError
+from ..sealed.validate import SEALED_FOR
 from .model import Manifest
 
 KEY_BYTES = 32
-SEALED_FOR = "secrets-kit.io/sealed-for"
 CARRIED_ANNOTATIONS = ("argocd.argoproj.io/", "helm.sh/hook")
 DOMAIN = b"secrets-kit reseal v1"
 _HASH = hashlib.sha256

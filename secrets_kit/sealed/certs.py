@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from ..errors import KeyMaterialError
 from .crypto import fingerprint
 
-_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----", re.DOTALL)
+# Patterns are compiled on first use (re caches them): a command that reads no PEM pays nothing.
+_PEM_CERT = rb"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----"
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def go_date(when: dt.datetime) -> str:
 
 def load_cert(data: bytes, source: str) -> SealingCert:
     """The first PEM certificate in `data`; it must hold an RSA key."""
-    match = _PEM_CERT.search(data)
+    match = re.search(_PEM_CERT, data, re.DOTALL)
     if match is None:
         raise KeyMaterialError("failed to read any certificates", where=source,
                                hint="expected a PEM file with a CERTIFICATE block")

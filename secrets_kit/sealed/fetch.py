@@ -135,13 +135,20 @@ def _discover(access: ClusterAccess, namespace: str) -> tuple[str, str] | None:
     return str(svc["metadata"]["name"]), str(svc["spec"]["ports"][0].get("name") or "")
 
 
+POINT_AT_A_CLUSTER = ("point at a cluster with --kubeconfig FILE or KUBECONFIG=FILE, whose current context "
+                      "reaches its API server; or seal offline with --cert FILE|URL")
+
+
+class NoClusterConfigured(ConfigError):
+    """No kubeconfig (or --server) says which cluster to talk to."""
+
+
 def cluster_access(overrides: Overrides) -> ClusterAccess:
     from ..k8s.kubeconfig import resolve
 
     access = resolve(overrides)
     if access is None:
-        raise ConfigError("no kubeconfig found to reach the cluster",
-                          hint="pass --cert FILE|URL, --kubeconfig, or set KUBECONFIG")
+        raise NoClusterConfigured("no kubeconfig found to reach the cluster", hint=POINT_AT_A_CLUSTER)
     return access
 
 

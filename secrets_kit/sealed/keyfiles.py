@@ -21,13 +21,12 @@ from ..k8s.manifests import expand_lists, load_documents
 from ..k8s.secrets import metadata, secret_items
 from .crypto import Keyring, PrivateKey, fingerprint
 
-_PEM_KEY = re.compile(
-    rb"-----BEGIN (RSA |EC |ENCRYPTED |)PRIVATE KEY-----\r?\n.*?-----END \1PRIVATE KEY-----", re.DOTALL)
+_PEM_KEY = rb"-----BEGIN (RSA |EC |ENCRYPTED |)PRIVATE KEY-----\r?\n.*?-----END \1PRIVATE KEY-----"  # compiled on use
 
 
 def parse_pem_key(data: bytes, source: str) -> rsa.RSAPrivateKey | None:
     """The first private key of a PEM text; None if there is no private-key block at all."""
-    match = _PEM_KEY.search(data)
+    match = re.search(_PEM_KEY, data, re.DOTALL)
     if match is None:
         return None
     if match.group(1) == b"ENCRYPTED ":

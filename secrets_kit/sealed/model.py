@@ -149,6 +149,26 @@ def seal_prepared(meta: dict[str, Any], items: Mapping[str, bytes], secret: Mani
     }
 
 
+def go_field_order(sealed: Manifest) -> Manifest:
+    """A copy in the field order of upstream's Go type (how kubeseal encodes a SealedSecret it decoded)."""
+    out = ordered(copy.deepcopy(sealed), ("kind", "apiVersion", "metadata", "spec", "status"))
+    if isinstance(out.get("metadata"), dict):
+        out["metadata"] = ordered_meta(out["metadata"])
+    spec = out.get("spec")
+    if isinstance(spec, dict):
+        spec = out["spec"] = ordered(spec, ("template", "encryptedData", "data"))
+        if isinstance(spec.get("encryptedData"), dict):
+            spec["encryptedData"] = dict(sorted(spec["encryptedData"].items()))
+        template = spec.get("template")
+        if isinstance(template, dict):
+            template = spec["template"] = ordered(template, ("metadata", "type", "immutable", "data"))
+            if isinstance(template.get("metadata"), dict):
+                template["metadata"] = ordered_meta(template["metadata"])
+            if isinstance(template.get("data"), dict):
+                template["data"] = dict(sorted(template["data"].items()))
+    return out
+
+
 # ------------------------------------------------------------------------------------------ unseal
 
 
@@ -203,22 +223,53 @@ def decrypt_items(sealed: Manifest, keyring: Keyring, where: str) -> tuple[dict[
             failures.setdefault(err.message, []).append(item)
     if failures:
         reason = "; ".join(f"{msg} ({', '.join(items)})" for msg, items in failures.items())
-        hint = (_decrypt_hint(sealed, where) if NO_KEY in failures
-                else "the ciphertext is cut short: restore the SealedSecret from version control")
+        if NO_KEY in failures:
+            hint = _decrypt_hint(sealed, where, keyring, ciphertexts[failures[NO_KEY][0]], label)
+        else:
+            hint = "the ciphertext is cut short: restore the SealedSecret from version control"
         raise DecryptionError(reason, where=where, hint=hint)
     return plain, opened
 
 
-def _decrypt_hint(sealed: Manifest, where: str) -> str:
+def _bound_to(scope: Scope, namespace: str, name: str) -> str:
+    if scope is Scope.STRICT:
+        return f"namespace/name {namespace}/{name}"
+    return f"namespace {namespace}" if scope is Scope.NAMESPACE_WIDE else "any namespace and name (cluster-wide)"
+
+
+def _sealed_for(sealed: Manifest, where: str, keyring: Keyring, ciphertext: bytes,
+                tried: bytes) -> tuple[Scope, str, str] | None:
+    """The scope, namespace and name the SealedSecret was sealed for, when its template still records
+    them (sealing copies the Secret's metadata there) and they open the item; else None. One guess
+    only, so a plain wrong key costs no more private-key operations than it did."""
+    meta = metadata(sealed, where)
+    tmeta = template_of(sealed, where).get("metadata")
+    tmeta = tmeta if isinstance(tmeta, dict) else {}
+    tannotations = tmeta.get("annotations")
+    scope = scope_of(tannotations if isinstance(tannotations, dict) else None)
+    ns = str(tmeta.get("namespace") or meta.get("namespace") or "")
+    name = str(tmeta.get("name") or meta.get("name") or "")
+    label = encryption_label(ns, name, scope)
+    if label == tried:
+        return None
+    try:
+        keyring.decrypt(ciphertext, label)  # the plaintext is dropped at once
+    except DecryptionError:
+        return None
+    return scope, ns, name
+
+
+def _decrypt_hint(sealed: Manifest, where: str, keyring: Keyring, ciphertext: bytes, label: bytes) -> str:
     meta = metadata(sealed, where)
     scope = scope_of(meta.get("annotations") if isinstance(meta.get("annotations"), dict) else None)
-    if scope is Scope.STRICT:
-        bound = f"namespace/name {meta.get('namespace') or ''}/{meta.get('name') or ''}"
-    elif scope is Scope.NAMESPACE_WIDE:
-        bound = f"namespace {meta.get('namespace') or ''}"
-    else:
+    now = _bound_to(scope, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+    found = _sealed_for(sealed, where, keyring, ciphertext, label)
+    if found is not None:
+        return (f"it was sealed for {_bound_to(*found)} ({found[0].value} scope), but is now bound to {now}: "
+                "give it back that namespace/name and scope, or re-seal it for the new one")
+    if scope is Scope.CLUSTER_WIDE:
         return "none of the keys sealed it"
-    return f"wrong key, or the SealedSecret was moved or renamed: it is bound to {bound}"
+    return f"wrong key, or the SealedSecret was moved or renamed: it is bound to {now}"
 
 
 def unseal(sealed: Manifest, keyring: Keyring, *, where: str = "<input>", accept_v1_data: bool = True,

@@ -32,7 +32,7 @@ from ..k8s.manifests import load_documents
 from .fetch import DEFAULT_CONTROLLER_NAME, DEFAULT_CONTROLLER_NAMESPACE, is_local_path
 
 DEFAULT_REGISTRY = "clusters.yaml"
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*\Z"  # compiled on first use (re caches it)
 _KEYS = {"cert", "context", "kubeconfig", "server", "controllerName", "controllerNamespace"}
 
 
@@ -67,7 +67,7 @@ def load_registry(path: str | Path) -> dict[str, ClusterEntry]:
     entries: dict[str, ClusterEntry] = {}
     for name, value in clusters.items():
         at = f"{where}: clusters.{name}"
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not re.match(_NAME, name):
             raise ConfigError("cluster names may hold only letters, digits, '.', '_' and '-'", where=at)
         spec = {"cert": value} if isinstance(value, str) else value
         if not isinstance(spec, dict):

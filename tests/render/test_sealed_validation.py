@@ -1,4 +1,5 @@
-"""SealedSecret validation: well-formed, scope consistent, sealed for the destination certificate."""
+"""SealedSecret validation (sealed.validate, as the render hook runs it): well-formed, scope consistent,
+sealed for the destination certificate; broken ones fail the render with exit code 8."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from secrets_kit.errors import RenderError
-from secrets_kit.render.hooks.sealed import validate_one
+from secrets_kit.sealed.validate import InvalidSealedSecret
+from secrets_kit.sealed.validate import check as validate_one
 
 from .conftest import Sealing, run_cli
 from .helpers import write
@@ -60,7 +61,7 @@ def test_valid_sealed_secret_passes(sealing: Sealing) -> None:
 def test_bad_sealed_secrets(sealing: Sealing, change: Any, message: str) -> None:
     doc = _sealed(sealing.cert)
     change(doc)
-    with pytest.raises(RenderError, match=message):
+    with pytest.raises(InvalidSealedSecret, match=message):
         validate_one(doc, "SealedSecret n/s")
 
 
@@ -75,7 +76,7 @@ def test_sealed_for_another_key_size_is_caught(sealing: Sealing, tmp_path: Path)
     from secrets_kit.sealed.keys import KeyFolder
 
     bigger = KeyFolder(tmp_path).create(name="big", bits=3072)
-    with pytest.raises(RenderError, match="not sealed for the destination certificate"):
+    with pytest.raises(InvalidSealedSecret, match="not sealed for the destination certificate"):
         validate_one(_sealed(bigger.cert_path), "x", modulus=_modulus(sealing.cert))
 
 
@@ -83,7 +84,7 @@ def test_rsa_block_not_below_the_modulus_is_caught(sealing: Sealing) -> None:
     """The range check itself: a block >= the destination modulus cannot be an RSA ciphertext for it.
 
     Items sealed for another key of the same size fall in this range only when that key's modulus
-    is larger, so for same-size keys the check is weak (see hooks/sealed.py); here the block is forged.
+    is larger, so for same-size keys the check is weak (see sealed/validate.py); here the block is forged.
     """
     import base64
     import struct
@@ -93,7 +94,7 @@ def test_rsa_block_not_below_the_modulus_is_caught(sealing: Sealing) -> None:
     (size,) = struct.unpack_from(">H", raw)
     forged = raw[:2] + b"\xff" * size + raw[2 + size:]
     doc["spec"]["encryptedData"]["k0"] = base64.b64encode(forged).decode()
-    with pytest.raises(RenderError, match="not sealed for the destination certificate"):
+    with pytest.raises(InvalidSealedSecret, match="not sealed for the destination certificate"):
         validate_one(doc, "x", modulus=_modulus(sealing.cert))
     validate_one(_sealed(sealing.cert, items=8), "x", modulus=_modulus(sealing.cert))  # genuine items pass
 
@@ -101,7 +102,7 @@ def test_rsa_block_not_below_the_modulus_is_caught(sealing: Sealing) -> None:
 def test_sealed_for_annotation_is_compared(sealing: Sealing) -> None:
     doc = _sealed(sealing.cert)
     doc["metadata"]["annotations"] = {"secrets-kit.io/sealed-for": "SHA256:someone-else"}
-    with pytest.raises(RenderError, match="not for the destination certificate"):
+    with pytest.raises(InvalidSealedSecret, match="not for the destination certificate"):
         validate_one(doc, "x", fingerprint="SHA256:mine")
 
 

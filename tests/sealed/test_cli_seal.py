@@ -225,6 +225,22 @@ def test_unseal_outputs_are_private_files(tmp_path, cert_file, key_file):
     assert done.out == b"" and VALUE not in done.err
 
 
+def test_unseal_help_says_what_out_dir_writes(tmp_path, cert_file, key_file):
+    """The help's promise, checked against what --out-dir writes: input names and paths kept, stdin.yaml."""
+    helptext = " ".join(run_cli("unseal", "--help").text.split())
+    assert "each input keeps its own name and its path under the folder given" in helptext
+    assert "DIR/app/db.yaml for app/db.yaml" in helptext and "DIR/stdin.yaml" in helptext
+    assert "NAME.unsealed.yaml" not in helptext
+    sealed = run_cli("seal", "--cert", cert_file, input=yaml_of(secret(string_data={"pw": VALUE}))).text
+    (tmp_path / "in" / "app").mkdir(parents=True)
+    (tmp_path / "in" / "app" / "db.yaml").write_text(sealed)
+    assert run_cli("unseal", "-k", key_file, "--out-dir", tmp_path / "plain", tmp_path / "in").code == 0
+    assert run_cli("unseal", "-k", key_file, "--out-dir", tmp_path / "piped", input=sealed).code == 0
+    assert run_cli("unseal", "-k", key_file, "-o", "json", "--out-dir", tmp_path / "js", tmp_path / "in").code == 0
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == ["in/app/db.yaml", "js/app/db.json", "piped/stdin.yaml", "plain/app/db.yaml"]
+
+
 def test_unseal_check(tmp_path, pair, other_pair):
     src = tmp_path / "s.yaml"
     src.write_text(run_cli("seal", "--cert", pair.cert_path, input=yaml_of(

@@ -83,12 +83,6 @@ def test_output_file_extension_and_atomicity(cert_file, key_file, tmp_path):
     assert missing.code == 1 and "Could not read file specified with --secret-file" in missing.err
 
 
-# klog's logging flags (and -v); the drop-in logs nothing, so it does not take them.
-KLOG_FLAGS = {"add_dir_header", "alsologtostderr", "alsologtostderrthreshold", "legacy_stderr_threshold_behavior",
-              "log_backtrace_at", "log_dir", "log_file", "log_file_max_size", "logtostderr", "one_output",
-              "skip_headers", "skip_log_headers", "stderrthreshold", "v", "vmodule", "help"}
-
-
 def test_every_kubeseal_flag_is_known_to_the_dropin(kubeseal_bin):
     """The flag table is checked against the real binary's --help, not against a list of our own."""
     from secrets_kit_cli.commands.kubeseal import _FLAGS, _SHORT
@@ -96,12 +90,12 @@ def test_every_kubeseal_flag_is_known_to_the_dropin(kubeseal_bin):
     helptext = kubeseal(kubeseal_bin, "--help").stdout.decode() + kubeseal(kubeseal_bin, "--help").stderr.decode()
     flags = re.findall(r"^\s+(?:(-[a-z]), )?--([a-z0-9_-]+)", helptext, re.MULTILINE)
     assert len(flags) > 40, helptext
-    theirs = {name for _, name in flags} - KLOG_FLAGS
+    theirs = {name for _, name in flags} - {"help"}
     assert theirs - set(_FLAGS) == set()
-    assert {short: name for short, name in flags if short and name not in KLOG_FLAGS}.items() <= _SHORT.items()
+    assert {short: name for short, name in flags if short}.items() <= _SHORT.items()
     for name in theirs:  # boolean or valued, as kubeseal's help says
-        line = next(line for line in helptext.splitlines() if re.search(rf"--{name}\b", line))
-        takes_value = bool(re.search(rf"--{name} (string|stringArray|strings)\b", line))
+        line = next(line for line in helptext.splitlines() if re.match(rf"\s+(?:-[a-z], )?--{name}\b", line))
+        takes_value = bool(re.search(rf"--{name} [a-zA-Z]+\b", line))  # a type name: string, uint, Level, ...
         assert _FLAGS[name][0] is takes_value, (name, line)
 
 
@@ -111,3 +105,74 @@ def test_version_and_help():
     for flag in ("--cert", "--fetch-cert", "--controller-name", "--scope", "--raw", "--merge-into",
                  "--recovery-unseal", "--recovery-private-key", "--re-encrypt", "--validate", "--kubeconfig"):
         assert flag in helptext
+
+
+def _klog_cases() -> list[list[str]]:
+    from secrets_kit_cli.commands.kubeseal import KLOG_FLAGS
+
+    values = {"v": "3", "vmodule": "kubeseal=2", "stderrthreshold": "1", "alsologtostderrthreshold": "1",
+              "log_file_max_size": "10", "log_backtrace_at": "main.go:1"}
+    cases = []
+    for name, takes_value in sorted(KLOG_FLAGS.items()):
+        if not takes_value:
+            cases += [[f"--{name}"], [f"--{name}=false"]]
+        else:
+            cases.append([f"--{name}", values.get(name, "/tmp/klog-unused")])
+    return [*cases, ["-v", "4"], ["-v=2"], ["--v=5"]]
+
+
+@pytest.mark.parametrize("flag", _klog_cases(), ids=" ".join)
+def test_klog_flags_are_accepted_as_kubeseal_does(kubeseal_bin, cert_file, flag, tmp_path):
+    theirs = kubeseal(kubeseal_bin, "--cert", cert_file, *flag, input=SRC)
+    ours = run_cli("kubeseal", "--cert", cert_file, *flag, input=SRC)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.code == 0, ours.err
+    assert docs_of(ours.out)[0]["kind"] == json.loads(theirs.stdout)["kind"] == "SealedSecret"
+
+
+@pytest.mark.parametrize(("args", "stdin"), [
+    (["--cert", "/nonexistent/cert.pem"], SRC),
+    (["--fetch-cert"], b""),
+    (["-f", "/nonexistent/secret.yaml"], b""),
+    ([], b""),
+    (["--raw", "--name", "n"], b"v"),
+    (["--from-file", "x"], b""),
+    (["--recovery-unseal", "--recovery-private-key", "/nonexistent/key.pem"], b"{}"),
+])
+def test_errors_start_as_kubeseals(kubeseal_bin, cert_file, args, stdin):
+    """The first line of stderr begins with kubeseal's whole line (`error: ...`); ours may add a hint."""
+    full = args if "--cert" in args or "--fetch-cert" in args or "--recovery-unseal" in args else \
+        ["--cert", str(cert_file), *args]
+    theirs = kubeseal(kubeseal_bin, *full, input=stdin)
+    ours = run_cli("kubeseal", *full, input=stdin)
+    their_line = theirs.stderr.decode().strip().splitlines()[-1]
+    assert theirs.returncode == ours.code == 1, (theirs.stderr, ours.err)
+    assert their_line.startswith("error: ")
+    assert ours.err.startswith(their_line), (their_line, ours.err)
+    assert ours.out == b""
+
+
+def test_fetch_cert_without_a_kubeconfig_says_how_to_point_at_a_cluster():
+    done = run_cli("kubeseal", "--fetch-cert", env={"KUBECONFIG": "/dev/null"})
+    assert done.code == 1 and done.out == b""
+    assert "--kubeconfig FILE or KUBECONFIG=FILE" in done.err and "--cert FILE|URL" in done.err
+
+
+def test_the_click_free_parser_agrees_with_click():
+    """`secrets-kit kubeseal` parses known flags without click; click's own parse must give the same."""
+    from secrets_kit_cli.commands.kubeseal import DEFAULTS, _click_command, fast_parse, normalize
+
+    command = _click_command()
+    assert command.make_context("kubeseal", []).params == DEFAULTS  # what click passes when nothing is given
+    for args in (["--cert", "c.pem", "-o", "yaml", "-n", "ns", "--scope=cluster-wide"],
+                 ["--raw", "--name", "x", "--from-file", "a,b", "--from-file=c", "--as", "me", "-v", "3"],
+                 ["--recovery-unseal", "--recovery-private-key", "k1,k2", "--rotate", "--log_dir", "/tmp",
+                  "--insecure-skip-tls-verify=true", "--allow-empty-data=false", "--request-timeout", "5s"],
+                 ["-w", "out.json", "-f", "in.yaml", "--merge-into", "m.json", "--controller-name", "c"]):
+        env = {"SEALED_SECRETS_CONTROLLER_NAMESPACE": "env-ns"}
+        fast = fast_parse(args, env)
+        parsed = command.make_context("kubeseal", normalize(args, env)).params
+        assert fast == {k: list(v) if isinstance(v, tuple) else v for k, v in parsed.items()}, args
+    for args in (["--help"], ["positional"], ["--nope"], ["--scope", "bogus"], ["--raw=maybe"], ["--cert"],
+                 ["--request-timeout", "soon"], ["-oyaml"]):
+        assert fast_parse(args, {}) is None, args  # left to click, which reports it (or prints help)

@@ -442,7 +442,7 @@ _THIRD_PARTY_ALLOWED = {"secrets_kit", "secrets_kit_cli", "cryptography", "_cffi
 _STDLIB_DENIED = {"tempfile", "shutil", "subprocess", "bz2", "lzma", "zipfile", "tarfile", "logging", "threading",
                   "socket", "ssl", "http", "email", "asyncio", "argparse", "uuid", "random", "decimal", "textwrap"}
 _OURS_DENIED = ("secrets_kit.render", "secrets_kit.sealed", "secrets_kit.providers", "secrets_kit.k8s",
-                "secrets_kit.quickstart", "secrets_kit.clients", "secrets_kit_cli.main", "secrets_kit_cli.commands",
+                "secrets_kit.quickstart", "secrets_kit.clients", "secrets_kit_cli.commands",
                 "secrets_kit_cli.dropins.sops.edit", "secrets_kit_cli.dropins.sops.keycommands")
 _KEYSOURCES_ALLOWED = {"secrets_kit.sops.keysources", "secrets_kit.sops.keysources.base",
                        "secrets_kit.sops.keysources.age"}
@@ -461,7 +461,7 @@ def test_sops_decrypt_import_budget(fmt: str, age_id, ours, isolated_env: Path) 
         "import json, os, sys\n"
         "start = set(sys.modules)\n"
         f"sys.argv = ['secrets-kit', 'sops', 'decrypt', {str(target)!r}]\n"
-        "from secrets_kit_cli.entry import main\n"
+        "from secrets_kit_cli.main import main\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
         f"open({str(report)!r}, 'w').write(json.dumps(sorted(set(sys.modules) - start)))\n"
     )

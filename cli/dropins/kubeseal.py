@@ -1,6 +1,8 @@
 """kubeseal's command-line behaviour (v0.36.6 `runCLI`) on top of the sealed core.
 
-The front door parses flags into `KubesealFlags`; `run` follows kubeseal's order of
+Drop-in emulation lives in the CLI (cli/dropins/), never in the core: the core knows SealedSecrets,
+this module knows kubeseal's flags, order of checks, texts and exit codes.
+`commands/kubeseal.py` parses argv into `KubesealFlags`; `run` follows kubeseal's order of
 checks: --recovery-unseal, --validate, --re-encrypt, open the certificate, --fetch-cert,
 --merge-into, --raw, then seal. Error texts are kubeseal's where it has one; every
 failure exits 1, as kubeseal does.
@@ -17,22 +19,33 @@ from typing import BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ..errors import ConfigError, InputError, SecretsKitError
-from ..files import write_atomic
-from ..k8s.kubeconfig import Overrides, default_namespace
-from ..k8s.manifests import Manifest, dump_documents, dump_json, dump_yaml, load_documents
-from .certs import load_cert
-from .crypto import hybrid_encrypt
-from .fetch import (
+from secrets_kit.errors import ConfigError, InputError, SecretsKitError
+from secrets_kit.files import write_atomic
+from secrets_kit.k8s.kubeconfig import Overrides, default_namespace
+from secrets_kit.k8s.manifests import Manifest, dump_documents, dump_json, dump_yaml, load_documents
+from secrets_kit.sealed.certs import load_cert
+from secrets_kit.sealed.crypto import hybrid_encrypt
+from secrets_kit.sealed.fetch import (
     DEFAULT_CONTROLLER_NAME,
     DEFAULT_CONTROLLER_NAMESPACE,
+    NoClusterConfigured,
     controller_post,
     fetch_cluster_cert,
+    is_local_path,
     status_message,
 )
-from .fetch import read_cert_source as read_cert
-from .model import API_VERSION, KIND, SealOptions, is_sealed_secret, merge_into, seal_secret, unseal
-from .scopes import Scope, encryption_label
+from secrets_kit.sealed.fetch import read_cert_source as read_cert
+from secrets_kit.sealed.model import (
+    API_VERSION,
+    KIND,
+    SealOptions,
+    go_field_order,
+    is_sealed_secret,
+    merge_into,
+    seal_secret,
+    unseal,
+)
+from secrets_kit.sealed.scopes import Scope, encryption_label
 
 EXIT_KUBESEAL = 1
 
@@ -69,14 +82,21 @@ class Streams:
     stderr_is_tty: bool = False
 
 
-def _fail(message: str) -> SecretsKitError:
-    return SecretsKitError(message, exit_code=EXIT_KUBESEAL)
+# kubeseal's words (client-go's) when no kubeconfig names a cluster.
+NO_CLUSTER = ("invalid configuration: no configuration has been provided, "
+              "try setting KUBERNETES_MASTER environment variable")
+
+
+def _fail(message: str, hint: str | None = None) -> SecretsKitError:
+    return SecretsKitError(message, hint=hint, exit_code=EXIT_KUBESEAL)
 
 
 def run(flags: KubesealFlags, streams: Streams) -> None:
     """Run one kubeseal invocation. Every SecretsKitError leaves with kubeseal's exit code 1."""
     try:
         _run(flags, streams)
+    except NoClusterConfigured as err:
+        raise _fail(NO_CLUSTER, hint=err.hint) from None
     except SecretsKitError as err:
         err.exit_code = EXIT_KUBESEAL
         raise
@@ -116,14 +136,18 @@ def _run(flags: KubesealFlags, streams: Streams) -> None:
 def _dispatch(flags: KubesealFlags, streams: Streams, read_input: Callable[[], bytes], source: str, fmt: str,
               out: list[bytes]) -> None:
     if flags.recovery_unseal:
-        from .keyfiles import read_private_keys
+        from secrets_kit.sealed.keyfiles import read_private_keys
 
+        for path in flags.private_keys:  # read first, as kubeseal does, and fail in its words
+            _readable(path)
         keyring = read_private_keys(flags.private_keys) if flags.private_keys else None
+        docs = load_documents(read_input(), source=source)
+        if not docs or docs == [{}]:
+            # kubeseal decodes empty input into an empty SealedSecret and "unseals" it: exit 0.
+            out.append(_dump(EMPTY_UNSEALED, fmt))
+            return
         if keyring is None:
             raise _fail("no private key given: use --recovery-private-key")
-        docs = load_documents(read_input(), source=source)
-        if not docs:
-            raise _fail("no SealedSecret found in input")
         for index, doc in enumerate(docs, start=1):
             where = source if len(docs) == 1 else f"{source}: document {index}"
             secret = unseal(doc, keyring, where=where, accept_v1_data=False, owner_reference=True).secret
@@ -143,7 +167,7 @@ def _dispatch(flags: KubesealFlags, streams: Streams, read_input: Callable[[], b
         return
 
     if flags.cert:
-        pem = read_cert(flags.cert)
+        pem = _read_cert(flags.cert)
         cert_source = flags.cert
     else:
         pem = fetch_cluster_cert(flags.overrides, namespace=flags.controller_namespace,
@@ -173,6 +197,23 @@ def _dispatch(flags: KubesealFlags, streams: Streams, read_input: Callable[[], b
         where = source if len(docs) == 1 else f"{source}: document {index}"
         sealed.append(seal_secret(doc, cert.public_key, options, where=where))
     out.append(dump_documents(sealed, fmt).encode())
+
+
+# What kubeseal --recovery-unseal prints for empty input: the Secret of an empty SealedSecret.
+EMPTY_UNSEALED: Manifest = {"kind": "Secret", "apiVersion": "v1", "metadata": {"ownerReferences": [
+    {"apiVersion": "", "kind": "", "name": "", "uid": "", "controller": True}]}}
+
+
+def _readable(path: str) -> bytes:
+    """A file's bytes; failing in Go's words (`open PATH: no such file or directory`)."""
+    try:
+        return Path(path).expanduser().read_bytes()
+    except OSError as ex:
+        raise _fail(f"open {path}: {(ex.strerror or 'cannot read').lower()}") from None
+
+
+def _read_cert(spec: str) -> bytes:
+    return _readable(spec) if is_local_path(spec) else read_cert(spec)
 
 
 def _dump(doc: Manifest, fmt: str) -> bytes:
@@ -207,7 +248,7 @@ def _raw(flags: KubesealFlags, public_key: rsa.RSAPublicKey, streams: Streams) -
 
 
 def _has_kubeconfig(overrides: Overrides) -> bool:
-    from ..k8s.kubeconfig import load_merged
+    from secrets_kit.k8s.kubeconfig import load_merged
 
     try:
         merged = load_merged(overrides)
@@ -240,7 +281,9 @@ def _merge(flags: KubesealFlags, read_input: Callable[[], bytes], source: str,
         update = seal_secret(doc, public_key, options, where=source)
         merged = merge_into(merged, update, where=str(target))
     fmt = flags.output_format.lower() or "json"
-    write_atomic(target, _dump(merged, fmt), mode=0o644)
+    # kubeseal decodes the file into its Go type and encodes that: JSON in the type's field order
+    # whatever the file's own order (YAML output sorts keys anyway).
+    write_atomic(target, _dump(go_field_order(merged), fmt), mode=0o644)
 
 
 def _validate(flags: KubesealFlags, read_input: Callable[[], bytes], source: str) -> None:

@@ -1,7 +1,7 @@
 """SOPS operations on bytes: encrypt, decrypt, set, unset, rotate, update keys, groups.
 
 Each operation is a plain function (or a method of `SopsFile`) that takes bytes and
-options and returns bytes; the CLI, the render hooks and the quickstart call these.
+options and returns bytes; the CLI and the render hooks call these.
 Re-encrypting an opened file keeps its data key and, through the cipher's IV stash, the
 exact ciphertext of every value that did not change.
 """

@@ -27,11 +27,11 @@ def pre_commit(files: tuple[Path, ...]) -> None:
     are on disk. Without, the staged files are checked as staged (a plain Git hook).
     Exits 1 and lists each finding with the command that fixes it.
     """
-    from secrets_kit.render import guard
+    from secrets_kit.guard import checks, git
 
-    root = guard.repo_root(Path.cwd())
+    root = git.repo_root(Path.cwd())
     if files:
-        reader = guard.worktree_reader(root)
+        reader = git.worktree_reader(root)
         paths = []
         for file in files:
             absolute = (Path.cwd() / file).resolve()
@@ -39,21 +39,21 @@ def pre_commit(files: tuple[Path, ...]) -> None:
                 paths.append(absolute.relative_to(root.resolve()).as_posix())
             except ValueError:
                 continue  # outside the repository: not ours to judge
-        configs = guard.tracked_sops_configs(root)
+        configs = git.tracked_sops_configs(root)
         if (root / ".sops.yaml").is_file() and ".sops.yaml" not in configs:
             configs.append(".sops.yaml")
     else:
-        reader = guard.index_reader(root)
-        paths = guard.staged_paths(root)
-        configs = guard.tracked_sops_configs(root)
-    findings = guard.check_files(paths, reader, configs)
+        reader = git.index_reader(root)
+        paths = git.staged_paths(root)
+        configs = git.tracked_sops_configs(root)
+    findings = checks.check_files(paths, reader, configs)
     if not findings:
         return
     click.echo(f"secrets-kit: refusing to commit {len(findings)} plaintext secret(s):", err=True)
     for finding in findings:
         click.echo(f"  {finding}", err=True)
     click.echo("  (a Secret meant to stay in plaintext, e.g. a test fixture, can be annotated "
-               f"{guard.ALLOW_ANNOTATION}: \"true\")", err=True)
+               f"{checks.ALLOW_ANNOTATION}: \"true\")", err=True)
     sys.exit(1)
 
 
@@ -63,10 +63,10 @@ def install(force: bool) -> None:
     """Install the check as this repository's .git/hooks/pre-commit."""
     from secrets_kit.errors import InputError
     from secrets_kit.files import write_atomic
-    from secrets_kit.render import guard
+    from secrets_kit.guard import git
 
-    root = guard.repo_root(Path.cwd())
-    target = guard.hooks_dir(root) / "pre-commit"
+    root = git.repo_root(Path.cwd())
+    target = git.hooks_dir(root) / "pre-commit"
     if target.exists() and not force:
         raise InputError("a pre-commit hook already exists", where=str(target),
                          hint="use --force to replace it, or add `secrets-kit hook pre-commit` to it")

@@ -12,8 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from secrets_kit.errors import DecryptionError, InputError, SecretsKitError
-
+from ..errors import DecryptionError, InputError, SecretsKitError
 from . import codes
 from .cipher import Cipher
 from .crypt import decrypt_tree, encrypt_tree

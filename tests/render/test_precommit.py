@@ -170,11 +170,11 @@ def test_pre_commit_hooks_fields() -> None:
 
 def test_example_repository_is_clean() -> None:
     """examples/gitops holds no plaintext Secret; only the clearly-fake inputs under plaintext/ are flagged."""
-    from secrets_kit.render import guard
+    from secrets_kit.guard import checks, git
 
     root = Path(__file__).resolve().parents[2]
     paths = [p.relative_to(root).as_posix() for p in (root / "examples").rglob("*") if p.is_file()]
-    findings = guard.check_files(paths, guard.worktree_reader(root))
+    findings = checks.check_files(paths, git.worktree_reader(root))
     assert findings and all(f.path.startswith("examples/plaintext/") for f in findings)
 
 

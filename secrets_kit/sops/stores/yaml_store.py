@@ -24,8 +24,7 @@ from typing import Any
 
 import yaml
 
-from secrets_kit.errors import InputError
-
+from ...errors import InputError
 from .. import codes
 from ..metadata import Metadata, metadata_from_tree, metadata_to_branch
 from ..tree import Branch, Comment

@@ -19,13 +19,13 @@ import re
 import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from ..errors import InputError
-from .kustomize import KUSTOMIZATION_FILES
-from .model import is_secret
-from .sopsfiles import has_sops_marker, is_sops_document
+from ..render.kustomize import KUSTOMIZATION_FILES
+from ..render.model import is_secret
+from ..render.sopsfiles import has_sops_marker, is_sops_document
 
 ALLOW_ANNOTATION = "secrets-kit.io/allow-plaintext"
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -223,57 +223,3 @@ def check_files(paths: Iterable[str], read: Reader, all_paths: Iterable[str] = (
         if content is not None:
             findings.extend(check_file(path, content, read, rules))
     return findings
-
-
-# ------------------------------------------------------------------------------------- git glue
-
-
-def _git(args: list[str], cwd: Path) -> bytes:
-    import subprocess
-
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
-    if done.returncode != 0:
-        raise InputError(f"git {args[0]} failed: {done.stderr.decode('utf-8', 'replace').strip()}", where=str(cwd))
-    return done.stdout
-
-
-def repo_root(cwd: Path) -> Path:
-    return Path(_git(["rev-parse", "--show-toplevel"], cwd).decode().strip())
-
-
-def hooks_dir(root: Path) -> Path:
-    """The repository's Git hooks folder (core.hooksPath or .git/hooks), absolute."""
-    path = Path(_git(["rev-parse", "--git-path", "hooks"], root).decode().strip())
-    return path if path.is_absolute() else root / path
-
-
-def staged_paths(root: Path) -> list[str]:
-    out = _git(["diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z"], root)
-    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
-
-
-def tracked_sops_configs(root: Path) -> list[str]:
-    out = _git(["ls-files", "-z", "--cached", "--", ".sops.yaml", "*/.sops.yaml"], root)
-    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
-
-
-def index_reader(root: Path) -> Reader:
-    """Content as staged (what the commit will hold), else None."""
-    import subprocess
-
-    def read(path: str) -> bytes | None:
-        done = subprocess.run(["git", "show", f":{path}"], cwd=root, capture_output=True, check=False)
-        return done.stdout if done.returncode == 0 else None
-
-    return read
-
-
-def worktree_reader(root: Path) -> Reader:
-    def read(path: str) -> bytes | None:
-        target = root / path
-        try:
-            return target.read_bytes() if target.is_file() else None
-        except OSError:
-            return None
-
-    return read

@@ -87,7 +87,7 @@ def pre_commit(files: tuple[Path, ...]) -> None:
     findings = checks.check_files(paths, reader, configs)
     if not findings:
         return
-    place = fixes.Place(root=root, cwd=cwd, git=in_git)
+    place = fixes.Place(root=root, cwd=cwd, indexed=frozenset(git.indexed_paths(root) if in_git else ()))
     by_file: dict[str, list[checks.Finding]] = {}
     for finding in findings:
         by_file.setdefault(finding.path, []).append(finding)

@@ -46,11 +46,21 @@ class Line:
 
 @dataclass(frozen=True)
 class Place:
-    """Where the hook runs: the repository (or folder) root, the current directory, and whether Git is there."""
+    """Where the hook runs: the repository (or folder) root, the current directory, and the Git index.
+
+    `indexed` holds the repository-relative paths Git tracks or has staged: only those need
+    `git add` / `git rm --cached` after a fix (an untracked or ignored file needs neither).
+    """
 
     root: Path
     cwd: Path
-    git: bool
+    indexed: frozenset[str] = frozenset()
+
+    def in_index(self, path: Path) -> bool:
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix() in self.indexed
+        except ValueError:
+            return False
 
     def shown(self, path: Path) -> str:
         """`path` as a pasted command needs it: relative to the current directory when inside it."""
@@ -130,7 +140,7 @@ def sops_lines(file: Path, place: Place, secret: bool, label: str = "fix") -> li
     if secret and (rule is None or not any(rule.get(name) for name in RULE_FIELDS)):
         args += ["--encrypted-regex", shlex.quote(SECRET_REGEX)]  # metadata stays readable for Kubernetes
     command = " ".join(["secrets-kit", "sops", "encrypt", *args, "--in-place", shown])
-    if place.git:
+    if place.in_index(file):
         command += f" && git add {shown}"
     return [*setup, Line(label, command)]
 
@@ -178,13 +188,13 @@ def seal_lines(file: Path, place: Place, label: str = "or seal it") -> list[Line
         command = f"secrets-kit seal --keys-dir {place.shown(folder)} {shown}"
         outputs = [_sealed_name(file, None)]
     sealed = " ".join(place.shown(o) for o in outputs)
-    if place.git:
+    if place.in_index(file):
         command += f" && git add {sealed}"
-        remove = f"git rm -q --cached --ignore-unmatch {shown} && rm {shown}"
+        remove = f"git rm -q --cached {shown} && rm {shown}"
     else:
         remove = f"rm {shown}"
     return [*setup, Line(label, command),
-            Line("then", f"{remove}   # the plaintext must go: {sealed} replaces it")]
+            Line("then", f"{remove}   # the plaintext must go: the sealed file replaces it")]
 
 
 def lines_for(finding: Finding, place: Place) -> list[Line]:

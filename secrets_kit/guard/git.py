@@ -31,6 +31,12 @@ def staged_paths(root: Path) -> list[str]:
     return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
 
 
+def indexed_paths(root: Path) -> list[str]:
+    """Every path in the index: tracked or staged."""
+    out = _git(["ls-files", "-z", "--cached"], root)
+    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
 def tracked_sops_configs(root: Path) -> list[str]:
     out = _git(["ls-files", "-z", "--cached", "--", ".sops.yaml", "*/.sops.yaml"], root)
     return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]

@@ -50,7 +50,7 @@ def test_plaintext_secret_refused_with_fix(repo: Path, render_env: dict[str, str
                     "fix: secrets-kit sops encrypt --age age1", "--encrypted-regex '^(data|stringData)$' --in-place "
                     "app/secret.yaml && git add app/secret.yaml")
     assert "or seal it: secrets-kit seal --keys-dir " in text
-    assert "then: git rm -q --cached --ignore-unmatch app/secret.yaml && rm app/secret.yaml" in text
+    assert "then: git rm -q --cached app/secret.yaml && rm app/secret.yaml" in text
 
 
 def test_sops_encrypted_secret_accepted(repo: Path, sops_bin: Path, age_identity: Age,
@@ -309,7 +309,7 @@ def test_fixes_name_the_repositorys_own_settings(repo: Path, tmp_path: Path, age
                      "secrets-kit seal --clusters gitops/clusters/clusters.yaml --all-clusters "
                      "gitops/deploy/token.yaml && git add gitops/deploy/token.sealed.yaml"]
     then = _printed(out, "then")
-    assert then[-1].startswith("git rm -q --cached --ignore-unmatch gitops/deploy/token.yaml && rm gitops/deploy/token")
+    assert then[-1].startswith("git rm -q --cached gitops/deploy/token.yaml && rm gitops/deploy/token")
     _paste([*fixes, then[-1]], repo, {**env, "SOPS_AGE_KEY_FILE": str(age_identity.identity)})
     assert run_cli(["hook", "pre-commit"], env=env, cwd=repo).returncode == 0
     assert _commit(repo, env).returncode == 0
@@ -334,3 +334,15 @@ def test_installed_hook_runs_without_the_venv_on_path(repo: Path, tmp_path: Path
     assert b"no longer exists and secrets-kit is not on PATH" in commit.stderr
     assert b"secrets-kit hook install --force" in commit.stderr
     assert _git(repo, "rev-parse", "HEAD").returncode != 0
+
+
+def test_an_ignored_file_is_fixed_without_git_commands(repo: Path, tmp_path: Path) -> None:
+    """Like the README's walk-through: an explicit file under a git-ignored folder (quickstart-out/)."""
+    env = _user_env(tmp_path)
+    write(repo / ".gitignore", "/out/\n")
+    write(repo / "out" / "secret.yaml", SECRET)
+    out = run_cli(["hook", "pre-commit", "out/secret.yaml"], env=env, cwd=repo)
+    text = _refused(out, "out/secret.yaml: plaintext Secret s")
+    assert "git add" not in text and "git rm" not in text
+    _paste(_printed(out, "one-time setup")[:1] + _printed(out, "fix"), repo, env)
+    assert run_cli(["hook", "pre-commit", "out/secret.yaml"], env=env, cwd=repo).returncode == 0

@@ -88,3 +88,19 @@ def test_quickstart_renders_every_environment(tmp_path: Path) -> None:
     before = {d["metadata"]["name"]: d for d in load_documents(first, source="a")}
     after = {d["metadata"]["name"]: d for d in load_documents(prod_after, source="b")}
     assert before["db-credentials"] == after["db-credentials"]
+
+
+def test_rendering_the_unfilled_examples_says_what_is_missing(tmp_path: Path) -> None:
+    """examples/gitops lists files only the quickstart generates: one readable line, not kustomize's klog dump."""
+    import re
+
+    from secrets_kit.sealed.keys import KeyFolder
+
+    cert = KeyFolder(tmp_path).create(bits=2048).cert_path
+    out = subprocess.run([sys.executable, "-m", "secrets_kit_cli", "render", "examples/gitops/deploy/prod",
+                          "--seal-to", str(cert)], cwd=REPO, capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert out.returncode == 8 and out.stdout == ""
+    assert out.stderr.count("\n") == 1, out.stderr
+    assert "the kustomization lists db-credentials.sops.yaml, which does not exist" in out.stderr
+    assert not re.search(r"[IWEF]\d{4} \d\d:\d\d:\d\d|run\.go:|command failed|evalsymlink", out.stderr), out.stderr

@@ -116,6 +116,7 @@ def _age_recipient() -> str | None:
 def sops_lines(file: Path, place: Place, secret: bool, label: str = "fix") -> list[Line]:
     """`secrets-kit sops encrypt --in-place` for `file`, with the settings that make it work."""
     shown = place.shown(file)
+    config: list[str] = []  # a global flag: `sops --config FILE encrypt` (sops's encrypt has no --config)
     args: list[str] = []
     rule: dict[str, Any] | None = None
     found = find_config(place.cwd).path  # what sops itself would read
@@ -123,13 +124,17 @@ def sops_lines(file: Path, place: Place, secret: bool, label: str = "fix") -> li
         rule = _matching_rule(found, file)
     if rule is None:
         for folder in _folders(file, place.root):
-            config = folder / CONFIG_NAME
-            if config.is_file() and config.resolve() != (found.resolve() if found else None):
-                rule = _matching_rule(config, file)
+            candidate = folder / CONFIG_NAME
+            if candidate.is_file() and candidate.resolve() != (found.resolve() if found else None):
+                rule = _matching_rule(candidate, file)
                 if rule is not None:
-                    args += ["--config", place.shown(config)]
+                    config = ["--config", place.shown(candidate)]
                     break
     setup: list[Line] = []
+    if rule is None and found is not None:
+        # sops refuses any key flag when the .sops.yaml it finds has no rule for the file; that
+        # file says nothing about this one, so the fix reads no config at all.
+        config = ["--config", "/dev/null"]
     if rule is None:
         recipient = _age_recipient()
         if recipient:
@@ -139,7 +144,7 @@ def sops_lines(file: Path, place: Place, secret: bool, label: str = "fix") -> li
             args += ["--age", '"$(secrets-kit keys age -y)"']
     if secret and (rule is None or not any(rule.get(name) for name in RULE_FIELDS)):
         args += ["--encrypted-regex", shlex.quote(SECRET_REGEX)]  # metadata stays readable for Kubernetes
-    command = " ".join(["secrets-kit", "sops", "encrypt", *args, "--in-place", shown])
+    command = " ".join(["secrets-kit", "sops", *config, "encrypt", *args, "--in-place", shown])
     if place.in_index(file):
         command += f" && git add {shown}"
     return [*setup, Line(label, command)]

@@ -304,7 +304,7 @@ def test_fixes_name_the_repositorys_own_settings(repo: Path, tmp_path: Path, age
     _refused(out)
     fixes = _printed(out, "fix")
     # db.sops.yaml: its .sops.yaml rule (found from here only with --config); token.yaml: the cluster registry.
-    assert fixes == ["secrets-kit sops encrypt --config gitops/.sops.yaml --in-place gitops/deploy/db.sops.yaml"
+    assert fixes == ["secrets-kit sops --config gitops/.sops.yaml encrypt --in-place gitops/deploy/db.sops.yaml"
                      " && git add gitops/deploy/db.sops.yaml",
                      "secrets-kit seal --clusters gitops/clusters/clusters.yaml --all-clusters "
                      "gitops/deploy/token.yaml && git add gitops/deploy/token.sealed.yaml"]
@@ -346,3 +346,21 @@ def test_an_ignored_file_is_fixed_without_git_commands(repo: Path, tmp_path: Pat
     assert "git add" not in text and "git rm" not in text
     _paste(_printed(out, "one-time setup")[:1] + _printed(out, "fix"), repo, env)
     assert run_cli(["hook", "pre-commit", "out/secret.yaml"], env=env, cwd=repo).returncode == 0
+
+
+def test_a_sops_yaml_without_a_rule_for_the_file_does_not_break_the_fix(repo: Path, tmp_path: Path,
+                                                                       age_identity: Age, sops_bin: Path) -> None:
+    """sops (and the drop-in) refuse key flags when the .sops.yaml they find has no matching rule."""
+    env = {**_user_env(tmp_path), "SOPS_AGE_KEY_FILE": str(age_identity.identity)}
+    write(repo / ".sops.yaml", f"creation_rules:\n  - path_regex: ^only-this/\n    age: {age_identity.recipient}\n")
+    write(repo / "app" / "secret.yaml", SECRET)
+    _git(repo, "add", "-A")
+    out = run_cli(["hook", "pre-commit"], env=env, cwd=repo)
+    fix = _printed(out, "fix")
+    assert fix == [f"secrets-kit sops --config /dev/null encrypt --age {age_identity.recipient} --encrypted-regex "
+                   "'^(data|stringData)$' --in-place app/secret.yaml && git add app/secret.yaml"]
+    _paste(fix, repo, env)
+    assert run_cli(["hook", "pre-commit"], env=env, cwd=repo).returncode == 0
+    plain = subprocess.run([str(sops_bin), "decrypt", "app/secret.yaml"], cwd=repo, env=env, capture_output=True,
+                           check=False)
+    assert plain.returncode == 0 and VALUE in plain.stdout.decode()

@@ -111,5 +111,7 @@ def test_every_using_it_block_runs_in_order(tmp_path: Path) -> None:
     assert "kind: SealedSecret" in prod and "kind: Secret\n" not in prod
     assert (work / "quickstart-out" / "app" / "demo-secret.sealed.yaml").is_file()
     assert "fake-prod-db-password-0000" not in prod  # the input value never reaches rendered output
+    for key in (work / "quickstart-out" / "keys").iterdir():  # private keys stay private, certificates may not
+        assert key.suffix == ".crt" or key.stat().st_mode & 0o077 == 0, key
     assert not (home / ".config").exists(), "a README block wrote into the user's home"
     assert _snapshot(work) == before, "a README block changed a file outside quickstart-out/"

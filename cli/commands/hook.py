@@ -30,30 +30,6 @@ def hook() -> None:
     """Git hooks: refuse plaintext Secrets before commit."""
 
 
-def _explicit(files: tuple[Path, ...], root: Path, cwd: Path) -> tuple[list[str], list[str]]:
-    """(paths to check, .sops.yaml files that supply rules), relative to `root` where inside it."""
-    from secrets_kit.errors import InputError
-
-    paths: list[str] = []
-    configs: set[str] = set()
-    top = root.resolve()
-    for file in files:
-        absolute = (cwd / file).resolve()
-        if not absolute.is_file():
-            raise InputError("no such file", where=str(file), hint="pass files that exist (the hook checks them as "
-                                                                   "they are on disk)")
-        inside = absolute == top or top in absolute.parents
-        paths.append(absolute.relative_to(top).as_posix() if inside else absolute.as_posix())
-        folder = absolute.parent
-        while inside:  # the .sops.yaml files on the way up to the root also say what must be encrypted
-            if (folder / ".sops.yaml").is_file():
-                configs.add((folder / ".sops.yaml").relative_to(top).as_posix())
-            if folder == top:
-                break
-            folder = folder.parent
-    return paths, sorted(configs)
-
-
 @hook.command("pre-commit")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 def pre_commit(files: tuple[Path, ...]) -> None:
@@ -64,37 +40,20 @@ def pre_commit(files: tuple[Path, ...]) -> None:
     staged (a plain Git hook). Exits 1 and lists each finding with the commands that fix
     it, built from the repository's own settings (.sops.yaml rules, cluster registry, keys).
     """
-    from secrets_kit.errors import InputError
-    from secrets_kit.guard import checks, fixes, git
+    from secrets_kit.guard import checks, fixes
+    from secrets_kit.guard.scan import scan
 
-    cwd = Path.cwd()
-    try:
-        root, in_git = git.repo_root(cwd), True
-    except InputError:
-        if not files:
-            raise InputError("not inside a Git repository", where=str(cwd),
-                             hint="run it in a repository, or pass the files to check") from None
-        root, in_git = cwd, False
-    if files:
-        paths, configs = _explicit(files, root, cwd)
-        reader = git.worktree_reader(root)
-        if in_git:
-            configs = sorted({*configs, *git.tracked_sops_configs(root)})
-    else:
-        reader = git.index_reader(root)
-        paths = git.staged_paths(root)
-        configs = git.tracked_sops_configs(root)
-    findings = checks.check_files(paths, reader, configs)
-    if not findings:
+    result = scan(files, Path.cwd())
+    if not result.findings:
         return
-    place = fixes.Place(root=root, cwd=cwd, indexed=frozenset(git.indexed_paths(root) if in_git else ()))
+    place = result.place
     by_file: dict[str, list[checks.Finding]] = {}
-    for finding in findings:
+    for finding in result.findings:
         by_file.setdefault(finding.path, []).append(finding)
     click.echo(f"secrets-kit: refusing to commit plaintext secrets in {len(by_file)} file(s):", err=True)
     for path, found in by_file.items():  # one entry per file; a fix two findings share is printed once
         whats = "; ".join(dict.fromkeys(f.what for f in found))
-        click.echo(f"  {place.shown(root / PurePosixPath(path))}: {whats}", err=True)
+        click.echo(f"  {place.shown(place.root / PurePosixPath(path))}: {whats}", err=True)
         lines = [str(line) for f in found for line in fixes.lines_for(f, place)]
         for line in dict.fromkeys(lines):
             click.echo(f"    {line}", err=True)

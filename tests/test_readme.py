@@ -6,6 +6,7 @@ quickstart (the README's first command without its `pip install`, which the test
 done already). Each block runs in a fresh shell (errexit, nounset, pipefail; aliases
 expanded as in an interactive shell), so a block may not depend on another block's
 `export`, `alias` or `cd`: pasted in order into one terminal, they work too.
+The ```` ```sh ```` blocks of `examples/README.md` run after them, the same way.
 Blocks that need something a scratch copy cannot have, such as a live cluster, get another
 info string on their fence, e.g. ```` ```sh cluster ````: the runner skips them (the
 operator's section uses it). Any other fence (```` ```yaml ````, ```` ``` ````) is text.
@@ -26,7 +27,11 @@ RUN_FENCE = "```sh"
 
 def using_it_blocks(readme: str) -> list[str]:
     """The runnable blocks of the "Using it" section, in order."""
-    section = readme.split("\n## Using it\n", 1)[1].split("\n## ", 1)[0]
+    return sh_blocks(readme.split("\n## Using it\n", 1)[1].split("\n## ", 1)[0])
+
+
+def sh_blocks(section: str) -> list[str]:
+    """The ```sh blocks of a text, in order."""
     blocks: list[str] = []
     current: list[str] | None = None
     fenced = False
@@ -41,7 +46,7 @@ def using_it_blocks(readme: str) -> list[str]:
             current = None
         elif current is not None:
             current.append(line)
-    assert not fenced, "unclosed code fence in the README's Using it section"
+    assert not fenced, "unclosed code fence"
     return blocks
 
 
@@ -83,6 +88,7 @@ def _snapshot(root: Path) -> dict[str, bytes]:
 def test_every_using_it_block_runs_in_order(tmp_path: Path) -> None:
     blocks = using_it_blocks((REPO / "README.md").read_text())
     assert len(blocks) >= 5, "the README's Using it section lost its command blocks"
+    blocks += sh_blocks((REPO / "examples" / "README.md").read_text())  # also run from the repository root
     work = tmp_path / "repo"
     work.mkdir()
     _scratch_copy(work)

@@ -46,6 +46,28 @@ def write_atomic(path: str | Path, data: bytes | str, *, mode: int = 0o644, make
         raise
 
 
+def write_new(path: str | Path, data: bytes | str, *, mode: int = 0o600) -> None:
+    """Write a file that must not exist yet, all or nothing: FileExistsError leaves the old one untouched.
+
+    The content goes to a temporary file first, which is then hard-linked to `path`
+    (link(2) fails rather than replace), so no reader ever sees half a file.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = _create_temporary(target)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)  # before any byte is written
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, target)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 def write_all_atomic(outputs: Iterable[tuple[Path, bytes | str, int]]) -> None:
     """Write several files: every temporary file first, then rename them all.
 

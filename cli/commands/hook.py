@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import click
 
+# The installed hook runs the interpreter that installed it, so it works when the venv is not
+# on PATH (GUI Git clients, other shells); if that interpreter is gone it says what to do.
 HOOK_SCRIPT = """#!/bin/sh
 # Installed by `secrets-kit hook install`: refuse plaintext Secrets before commit.
-exec secrets-kit hook pre-commit
+python={python}
+if [ -x "$python" ]; then
+  exec "$python" -m secrets_kit_cli hook pre-commit "$@"
+fi
+if command -v secrets-kit >/dev/null 2>&1; then
+  exec secrets-kit hook pre-commit "$@"
+fi
+echo "secrets-kit pre-commit hook: $python no longer exists and secrets-kit is not on PATH." >&2
+echo "Install secrets-kit again, then run 'secrets-kit hook install --force' in this repository." >&2
+exit 1
 """
 
 
@@ -24,51 +36,48 @@ def pre_commit(files: tuple[Path, ...]) -> None:
     """Refuse plaintext Secrets and files .sops.yaml says must be encrypted.
 
     With FILES (how the pre-commit framework calls it), those files are checked as they
-    are on disk. Without, the staged files are checked as staged (a plain Git hook).
-    Exits 1 and lists each finding with the command that fixes it.
+    are on disk, inside a Git repository or not. Without, the staged files are checked as
+    staged (a plain Git hook). Exits 1 and lists each finding with the commands that fix
+    it, built from the repository's own settings (.sops.yaml rules, cluster registry, keys).
     """
-    from secrets_kit.render import guard
+    from secrets_kit.guard import checks, fixes
+    from secrets_kit.guard.scan import scan
 
-    root = guard.repo_root(Path.cwd())
-    if files:
-        reader = guard.worktree_reader(root)
-        paths = []
-        for file in files:
-            absolute = (Path.cwd() / file).resolve()
-            try:
-                paths.append(absolute.relative_to(root.resolve()).as_posix())
-            except ValueError:
-                continue  # outside the repository: not ours to judge
-        configs = guard.tracked_sops_configs(root)
-        if (root / ".sops.yaml").is_file() and ".sops.yaml" not in configs:
-            configs.append(".sops.yaml")
-    else:
-        reader = guard.index_reader(root)
-        paths = guard.staged_paths(root)
-        configs = guard.tracked_sops_configs(root)
-    findings = guard.check_files(paths, reader, configs)
-    if not findings:
+    result = scan(files, Path.cwd())
+    if not result.findings:
         return
-    click.echo(f"secrets-kit: refusing to commit {len(findings)} plaintext secret(s):", err=True)
-    for finding in findings:
-        click.echo(f"  {finding}", err=True)
+    place = result.place
+    by_file: dict[str, list[checks.Finding]] = {}
+    for finding in result.findings:
+        by_file.setdefault(finding.path, []).append(finding)
+    click.echo(f"secrets-kit: refusing to commit plaintext secrets in {len(by_file)} file(s):", err=True)
+    for path, found in by_file.items():  # one entry per file; a fix two findings share is printed once
+        whats = "; ".join(dict.fromkeys(f.what for f in found))
+        click.echo(f"  {place.shown(place.root / PurePosixPath(path))}: {whats}", err=True)
+        lines = [str(line) for f in found for line in fixes.lines_for(f, place)]
+        for line in dict.fromkeys(lines):
+            click.echo(f"    {line}", err=True)
     click.echo("  (a Secret meant to stay in plaintext, e.g. a test fixture, can be annotated "
-               f"{guard.ALLOW_ANNOTATION}: \"true\")", err=True)
+               f"{checks.ALLOW_ANNOTATION}: \"true\")", err=True)
     sys.exit(1)
 
 
 @hook.command("install")
 @click.option("--force", is_flag=True, help="Replace an existing pre-commit hook.")
 def install(force: bool) -> None:
-    """Install the check as this repository's .git/hooks/pre-commit."""
+    """Install the check as this repository's .git/hooks/pre-commit.
+
+    The hook runs this Python interpreter, so it works even when the virtualenv is not on
+    PATH when Git runs it.
+    """
     from secrets_kit.errors import InputError
     from secrets_kit.files import write_atomic
-    from secrets_kit.render import guard
+    from secrets_kit.guard import git
 
-    root = guard.repo_root(Path.cwd())
-    target = guard.hooks_dir(root) / "pre-commit"
+    root = git.repo_root(Path.cwd())
+    target = git.hooks_dir(root) / "pre-commit"
     if target.exists() and not force:
         raise InputError("a pre-commit hook already exists", where=str(target),
                          hint="use --force to replace it, or add `secrets-kit hook pre-commit` to it")
-    write_atomic(target, HOOK_SCRIPT, mode=0o755)
-    click.echo(f"installed {target}")
+    write_atomic(target, HOOK_SCRIPT.format(python=shlex.quote(sys.executable)), mode=0o755)
+    click.echo(f"installed {target} (runs {sys.executable})")

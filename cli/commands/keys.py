@@ -49,7 +49,7 @@ keys_dir_option = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def keys() -> None:
-    """Create, list, rotate and export sealing key pairs.
+    """Create, list, rotate and export sealing key pairs; generate an age identity for sops.
 
     \b
     A key folder holds NAME.key (PKCS#1 PEM, mode 0600) and NAME.crt pairs like the
@@ -221,3 +221,38 @@ def import_keys(keys_dir: str | None, files: tuple[str, ...]) -> None:
             imported += 1
             click.echo(f"imported {safe} ({fp})")
     click.echo(f"secrets-kit: imported {imported} key(s) into {folder.path}", err=True)
+
+
+@keys.command(name="age")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Identity file [default: $SOPS_AGE_KEY_FILE, else where sops looks: "
+                   "$XDG_CONFIG_HOME/sops/age/keys.txt].")
+@click.option("-y", "recipient_only", is_flag=True,
+              help="Print the recipient of an existing identity file instead (like age-keygen -y).")
+def age_identity(output: Path | None, recipient_only: bool) -> None:
+    """Generate an age identity for sops (like age-keygen) and print its recipient.
+
+    \b
+    The file is written mode 0600, atomically, and never over an existing file. Give the
+    recipient (age1...) to whoever encrypts: `secrets-kit sops encrypt --age age1... FILE`,
+    or put it in .sops.yaml. Keep the identity out of Git: it decrypts every file sealed to it.
+    """
+    import os
+
+    from secrets_kit.sops.age_identity import create_identity, recipient_of
+    from secrets_kit.sops.keysources.age import default_keys_path
+
+    path = output or Path(os.environ.get("SOPS_AGE_KEY_FILE") or default_keys_path())
+    if recipient_only:
+        if not path.is_file():
+            from secrets_kit.errors import KeyMaterialError
+
+            raise KeyMaterialError("no age identity file", where=str(path), hint="create one with `secrets-kit keys age`")
+        recipient = recipient_of(path)
+        if recipient is None:
+            raise InputError("no AGE-SECRET-KEY line in the file", where=str(path))
+        click.echo(recipient)
+        return
+    recipient = create_identity(path)
+    click.echo(recipient)
+    click.echo(f"secrets-kit: wrote the age identity to {path} (mode 0600); its recipient is above", err=True)

@@ -256,7 +256,7 @@ def fast_parse(args: list[str], environ: dict[str, str]) -> dict[str, Any] | Non
     if kw["scope"] not in _SCOPES:
         return None
     try:
-        _timeout(kw["request_timeout"])
+        _timeout(str(kw["request_timeout"]))
     except _FlagError:
         return None
     return kw

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from secrets_kit.quickstart import run_quickstart
+from secrets_kit.quickstart import next_steps, run_quickstart
 
 
 @click.command()
@@ -34,3 +34,4 @@ def quickstart(examples: Path, workdir: Path, output: str) -> None:
     for r in results:
         table.add_row(r.step, r.outcome)
     Console().print(table)
+    click.echo(next_steps(workdir))  # one line, never wrapped: the last thing a new user reads

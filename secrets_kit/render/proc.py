@@ -5,6 +5,7 @@ a deadline, and errors scrubbed of secret values before they reach a message.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,23 @@ _PASS = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "USER", "KUSTOMIZE_PL
 _PASS_PREFIXES = ("LC_", "XDG_", "HELM_")
 MAX_ERROR_CHARS = 2000
 DEFAULT_TIMEOUT = 50.0  # Argo CD gives a plugin 60 s in total by default
+
+
+# klog's line header (`E1202 16:44:52.149662 30672 run.go:72] `) and kustomize's `"command failed" err="..."`.
+_KLOG = re.compile(r'^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.-]+:\d+\] (?:"command failed" err=)?', re.M)
+_MISSING = re.compile(r"accumulating resources from '([^']+)': evalsymlink failure on '([^']+)' : "
+                      r"lstat [^:]+: no such file or directory")
+
+
+def tool_message(stderr: str) -> str:
+    """A build tool's error as one readable line: no klog header, no Go quoting, a missing file named plainly."""
+    text = _KLOG.sub("", stderr).strip()
+    if len(text) > 1 and text[0] == text[-1] == '"':
+        text = text[1:-1].replace('\\"', '"')
+    missing = _MISSING.search(text)
+    if missing:
+        return f"the kustomization lists {missing.group(1)}, which does not exist ({missing.group(2)})"
+    return " ".join(text.split())
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -53,7 +71,7 @@ def run_tool(argv: Sequence[str], *, cwd: Path, redactor: Redactor, what: str, w
         raise RenderError(f"{what} timed out after {timeout:.0f}s", where=where) from None
     if done.returncode != 0:
         # One line: the CLI's error is one line on stderr (Argo CD shows it as the app's condition).
-        detail = " ".join(redactor.scrub(done.stderr.decode("utf-8", "replace")).split())
+        detail = tool_message(redactor.scrub(done.stderr.decode("utf-8", "replace")))
         if len(detail) > MAX_ERROR_CHARS:
             detail = "..." + detail[-MAX_ERROR_CHARS:]
         raise RenderError(f"{what} failed (exit {done.returncode}): {detail or 'no message'}", where=where)

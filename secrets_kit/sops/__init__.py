@@ -2,7 +2,7 @@
 
 formats (stores) -> tree -> cipher -> key sources; every format goes through the same tree.
 
-The entry points for other parts of secrets-kit (render hooks, quickstart) are:
+The entry points for other parts of secrets-kit (the CLI, render hooks) are:
 
     from secrets_kit.sops import decrypt_bytes, encrypt_bytes, EncryptOptions, store_for, format_for_path
     plain = decrypt_bytes(data, store_for("yaml"))

@@ -14,8 +14,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from secrets_kit.errors import DecryptionError, InputError
-
+from ..errors import DecryptionError, InputError
 from .gofmt import atoi, format_float_f, parse_bool, parse_float
 from .tree import Comment, Timestamp
 

@@ -12,8 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from secrets_kit.errors import ConfigError
-
+from ..errors import ConfigError
 from .keysources import MasterKey, keys_from_cli
 from .rules import RULE_FIELDS, SelectionRules, compile_go_regex
 

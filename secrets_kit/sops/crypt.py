@@ -10,8 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from secrets_kit.errors import DecryptionError, InputError, SecretsKitError
-
+from ..errors import DecryptionError, InputError, SecretsKitError
 from .cipher import Cipher, to_bytes
 from .reasons import Reason
 from .rules import CompiledRules

@@ -12,8 +12,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from secrets_kit.errors import DecryptionError, InputError, KeyMaterialError, SecretsKitError
-
+from ..errors import DecryptionError, InputError, KeyMaterialError, SecretsKitError
 from .keysources import DEFAULT_DECRYPTION_ORDER, MasterKey, key_from_stanza
 from .metadata import Metadata, Stanza
 from .reasons import Reason

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from secrets_kit.errors import InputError
-
+from ..errors import InputError
 from .gofmt import parse_bool, parse_rfc3339
 from .reasons import Reason
 from .rules import RULE_FIELDS, SelectionRules

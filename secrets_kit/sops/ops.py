@@ -1,7 +1,7 @@
 """SOPS operations on bytes: encrypt, decrypt, set, unset, rotate, update keys, groups.
 
 Each operation is a plain function (or a method of `SopsFile`) that takes bytes and
-options and returns bytes; the CLI, the render hooks and the quickstart call these.
+options and returns bytes; the CLI and the render hooks call these.
 Re-encrypting an opened file keeps its data key and, through the cipher's IV stash, the
 exact ciphertext of every value that did not change.
 """
@@ -12,8 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from secrets_kit.errors import DecryptionError, InputError, SecretsKitError
-
+from ..errors import DecryptionError, InputError, SecretsKitError
 from .cipher import Cipher
 from .crypt import decrypt_tree, encrypt_tree
 from .datakey import generate_data_key, recover_data_key, wrap_groups

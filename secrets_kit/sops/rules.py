@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from secrets_kit.errors import ConfigError
+from ..errors import ConfigError
 
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
 

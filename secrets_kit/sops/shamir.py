@@ -23,7 +23,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 
-from secrets_kit.errors import InputError
+from ..errors import InputError
 
 __all__ = ["MAX_PARTS", "combine", "split"]
 

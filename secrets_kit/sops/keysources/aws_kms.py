@@ -21,15 +21,15 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from secrets_kit.errors import (
+from ...errors import (
     ConfigError,
     DecryptionError,
     KeyMaterialError,
     ProviderError,
     SecretsKitError,
 )
-from secrets_kit.sops.keysources.base import MasterKey, base64_enc
-from secrets_kit.sops.reasons import Reason
+from ..reasons import Reason
+from .base import MasterKey, base64_enc
 
 __all__ = ["AwsKmsKey", "from_cli", "parse_encryption_context"]
 

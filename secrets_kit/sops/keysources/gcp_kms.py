@@ -28,14 +28,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from secrets_kit.errors import (
+from ...errors import (
     ConfigError,
     DecryptionError,
     KeyMaterialError,
     ProviderError,
     SecretsKitError,
 )
-from secrets_kit.sops.keysources.base import MasterKey, base64_enc
+from .base import MasterKey, base64_enc
 
 __all__ = ["GcpKmsKey", "from_cli"]
 

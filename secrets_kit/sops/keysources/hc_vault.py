@@ -27,15 +27,15 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from secrets_kit.errors import (
+from ...errors import (
     ConfigError,
     DecryptionError,
     KeyMaterialError,
     ProviderError,
     SecretsKitError,
 )
-from secrets_kit.sops.keysources.base import MasterKey
-from secrets_kit.vault_client import from_env, open_client
+from ...vault_client import from_env, open_client
+from .base import MasterKey
 
 __all__ = ["VaultTransitKey", "from_cli", "parse_uri"]
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-from secrets_kit.errors import DecryptionError, KeyMaterialError
-
+from ...errors import DecryptionError, KeyMaterialError
 from ..gofmt import now_rfc3339
 from .base import MasterKey
 

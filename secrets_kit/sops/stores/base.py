@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from secrets_kit.errors import InputError
-
+from ...errors import InputError
 from ..metadata import Metadata, flat_value, flatten, metadata_from_tree, metadata_to_dict, unflatten
 from ..reasons import Reason
 from ..tree import Branch, Comment

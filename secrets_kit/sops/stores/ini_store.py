@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from secrets_kit.errors import InputError
-
+from ...errors import InputError
 from ..gofmt import val_to_string
 from ..reasons import Reason
 from ..tree import Branch, Comment

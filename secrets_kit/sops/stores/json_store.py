@@ -10,8 +10,7 @@ import json
 from json.encoder import encode_basestring
 from typing import Any
 
-from secrets_kit.errors import InputError
-
+from ...errors import InputError
 from ..gofmt import format_float_json
 from ..reasons import Reason
 from ..tree import Branch, Comment, Timestamp

@@ -24,8 +24,7 @@ from typing import Any
 
 import yaml
 
-from secrets_kit.errors import InputError
-
+from ...errors import InputError
 from ..metadata import Metadata, metadata_from_tree, metadata_to_branch
 from ..reasons import Reason
 from ..tree import Branch, Comment

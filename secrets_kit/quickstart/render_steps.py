@@ -4,7 +4,7 @@
    from the fake inputs in `examples/plaintext/gitops/<env>`: the Secret SOPS-encrypted
    (`data`/`stringData` only), the dotenv file SOPS-encrypted, the API token sealed for the
    quickstart's cluster key. Keys: the sealing key pair in `<workdir>/keys` (made by the
-   sealed-secrets step), an age identity (the SOPS step's, or `<workdir>/keys/age.agekey`),
+   sealed-secrets step), an age identity (`<workdir>/keys/age.txt`, shared with the SOPS step),
    a reseal key `<workdir>/keys/reseal.key`. Nothing secret is written outside `<workdir>/keys`.
 2. `render_<env>`: render `deploy/<env>` in zero-plaintext mode into `<workdir>/rendered/<env>.yaml`,
    render it again to check the output is byte-identical, check that no input value appears in
@@ -18,16 +18,25 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import RenderError
-from ..quickstart import QuickstartContext, Step, StepResult
-
-if TYPE_CHECKING:
-    from ..sealed.keys import KeyPair
+from ..files import write_atomic
+from ..k8s.manifests import dump_yaml, load_documents
+from ..render.config import CliSettings, options_from
+from ..render.dotenv import parse_env_lines
+from ..render.pipeline import render
+from ..render.reseal import write_key_file
+from ..sealed.keys import KeyFolder
+from ..sealed.model import seal_secret, unseal
+from ..sops.keysources import age
+from ..sops.keysources.age import AgeKey
+from ..sops.ops import EncryptOptions, encrypt_bytes
+from ..sops.rules import SelectionRules
+from ..sops.stores import store_for
+from .keys import age_identity, keys_dir, sealing_pair
+from .model import QuickstartContext, Step, StepResult
 
 ENVIRONMENTS = ("dev", "staging", "prod")
-AGE_KEY_NAMES = ("age.agekey", "age.txt", "keys.txt", "age-key.txt")
 SOPS_RULES = """\
 # Written by `secrets-kit quickstart` with its throwaway age recipient.
 creation_rules:
@@ -39,58 +48,13 @@ creation_rules:
 """
 
 
-def _rel(ctx: QuickstartContext, path: Path) -> str:
-    try:
-        return str(path.relative_to(ctx.workdir))
-    except ValueError:
-        return str(path)
-
-
-def _age_identity(ctx: QuickstartContext) -> tuple[Path, str]:
-    """(identity file, recipient): the SOPS step's identity if it made one, else our own."""
-    import pyrage
-
-    keys = ctx.workdir / "keys"
-    candidates = [Path(str(ctx.facts[k])) for k in ("sops_age_key_file", "age_key_file") if ctx.facts.get(k)]
-    candidates += [keys / name for name in AGE_KEY_NAMES]
-    for path in candidates:
-        if path.is_file():
-            for line in path.read_text().splitlines():
-                if line.startswith("AGE-SECRET-KEY-"):
-                    return path, str(pyrage.x25519.Identity.from_str(line.strip()).to_public())
-    identity = pyrage.x25519.Identity.generate()
-    path = keys / "age.agekey"
-    keys.mkdir(parents=True, exist_ok=True)
-    from ..files import write_atomic
-
-    write_atomic(path, f"# public key: {identity.to_public()}\n{identity}\n", mode=0o600)
-    return path, str(identity.to_public())
-
-
-def _sealing_pair(ctx: QuickstartContext) -> KeyPair:
-    from ..sealed.keys import KeyFolder
-
-    folder = KeyFolder(ctx.workdir / "keys")
-    pairs = folder.pairs()
-    return pairs[-1] if pairs else folder.create()
-
-
 def _encrypt(data: bytes, fmt: str, recipient: str, encrypted_regex: str = "") -> bytes:
-    from ..sops.keysources.age import AgeKey
-    from ..sops.ops import EncryptOptions, encrypt_bytes
-    from ..sops.rules import SelectionRules
-    from ..sops.stores import store_for
-
     options = EncryptOptions(key_groups=[[AgeKey(recipient)]], rules=SelectionRules(encrypted_regex=encrypted_regex))
     return encrypt_bytes(data, store_for(fmt), None, options)
 
 
 def gitops_repo(ctx: QuickstartContext) -> StepResult:
     """Copy examples/gitops into the work folder and encrypt/seal each environment's fake secrets."""
-    from ..files import write_atomic
-    from ..k8s.manifests import dump_yaml, load_documents
-    from ..sealed.model import seal_secret
-
     source = ctx.examples / "gitops"
     inputs = ctx.examples / "plaintext" / "gitops"
     if not source.is_dir() or not inputs.is_dir():
@@ -98,8 +62,8 @@ def gitops_repo(ctx: QuickstartContext) -> StepResult:
     repo = ctx.workdir / "gitops"
     shutil.rmtree(repo, ignore_errors=True)
     shutil.copytree(source, repo)
-    identity, recipient = _age_identity(ctx)
-    pair = _sealing_pair(ctx)
+    identity, recipient, _ = age_identity(ctx)
+    pair, _ = sealing_pair(ctx)
     cert = pair.cert
     write_atomic(repo / ".sops.yaml", SOPS_RULES.format(recipient=recipient))
     certs = repo / "clusters" / "certs"
@@ -120,18 +84,16 @@ def gitops_repo(ctx: QuickstartContext) -> StepResult:
         write_atomic(folder / "api-token.sealed.yaml", dump_yaml(sealed))
         counts["sops"] += 2
         counts["sealed"] += 1
-        outputs += [_rel(ctx, folder / n) for n in ("db-credentials.sops.yaml", "app.sops.env", "api-token.sealed.yaml")]
+        outputs += [ctx.rel(folder / n) for n in ("db-credentials.sops.yaml", "app.sops.env", "api-token.sealed.yaml")]
     ctx.facts.update(gitops_repo=str(repo), age_identity=str(identity), sealing_cert=str(pair.cert_path),
                      sealing_keys=str(pair.cert_path.parent))
-    return StepResult("gitops-repo", f"{_rel(ctx, repo)}/: {counts['sops']} SOPS files (age {recipient[:16]}…), "
+    return StepResult("gitops-repo", f"{ctx.rel(repo)}/: {counts['sops']} SOPS files (age {recipient[:16]}…), "
                                      f"{counts['sealed']} SealedSecrets, cluster certs for eu-west/us-east",
                       outputs)
 
 
 @contextlib.contextmanager
 def _age_env(identity: str) -> Iterator[None]:
-    from ..sops.keysources import age
-
     saved = {k: os.environ.get(k) for k in ("SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY", "SOPS_AGE_KEY_CMD")}
     os.environ["SOPS_AGE_KEY_FILE"] = identity
     os.environ.pop("SOPS_AGE_KEY", None)
@@ -150,9 +112,6 @@ def _age_env(identity: str) -> Iterator[None]:
 
 def _input_values(folder: Path) -> list[str]:
     """Every fake value of an environment's inputs (long enough to search for)."""
-    from ..k8s.manifests import load_documents
-    from .dotenv import parse_env_lines
-
     values: list[str] = []
     for name in ("db-credentials.yaml", "api-token.yaml"):
         for doc in load_documents((folder / name).read_bytes(), source=name):
@@ -163,19 +122,12 @@ def _input_values(folder: Path) -> list[str]:
 
 def render_environment(env: str) -> Step:
     def step(ctx: QuickstartContext) -> StepResult:
-        from ..k8s.manifests import load_documents
-        from ..sealed.keys import KeyFolder
-        from ..sealed.model import unseal
-        from .config import CliSettings, options_from
-        from .pipeline import render
-        from .reseal import write_key_file
-
         name = f"render-{env}"
         repo = Path(str(ctx.facts.get("gitops_repo", ctx.workdir / "gitops")))
         app = repo / "deploy" / env
         if not app.is_dir() or not ctx.facts.get("sealing_cert"):
             return StepResult(name, "no generated repository: skipped")
-        key_file = ctx.workdir / "keys" / "reseal.key"
+        key_file = keys_dir(ctx) / "reseal.key"
         if not key_file.exists():
             write_key_file(key_file)
         cli = CliSettings(seal_to=Path(str(ctx.facts["sealing_cert"])), reseal_key=key_file, root=repo)
@@ -196,12 +148,11 @@ def render_environment(env: str) -> Step:
                 unseal(doc, keyring, where=f"{name}: {doc['metadata']['name']}")
                 opened += 1
         out = ctx.workdir / "rendered" / f"{env}.yaml"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+        write_atomic(out, text)
         facts = first.context.facts
-        return StepResult(name, f"{len(first.manifests)} objects, {facts.get('resealed', 0)} Secrets re-sealed, "
+        return StepResult(name, f"{ctx.rel(out)}: {len(first.manifests)} objects, {facts.get('resealed', 0)} Secrets re-sealed, "
                                 f"{opened} SealedSecrets open with the local key, stable, no plaintext",
-                          [_rel(ctx, out)])
+                          [ctx.rel(out)])
 
     step.__name__ = f"render_{env}"
     return step

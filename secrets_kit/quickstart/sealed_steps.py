@@ -9,34 +9,27 @@ from __future__ import annotations
 
 from ..errors import DecryptionError
 from ..files import write_all_atomic
-from ..quickstart import QuickstartContext, StepResult
-from .batch import collect, seal_sources, unseal_sources
-from .keys import KeyFolder
-from .model import SealOptions
-from .targets import Target
-
-
-def _rel(ctx: QuickstartContext, path: object) -> str:
-    text = str(path)
-    prefix = str(ctx.workdir) + "/"
-    return text[len(prefix):] if text.startswith(prefix) else text
+from ..sealed.batch import collect, seal_sources, unseal_sources
+from ..sealed.keys import KeyFolder
+from ..sealed.model import SealOptions
+from ..sealed.targets import Target
+from .keys import keys_dir, sealing_pair
+from .model import QuickstartContext, StepResult
 
 
 def sealing_keys(ctx: QuickstartContext) -> StepResult:
     """Create a controller-shaped RSA-4096 key pair in <workdir>/keys, unless one is there."""
-    folder = KeyFolder(ctx.workdir / "keys")
-    pairs = folder.pairs()
-    pair = pairs[-1] if pairs else folder.create()
-    ctx.facts["sealed_keys_dir"] = str(folder.path)
+    pair, created = sealing_pair(ctx)
+    ctx.facts["sealed_keys_dir"] = str(pair.cert_path.parent)
     ctx.facts["sealed_cert"] = str(pair.cert_path)
-    verb = "reused" if pairs else "created"
+    verb = "created" if created else "reused"
     return StepResult("sealing-keys", f"{verb} sealing key {pair.name} ({pair.cert.fingerprint})",
-                      [_rel(ctx, pair.cert_path), _rel(ctx, pair.key_path)])
+                      [ctx.rel(pair.cert_path), ctx.rel(pair.key_path)])
 
 
 def seal_examples(ctx: QuickstartContext) -> StepResult:
     """Seal the plaintext example Secrets with the local key into <workdir>/sealed/."""
-    folder = KeyFolder(ctx.workdir / "keys")
+    folder = KeyFolder(keys_dir(ctx))
     pair = folder.newest()
     plaintext = ctx.examples / "plaintext"
     if not plaintext.is_dir():
@@ -50,14 +43,19 @@ def seal_examples(ctx: QuickstartContext) -> StepResult:
     keyring = folder.keyring()
     report = seal_sources(sources, [Target(pair.name, pair.cert)], SealOptions(), out_dir=out_dir,
                           stdin=no_stdin, reuse_keys=lambda _fingerprint: keyring)
-    write_all_atomic([(o.path, o.text, o.mode) for o in report.outputs if o.path is not None and not o.unchanged])
+    changed = [o for o in report.outputs if o.path is not None and not o.unchanged]
+    write_all_atomic([(o.path, o.text, o.mode) for o in changed if o.path is not None])
     written = [o.path for o in report.outputs if o.path is not None]
-    unchanged = sum(1 for o in report.outputs if o.unchanged)
     check = unseal_sources(collect([str(out_dir)]), keyring, stdin=no_stdin, check_only=True)
     if check.failures:  # a quickstart that cannot read back what it sealed is broken: say so
         raise DecryptionError(f"sealed output does not unseal: {check.failures[0]}", where=str(out_dir))
     ctx.facts["sealed_dir"] = str(out_dir)
-    kept = f", {unchanged} file(s) unchanged" if unchanged else ""
-    return StepResult("seal", f"sealed {report.documents} Secret(s) from {report.files} file(s) into "
-                              f"{_rel(ctx, out_dir)}/{kept} (checked: unseal with the local key)",
-                      [_rel(ctx, p) for p in written])
+    # A rerun seals nothing new: say "up to date", not "sealed 8 ... 8 unchanged".
+    if changed:
+        what = f"sealed {report.documents} Secret(s) from {report.files} file(s) into {ctx.rel(out_dir)}/"
+        if len(changed) < len(written):
+            what += f" ({len(written) - len(changed)} file(s) already up to date)"
+    else:
+        what = f"{ctx.rel(out_dir)}/ is up to date ({len(written)} file(s), {report.documents} Secret(s))"
+    return StepResult("seal", f"{what}; checked: each unseals with the local key",
+                      [ctx.rel(p) for p in written])

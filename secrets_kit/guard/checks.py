@@ -9,44 +9,48 @@ A file is refused when:
 - `.sops.yaml` has a creation rule whose `path_regex` matches it, and it is not
   SOPS-encrypted (a rule without `path_regex` is a default for `sops encrypt`, not a
   requirement, so it does not count).
-Each finding names the file and the Secret, never a value, and offers the command that
-fixes it. `secrets-kit.io/allow-plaintext: "true"` on a Secret accepts it (test fixtures).
+Each finding names the file and the Secret, never a value, and what kind of fix it needs;
+`fixes` turns that into commands that use the repository's own settings.
+`secrets-kit.io/allow-plaintext: "true"` on a Secret accepts it (test fixtures).
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from ..errors import InputError
-from .kustomize import KUSTOMIZATION_FILES
-from .model import is_secret
-from .sopsfiles import has_sops_marker, is_sops_document
+from ..render.kustomize import KUSTOMIZATION_FILES
+from ..render.model import is_secret
+from ..render.sopsfiles import has_sops_marker, is_sops_document
 
 ALLOW_ANNOTATION = "secrets-kit.io/allow-plaintext"
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _SECRET_LINE = re.compile(rb"^\s*kind:\s*[\"']?Secret[\"']?\s*$", re.MULTILINE)
 
 
+# What a finding needs: SECRET (SOPS-encrypt it or seal it), ENCRYPT (SOPS-encrypt `target`),
+# ADVICE (a change only a person can make, described in `advice`).
+SECRET, ENCRYPT, ADVICE = "secret", "encrypt", "advice"
+
+
 @dataclass(frozen=True)
 class Finding:
-    path: str
+    path: str  # repository-relative file the finding is about
     what: str
-    fix: str
+    remedy: str = SECRET
+    target: str = ""  # repository-relative file to encrypt or seal (default: path)
+    advice: str = ""
 
-    def __str__(self) -> str:
-        return f"{self.path}: {self.what}\n    fix: {self.fix}"
+    @property
+    def fix_target(self) -> str:
+        return self.target or self.path
 
 
 Reader = Callable[[str], bytes | None]  # repository-relative path -> content (None: absent)
-
-
-def _q(path: str) -> str:
-    return shlex.quote(path)
 
 
 _ONLY_PLACEHOLDERS = re.compile(r"(?:\s*<[^<>\n]+>\s*)+\Z")
@@ -97,9 +101,7 @@ def _secret_findings(doc: dict[str, Any], path: str) -> list[Finding]:
         what = f"Secret {name} is SOPS-encrypted but some data/stringData values are in plaintext"
     else:
         what = f"plaintext Secret {name} (data/stringData not encrypted)"
-    fix = (f"secrets-kit sops encrypt --in-place --encrypted-regex '^(data|stringData)$' {_q(path)}  "
-           f"(or seal it: secrets-kit seal {_q(path)})")
-    return [Finding(path, what, fix)]
+    return [Finding(path, what, SECRET)]
 
 
 def _documents(data: bytes, path: str) -> list[dict[str, Any]] | None:
@@ -119,9 +121,9 @@ def _kustomization_findings(doc: dict[str, Any], path: str, read: Reader) -> lis
             continue
         name = entry.get("name") or "<no name>"
         if entry.get("literals"):
-            findings.append(Finding(path, f"secretGenerator {name} has literals (plaintext in Git)",
-                                    "move them to an env file and encrypt it: secrets-kit sops encrypt "
-                                    "--in-place <file>.env"))
+            findings.append(Finding(path, f"secretGenerator {name} has literals (plaintext in Git)", ADVICE,
+                                    advice="move them to an env file listed under envs:, then commit it "
+                                           "SOPS-encrypted (the hook prints the command for that file)"))
         refs: list[Any] = []
         for field in ("envs", "env"):
             value = entry.get(field)
@@ -132,7 +134,7 @@ def _kustomization_findings(doc: dict[str, Any], path: str, read: Reader) -> lis
             content = read(_normalise(target))
             if content is not None and not has_sops_marker(content):
                 findings.append(Finding(path, f"secretGenerator {name} reads {ref}, which is not SOPS-encrypted",
-                                        f"secrets-kit sops encrypt --in-place {_q(_normalise(target))}"))
+                                        ENCRYPT, target=_normalise(target)))
     return findings
 
 
@@ -189,16 +191,16 @@ def check_file(path: str, data: bytes, read: Reader, rules: Iterable[SopsRules] 
     findings: list[Finding] = []
     for rule in rules:
         if rule.requires(path) and not encrypted:
-            findings.append(Finding(path, ".sops.yaml says this file must be encrypted, and it is not",
-                                    f"secrets-kit sops encrypt --in-place {_q(path)}"))
+            findings.append(Finding(path, ".sops.yaml says this file must be encrypted, and it is not", ENCRYPT))
             break
     if not name.lower().endswith(MANIFEST_SUFFIXES) and name not in KUSTOMIZATION_FILES:
         return findings
     docs = _documents(data, path)
     if docs is None:
         if _SECRET_LINE.search(data):
-            findings.append(Finding(path, "unparseable YAML that declares kind: Secret",
-                                    "fix the YAML, then encrypt the Secret with secrets-kit sops encrypt"))
+            findings.append(Finding(path, "unparseable YAML that declares kind: Secret", ADVICE,
+                                    advice="fix the YAML, then run the hook again for the command that "
+                                           "encrypts or seals the Secret"))
         return findings
     for doc in docs:
         if is_secret(doc):
@@ -223,57 +225,3 @@ def check_files(paths: Iterable[str], read: Reader, all_paths: Iterable[str] = (
         if content is not None:
             findings.extend(check_file(path, content, read, rules))
     return findings
-
-
-# ------------------------------------------------------------------------------------- git glue
-
-
-def _git(args: list[str], cwd: Path) -> bytes:
-    import subprocess
-
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
-    if done.returncode != 0:
-        raise InputError(f"git {args[0]} failed: {done.stderr.decode('utf-8', 'replace').strip()}", where=str(cwd))
-    return done.stdout
-
-
-def repo_root(cwd: Path) -> Path:
-    return Path(_git(["rev-parse", "--show-toplevel"], cwd).decode().strip())
-
-
-def hooks_dir(root: Path) -> Path:
-    """The repository's Git hooks folder (core.hooksPath or .git/hooks), absolute."""
-    path = Path(_git(["rev-parse", "--git-path", "hooks"], root).decode().strip())
-    return path if path.is_absolute() else root / path
-
-
-def staged_paths(root: Path) -> list[str]:
-    out = _git(["diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z"], root)
-    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
-
-
-def tracked_sops_configs(root: Path) -> list[str]:
-    out = _git(["ls-files", "-z", "--cached", "--", ".sops.yaml", "*/.sops.yaml"], root)
-    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
-
-
-def index_reader(root: Path) -> Reader:
-    """Content as staged (what the commit will hold), else None."""
-    import subprocess
-
-    def read(path: str) -> bytes | None:
-        done = subprocess.run(["git", "show", f":{path}"], cwd=root, capture_output=True, check=False)
-        return done.stdout if done.returncode == 0 else None
-
-    return read
-
-
-def worktree_reader(root: Path) -> Reader:
-    def read(path: str) -> bytes | None:
-        target = root / path
-        try:
-            return target.read_bytes() if target.is_file() else None
-        except OSError:
-            return None
-
-    return read

@@ -97,3 +97,13 @@ class PeerMissingError(SecretsKitError):
     """An external program we call (kubectl, gpg, helm) is not installed."""
 
     exit_code = EXIT_CONFIG
+
+
+class MissingExtraError(ConfigError):
+    """A feature needs an optional dependency group (`pip install 'secrets-kit[EXTRA]'`) that is not installed."""
+
+    def __init__(self, feature: str, extra: str, module: str) -> None:
+        super().__init__(f"{feature} needs the {module!r} package, which is not installed",
+                         hint=f"pip install 'secrets-kit[{extra}]'")
+        self.extra = extra
+        self.module = module

@@ -249,8 +249,8 @@ def call(fn: Callable[[], _T], *, service: str, what: str, where: str,
     """Run one AWS call (client building included); failures become our errors, naming `where`, never data."""
     try:
         return fn()
-    except SecretsKitError:
-        raise
+    except SecretsKitError as err:
+        raise err.at(where) from None
     except Exception as exc:
         error = map_error(exc, service=service, what=what, where=where, hints=hints, refine=refine)
         if error is None:

@@ -472,7 +472,7 @@ def test_gcp_unreachable_and_no_credentials(monkeypatch: pytest.MonkeyPatch, tmp
     with pytest.raises(ProviderError, match="unreachable"):
         down.get_secret(RemoteRef("projects/p/secrets/s"))
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "none.json"))
-    with pytest.raises(KeyMaterialError, match="no Google credentials"):
+    with pytest.raises(KeyMaterialError, match="no Google Cloud credentials"):
         open_provider("gcp-secretmanager", {"env": {}}).validate()
 
 

@@ -79,7 +79,7 @@ class AwsSettings:
     endpoint_urls: Mapping[str, str] = field(default_factory=dict)  # per service, wins over endpoint_url
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
-    max_attempts: int = 2  # fail fast: a render has about 60 s, a reconcile retries on its own
+    retries: int = 2  # after the first attempt (botocore's max_attempts). Fail fast: a render has about 60 s
 
 
 class AwsSession:
@@ -112,7 +112,7 @@ class AwsSession:
 
         s = self.settings
         return Config(connect_timeout=s.connect_timeout, read_timeout=s.read_timeout,
-                      retries={"max_attempts": s.max_attempts, "mode": "standard"})
+                      retries={"max_attempts": s.retries, "mode": "standard"})
 
     def _make(self, service: str, session: Any) -> Any:
         endpoint = self.settings.endpoint_urls.get(service) or self.settings.endpoint_url

@@ -203,7 +203,7 @@ class AwsKmsKey(MasterKey):
                     region=self.region, profile=self.aws_profile or None,
                     assume_role=aws.AssumeRole(self.role, session_name=session_name()) if self.role else None,
                     endpoint_urls={"kms": self.endpoint_url} if self.endpoint_url else {},
-                    connect_timeout=10, read_timeout=60, max_attempts=3))
+                    connect_timeout=10, read_timeout=60, retries=3))
             self._aws = session
         return self._aws
 

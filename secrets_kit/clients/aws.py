@@ -77,6 +77,7 @@ class AwsSettings:
     assume_role: AssumeRole | None = None
     endpoint_url: str | None = None  # every service, STS included; None: boto3's (AWS_ENDPOINT_URL...)
     endpoint_urls: Mapping[str, str] = field(default_factory=dict)  # per service, wins over endpoint_url
+    ca_bundle: str | None = None  # a CA bundle for a private endpoint's TLS; None: boto3's (AWS_CA_BUNDLE)
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     retries: int = 2  # after the first attempt (botocore's max_attempts). Fail fast: a render has about 60 s
@@ -121,6 +122,8 @@ class AwsSession:
             kwargs["endpoint_url"] = endpoint
         if self.settings.region:
             kwargs["region_name"] = self.settings.region
+        if self.settings.ca_bundle:
+            kwargs["verify"] = self.settings.ca_bundle
         return session.client(service, **kwargs)
 
     def _boto3_session(self) -> Any:

@@ -95,12 +95,13 @@ def test_web_identity_reads_its_token_file(aws_env: str, tmp_path: Path) -> None
 def test_endpoints_region_and_fail_fast_config(aws_env: str) -> None:
     session = aws.AwsSession(aws.AwsSettings(region="eu-central-1", endpoint_url="http://127.0.0.1:9",
                                              endpoint_urls={"sts": aws_env}, connect_timeout=2, read_timeout=3,
-                                             retries=1))
+                                             retries=1, ca_bundle="/etc/ssl/private-ca.pem"))
     sts, kms = session.client("sts"), session.client("kms")
     assert (sts.meta.endpoint_url, kms.meta.endpoint_url) == (aws_env, "http://127.0.0.1:9")
     assert kms.meta.region_name == "eu-central-1"
     assert (kms.meta.config.connect_timeout, kms.meta.config.read_timeout) == (2, 3)
     assert kms.meta.config.retries["total_max_attempts"] == 2  # one try, one retry
+    assert kms._endpoint.http_session._verify == "/etc/ssl/private-ca.pem"
     assert session.client("kms") is kms  # built once, kept
     _identity(session)
     with pytest.raises(ProviderError, match="KMS ListKeys failed: KMS is unreachable") as down:

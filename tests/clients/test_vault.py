@@ -84,7 +84,7 @@ def test_logins_give_a_token_with_a_lease(vault_dev: VaultSetup, method: str, tm
     client = _client(vault_dev, auth)
     token = client.hvac().token
     assert token and token != vault_dev.server.root_token and client.logins == 1
-    assert client.lease is not None and client.lease.renewable and 0 < client.lease.ttl <= 3600
+    assert client.lease is not None and client.lease.renewable and client.lease.ttl > 0  # from the login answer
     assert client.check_token().ttl > 0
     client.close()
     assert not _alive(vault_dev, token)  # a login's token is revoked on close

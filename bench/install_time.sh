@@ -9,6 +9,6 @@ cd "$src"
 start=$(date +%s.%N)
 "$venv/bin/pip" install -q -e "$spec" >/dev/null
 mid=$(date +%s.%N)
-PATH="$venv/bin:$PATH" secrets-kit quickstart --workdir "$src/qs-out" >/dev/null
+PATH="$venv/bin:$PATH" secrets-kit quickstart --workdir "$(mktemp -d)" >/dev/null
 end=$(date +%s.%N)
 echo "spec=$spec install_s=$(echo "$mid - $start" | bc) quickstart_s=$(echo "$end - $mid" | bc) total_s=$(echo "$end - $start" | bc) venv_mb=$(du -sm "$venv" | cut -f1) packages=$("$venv/bin/pip" list --format=freeze 2>/dev/null | wc -l)"

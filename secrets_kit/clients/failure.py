@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 from ..errors import KeyMaterialError, ProviderError, SecretsKitError
 
@@ -40,6 +41,21 @@ class Failure:
 
 
 Refine = Callable[[Failure], SecretsKitError | None]
+_T = TypeVar("_T")
+
+
+def guarded(fn: Callable[[], _T], where: str, translate: Callable[[BaseException], SecretsKitError | None]) -> _T:
+    """Run `fn`; an exception `translate` knows becomes our error (from None: the library's traceback
+    may quote request data), ours get `where`, anything else passes unchanged."""
+    try:
+        return fn()
+    except SecretsKitError as err:
+        raise err.at(where) from None
+    except Exception as exc:
+        error = translate(exc)
+        if error is None:
+            raise
+        raise error from None
 
 
 def to_error(failure: Failure, *, service: str, what: str, where: str, cloud: str,

@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar
 
 from ..errors import ConfigError, KeyMaterialError, ProviderError, SecretsKitError
 from .extras import require
-from .failure import Failure, Kind, Refine, to_error
+from .failure import Failure, Kind, Refine, guarded, to_error
 
 __all__ = ["GcpSession", "GcpSettings", "call", "classify", "credentials_from_info", "map_error"]
 
@@ -254,12 +254,5 @@ def map_error(exc: BaseException, *, service: str, what: str, where: str,
 def call(fn: Callable[[], _T], *, service: str, what: str, where: str,
          hints: Mapping[Kind, str] | None = None, refine: Refine | None = None) -> _T:
     """Run one Google Cloud call (client building included); failures become our errors, never data."""
-    try:
-        return fn()
-    except SecretsKitError as err:
-        raise err.at(where) from None
-    except Exception as exc:
-        error = map_error(exc, service=service, what=what, where=where, hints=hints, refine=refine)
-        if error is None:
-            raise
-        raise error from None
+    return guarded(fn, where, lambda exc: map_error(exc, service=service, what=what, where=where, hints=hints,
+                                                    refine=refine))

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from ..errors import KeyMaterialError, SecretsKitError
 from .extras import require
-from .failure import Failure, Kind, Refine, to_error
+from .failure import Failure, Kind, Refine, guarded, to_error
 
 __all__ = ["AppRoleAuth", "JwtAuth", "KubernetesAuth", "TokenAuth", "TokenLease", "UserpassAuth", "VaultClient",
            "VaultSettings", "call", "classify", "map_error", "truthy"]
@@ -364,12 +364,5 @@ def map_error(exc: BaseException, *, what: str, where: str, hints: Mapping[Kind,
 def call(fn: Callable[[], _T], *, what: str, where: str, hints: Mapping[Kind, str] | None = None,
          refine: Refine | None = None) -> _T:
     """Run one Vault call; failures become our errors, naming `where`, never a token or a value."""
-    try:
-        return fn()
-    except SecretsKitError as err:
-        raise err.at(where) from None
-    except Exception as exc:
-        error = map_error(exc, what=what, where=where, hints=hints, refine=refine)
-        if error is None:
-            raise
-        raise error from None
+    return guarded(fn, where, lambda exc: map_error(exc, what=what, where=where, hints=hints,
+                                                    refine=refine))

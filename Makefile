@@ -4,7 +4,7 @@ PYTHON ?= python3
 .PHONY: setup peers test lint bench quickstart
 
 setup:
-	$(PYTHON) -m pip install -q -e '.[dev]'
+	$(PYTHON) -m pip install -q -e '.[all,dev]'
 
 # Build or reuse every upstream test peer (cached in ~/.cache/secrets-kit-peers).
 peers:

@@ -104,3 +104,15 @@ class PeerMissingError(SecretsKitError):
     """An external program we call (kubectl, gpg, helm) is not installed."""
 
     exit_code = EXIT_CONFIG
+
+
+class MissingExtraError(ConfigError):
+    """A feature needs an optional dependency group (`pip install 'secrets-kit[EXTRA]'`) that is not installed."""
+
+    def __init__(self, feature: str, extra: str, module: str) -> None:
+        # The command is in the message itself: wrappers that quote only the message (the sops drop-in's
+        # "Could not generate data key: ...") still show it.
+        super().__init__(f"{feature} needs the {module!r} package, which is not installed: "
+                         f"pip install 'secrets-kit[{extra}]'")
+        self.extra = extra
+        self.module = module

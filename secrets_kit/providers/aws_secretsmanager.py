@@ -27,7 +27,6 @@ class AwsSecretsManagerProvider(AwsProvider):
     kind = "aws-secretsmanager"
     service = "secretsmanager"
     label = "AWS Secrets Manager"
-    not_found_codes = frozenset({"ResourceNotFoundException"})
     not_found_hint = "check the secret name and the version"
     denied_hint = "check the sidecar's IAM permissions (secretsmanager:GetSecretValue, kms:Decrypt)"
 
@@ -36,7 +35,7 @@ class AwsSecretsManagerProvider(AwsProvider):
         kwargs: dict[str, Any] = {"SecretId": ref.key}
         if ref.version:
             kwargs["VersionId" if _UUID.match(ref.version) else "VersionStage"] = ref.version
-        out = self._call("GetSecretValue", where, self.client().get_secret_value, **kwargs)
+        out = self._call("GetSecretValue", where, "get_secret_value", **kwargs)
         if out.get("SecretString") is not None:
             return str(out["SecretString"]).encode("utf-8")
         if out.get("SecretBinary") is not None:
@@ -62,7 +61,7 @@ class AwsSecretsManagerProvider(AwsProvider):
             kwargs: dict[str, Any] = {"Filters": filters} if filters else {}
             if token:
                 kwargs["NextToken"] = token
-            page = self._call("ListSecrets", "aws-secretsmanager", self.client().list_secrets, **kwargs)
+            page = self._call("ListSecrets", "aws-secretsmanager", "list_secrets", **kwargs)
             for entry in page.get("SecretList", []):
                 tags = {t["Key"]: t["Value"] for t in entry.get("Tags", [])}
                 name = entry["Name"]

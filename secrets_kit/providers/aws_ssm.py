@@ -27,14 +27,13 @@ class AwsParameterStoreProvider(AwsProvider):
     kind = "aws-ssm"
     service = "ssm"
     label = "AWS Parameter Store"
-    not_found_codes = frozenset({"ParameterNotFound", "ParameterVersionNotFound"})
     not_found_hint = "check the parameter name and the version"
     denied_hint = "check the sidecar's IAM permissions (ssm:GetParameter*, kms:Decrypt)"
 
     def _value(self, ref: RemoteRef) -> bytes:
         name = f"{ref.key}:{ref.version}" if ref.version else ref.key
         where = f"aws-ssm: {name}"
-        out = self._call("GetParameter", where, self.client().get_parameter, Name=name, WithDecryption=True)
+        out = self._call("GetParameter", where, "get_parameter", Name=name, WithDecryption=True)
         value = out.get("Parameter", {}).get("Value")
         if value is None:
             raise ProviderError("the parameter has no value", where=where)
@@ -46,14 +45,14 @@ class AwsParameterStoreProvider(AwsProvider):
     def get_secret_map(self, ref: RemoteRef) -> dict[str, bytes]:
         return value_map(self._value(ref), ref.property, f"aws-ssm: {ref.describe()}")
 
-    def _pages(self, what: str, fn: Any, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    def _pages(self, what: str, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         token: str | None = None
         while True:
             args = dict(kwargs)
             if token:
                 args["NextToken"] = token
-            page = self._call(what, "aws-ssm", fn, **args)
+            page = self._call(what, "aws-ssm", operation, **args)
             items.extend(page.get(key, []))
             token = page.get("NextToken")
             if not token:
@@ -64,7 +63,7 @@ class AwsParameterStoreProvider(AwsProvider):
         values: dict[str, bytes] = {}
         if spec.path and not spec.tags:
             path = spec.path if spec.path.startswith("/") else "/" + spec.path
-            params = self._pages("GetParametersByPath", self.client().get_parameters_by_path, "Parameters",
+            params = self._pages("GetParametersByPath", "get_parameters_by_path", "Parameters",
                                  Path=path.rstrip("/") or "/", Recursive=True, WithDecryption=True)
             for param in params:
                 name = param["Name"]
@@ -73,14 +72,14 @@ class AwsParameterStoreProvider(AwsProvider):
             return dict(sorted(values.items()))
         filters = [{"Key": f"tag:{key}", "Values": [value]} for key, value in sorted(spec.tags.items())]
         kwargs: dict[str, Any] = {"ParameterFilters": filters} if filters else {}
-        described = self._pages("DescribeParameters", self.client().describe_parameters, "Parameters", **kwargs)
+        described = self._pages("DescribeParameters", "describe_parameters", "Parameters", **kwargs)
         names = sorted(
             p["Name"] for p in described
             if (pattern is None or pattern.search(p["Name"])) and (not spec.path or p["Name"].startswith(spec.path))
         )
         for start in range(0, len(names), BATCH):
             batch = names[start:start + BATCH]
-            out = self._call("GetParameters", "aws-ssm", self.client().get_parameters, Names=batch, WithDecryption=True)
+            out = self._call("GetParameters", "aws-ssm", "get_parameters", Names=batch, WithDecryption=True)
             for param in out.get("Parameters", []):
                 values[param["Name"]] = str(param.get("Value", "")).encode("utf-8")
         return dict(sorted(values.items()))

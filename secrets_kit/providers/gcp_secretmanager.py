@@ -29,7 +29,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ConfigError, KeyMaterialError, ProviderError
+from ..clients import gcp
+from ..clients.failure import Kind
+from ..errors import ConfigError, ProviderError
 from .base import FindSpec, Provider, RemoteRef, as_bytes, extract_property, value_map
 
 TIMEOUT = 15.0
@@ -43,8 +45,6 @@ class GcpSecretManagerProvider(Provider):
     def __init__(self, *, endpoint: str | None = None, project: str | None = None) -> None:
         self.endpoint = endpoint or None
         self.project = project or None
-        self._client: Any = None
-        self._credentials_obj: Any = None
         self._emulator = False
         if self.endpoint:
             if "://" not in self.endpoint:
@@ -53,6 +53,10 @@ class GcpSecretManagerProvider(Provider):
                 raise ConfigError("SECRETS_KIT_GCP_SM_ENDPOINT must be http://HOST:PORT or https://HOST",
                                   where="gcp-secretmanager")
             self._emulator = self.endpoint.startswith("http://")
+        # An endpoint override speaks REST; plain http:// is an emulator (anonymous).
+        self._gcp = gcp.GcpSession(gcp.GcpSettings(
+            anonymous=self._emulator, transport="rest" if self.endpoint else "grpc", endpoint=self.endpoint,
+            timeout=TIMEOUT, retry=False))
         self.reads = 0
 
     @classmethod
@@ -68,62 +72,15 @@ class GcpSecretManagerProvider(Provider):
     def _where(self) -> str:
         return f"gcp-secretmanager {self.endpoint}" if self.endpoint else "gcp-secretmanager"
 
-    def _sm(self) -> Any:
-        if self._client is not None:
-            return self._client
-        from google.api_core.client_options import ClientOptions
-        from google.cloud.secretmanager import SecretManagerServiceClient
+    def _call(self, what: str, where: str, operation: str, **kwargs: Any) -> Any:
+        """Run one API call (`operation` is the client method), the client built inside; never a value."""
+        def run() -> Any:
+            result = getattr(self._gcp.secret_manager(), operation)(**kwargs, **self._gcp.call_options())
+            if self.project is None and self._gcp.project:
+                self.project = self._gcp.project  # ADC's project is the default, as for gcloud
+            return result
 
-        if self._emulator:
-            from google.auth.credentials import AnonymousCredentials
-
-            self._client = SecretManagerServiceClient(
-                credentials=AnonymousCredentials(), transport="rest",
-                client_options=ClientOptions(api_endpoint=self.endpoint))
-            return self._client
-        credentials = self._credentials()
-        if self.endpoint:
-            self._client = SecretManagerServiceClient(credentials=credentials, transport="rest",
-                                                      client_options=ClientOptions(api_endpoint=self.endpoint))
-        else:
-            self._client = SecretManagerServiceClient(credentials=credentials)
-        return self._client
-
-    def _credentials(self) -> Any:
-        import google.auth
-        from google.auth.exceptions import DefaultCredentialsError
-
-        try:
-            credentials, project = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-        except DefaultCredentialsError:
-            raise KeyMaterialError("no Google credentials found", where=self._where,
-                                   hint="use workload identity or set GOOGLE_APPLICATION_CREDENTIALS") from None
-        if self.project is None and project:
-            self.project = project
-        self._credentials_obj = credentials
-        return credentials
-
-    def _call(self, what: str, where: str, fn: Any, **kwargs: Any) -> Any:
-        from google.api_core import exceptions as gexc
-        from google.auth.exceptions import GoogleAuthError
-
-        try:
-            return fn(retry=None, timeout=TIMEOUT, **kwargs)
-        except gexc.NotFound:
-            raise ProviderError(f"{what}: not found", where=where,
-                                hint="check the project, the secret id and the version") from None
-        except (gexc.PermissionDenied, gexc.Unauthenticated) as ex:
-            raise ProviderError(f"{what}: {type(ex).__name__}", where=where,
-                                hint="grant the sidecar's identity roles/secretmanager.secretAccessor") from None
-        except gexc.FailedPrecondition:
-            raise ProviderError(f"{what}: the version is disabled or destroyed", where=where) from None
-        except gexc.GoogleAPIError as ex:
-            raise ProviderError(f"{what} failed: {type(ex).__name__}", where=where) from None
-        except GoogleAuthError as ex:
-            raise KeyMaterialError(f"{what}: credentials refused ({type(ex).__name__})", where=where) from None
-        except OSError as ex:  # requests' ConnectionError and timeouts are OSErrors
-            raise ProviderError(f"{what}: Secret Manager is unreachable ({type(ex).__name__})", where=where,
-                                hint="check the endpoint and the network path from the sidecar") from None
+        return gcp.call(run, service="Secret Manager", what=what, where=where, hints=HINTS)
 
     def _name(self, ref: RemoteRef) -> tuple[str, str, str]:
         """(resource name of the version, secret id, where) for `ref`."""
@@ -148,7 +105,7 @@ class GcpSecretManagerProvider(Provider):
 
     def _value(self, ref: RemoteRef) -> tuple[bytes, str]:
         name, secret, where = self._name(ref)
-        out = self._call("AccessSecretVersion", where, self._sm().access_secret_version, name=name)
+        out = self._call("AccessSecretVersion", where, "access_secret_version", name=name)
         self.reads += 1
         return bytes(out.payload.data), secret
 
@@ -180,46 +137,40 @@ class GcpSecretManagerProvider(Provider):
         request: dict[str, Any] = {"parent": parent}
         if spec.tags:
             request["filter"] = " AND ".join(f"labels.{k}={v}" for k, v in sorted(spec.tags.items()))
-        pager = self._call("ListSecrets", f"gcp-secretmanager: {parent}", self._sm().list_secrets, request=request)
+        where = f"gcp-secretmanager: {parent}"
+        pager = self._call("ListSecrets", where, "list_secrets", request=request)
+        # Later pages are fetched lazily, while iterating: the same error map applies.
+        secrets = gcp.call(lambda: list(pager), service="Secret Manager", what="ListSecrets", where=where,
+                           hints=HINTS)
         names: list[str] = []
-        try:
-            for secret in pager:
-                name = str(secret.name)
-                secret_id = name.rsplit("/", 1)[-1]
-                labels = dict(secret.labels)
-                if pattern is not None and not pattern.search(secret_id):
-                    continue
-                if any(labels.get(k) != v for k, v in spec.tags.items()):
-                    continue
-                names.append(name)
-        except Exception as ex:  # later pages fetched lazily: same mapping as the first
-            raise ProviderError(f"ListSecrets failed: {type(ex).__name__}", where=f"gcp-secretmanager: {parent}") \
-                from None
+        for secret in secrets:
+            name = str(secret.name)
+            secret_id = name.rsplit("/", 1)[-1]
+            labels = dict(secret.labels)
+            if pattern is not None and not pattern.search(secret_id):
+                continue
+            if any(labels.get(k) != v for k, v in spec.tags.items()):
+                continue
+            names.append(name)
         return {name: self._value(RemoteRef(name))[0] for name in sorted(names)}
 
     def validate(self) -> None:
-        client = self._sm()  # resolves the credentials (KeyMaterialError when there are none)
         if self._emulator:
             parent = f"projects/{self.project or 'secrets-kit-probe'}"
-            self._call("reachability check (ListSecrets)", self._where, client.list_secrets,
+            self._call("reachability check (ListSecrets)", self._where, "list_secrets",
                        request={"parent": parent, "page_size": 1})
             return
-        credentials = self._credentials_obj
-        import google.auth.transport.requests
-        from google.auth.exceptions import GoogleAuthError
-
-        try:
-            credentials.refresh(google.auth.transport.requests.Request())
-        except GoogleAuthError as ex:
-            raise KeyMaterialError(f"cannot get a Google access token ({type(ex).__name__})",
-                                   where=self._where) from None
-        except OSError as ex:
-            raise ProviderError(f"cannot reach Google's token endpoint ({type(ex).__name__})",
-                                where=self._where) from None
+        gcp.call(self._gcp.refresh, service="Secret Manager", what="credential check (access token)",
+                 where=self._where, hints=HINTS)
 
     def close(self) -> None:
-        if self._client is not None:
-            try:
-                self._client.transport.close()
-            finally:
-                self._client = None
+        self._gcp.close()
+
+
+HINTS = {
+    Kind.NOT_FOUND: "check the project, the secret id and the version",
+    Kind.DENIED: "grant the sidecar's identity roles/secretmanager.secretAccessor",
+    Kind.CREDENTIALS_MISSING: "use workload identity or set GOOGLE_APPLICATION_CREDENTIALS",
+    Kind.PRECONDITION: "the version is disabled or destroyed",
+    Kind.UNREACHABLE: "check the endpoint and the network path from the sidecar",
+}

@@ -24,19 +24,16 @@ revoked on `close()` (External Secrets Operator does the same to avoid lease pil
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, KeyMaterialError, ProviderError
-from ..vault_client import open_client
+from ..clients import vault
+from ..clients.failure import Failure, Kind
+from ..errors import ConfigError, KeyMaterialError, ProviderError, SecretsKitError
 from .base import FindSpec, Provider, RemoteRef, as_bytes, extract_property, value_map
 
-K8S_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 AUTH_TYPES = ("token", "approle", "k8s", "userpass")
 TIMEOUT = 15  # seconds per request: Argo CD gives a render about 60 s
 
@@ -74,12 +71,6 @@ def settings_from(config: Mapping[str, Any], env: Mapping[str, str]) -> dict[str
     return out
 
 
-def _mount(path: str | None, default: str) -> str:
-    """hvac's mount_point from AVP's mount path (`auth/approle`, `/auth/approle` or `approle`)."""
-    text = (path or default).strip("/")
-    return text[len("auth/"):] if text.startswith("auth/") else text
-
-
 class VaultProvider(Provider):
     kind = "vault"
 
@@ -101,10 +92,11 @@ class VaultProvider(Provider):
         except re.error:
             raise ConfigError("AVP_PATH_VALIDATION is not a valid regular expression", where="vault") from None
         self.auth_type = self._auth_type()
-        self._check_credentials()
-        self._client: Any = None
-        self._logged_in = False  # True when the token came from a login (and is ours to revoke)
-        self._lock = threading.Lock()
+        self.client = vault.VaultClient(
+            vault.VaultSettings(address=self.address, namespace=self._settings.get("namespace"),
+                                cacert=self._settings.get("cacert"),
+                                skip_verify=vault.truthy(self._settings.get("skip_verify", "")), timeout=TIMEOUT),
+            self._auth())
         self.reads = 0
 
     @classmethod
@@ -128,80 +120,32 @@ class VaultProvider(Provider):
                                hint="set VAULT_TOKEN, AVP_ROLE_ID/AVP_SECRET_ID, AVP_K8S_ROLE or "
                                     "AVP_USERNAME/AVP_PASSWORD (with AVP_AUTH_TYPE) in the sidecar's environment")
 
-    def _check_credentials(self) -> None:
+    def _auth(self) -> vault.Auth:
+        """The login AVP's settings describe (after checking that each one it needs is set)."""
         needed = {"token": ("token",), "approle": ("role_id", "secret_id"), "k8s": ("k8s_role",),
                   "userpass": ("username", "password")}[self.auth_type]
         missing = [ENV_SETTINGS[key] for key in needed if key not in self._settings]
         if missing:
             raise KeyMaterialError(f"{self.auth_type} authentication needs {' and '.join(missing)}",
                                    where=f"vault {self.address}")
-
-    def _k8s_jwt(self) -> str:
-        path = Path(self._settings.get("k8s_token_path", K8S_TOKEN_PATH))
-        try:
-            token = path.read_text(encoding="utf-8").strip()
-        except OSError as ex:
-            raise KeyMaterialError(f"cannot read the service-account token: {ex.strerror}", where=str(path),
-                                   hint="mount a projected service-account token or set AVP_K8S_TOKEN_PATH") from None
-        if not token:
-            raise KeyMaterialError("the service-account token file is empty", where=str(path))
-        return token
-
-    def _login(self, client: Any) -> None:
         s = self._settings
         if self.auth_type == "token":
-            client.token = s["token"]
-            return
+            return vault.TokenAuth(s["token"])
         if self.auth_type == "approle":
-            self._call("AppRole login", lambda: client.auth.approle.login(
-                s["role_id"], s["secret_id"], mount_point=_mount(s.get("mount_path"), "auth/approle")), login=True)
-        elif self.auth_type == "k8s":
-            mount = _mount(s.get("k8s_mount_path") or s.get("mount_path"), "auth/kubernetes")
-            jwt = self._k8s_jwt()
-            self._call("Kubernetes login", lambda: client.auth.kubernetes.login(
-                s["k8s_role"], jwt, mount_point=mount), login=True)
-        else:
-            self._call("userpass login", lambda: client.auth.userpass.login(
-                s["username"], s["password"], mount_point=_mount(s.get("mount_path"), "auth/userpass")), login=True)
-        self._logged_in = True
-
-    def _hvac(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                client = open_client(self.address, self._settings, token=None, timeout=TIMEOUT)
-                client.token = None  # hvac falls back to VAULT_TOKEN / ~/.vault-token: log in explicitly
-                self._login(client)
-                self._client = client
-            return self._client
+            return vault.AppRoleAuth(s["role_id"], s["secret_id"], mount=s.get("mount_path", "auth/approle"))
+        if self.auth_type == "k8s":
+            return vault.KubernetesAuth(s["k8s_role"], token_path=s.get("k8s_token_path", vault.K8S_TOKEN_PATH),
+                                        mount=s.get("k8s_mount_path") or s.get("mount_path") or "auth/kubernetes")
+        return vault.UserpassAuth(s["username"], s["password"], mount=s.get("mount_path", "auth/userpass"))
 
     # ------------------------------------------------------------------------------ calls
 
-    def _call(self, what: str, fn: Any, *, path: str | None = None, login: bool = False,
-              kv_version: str | None = None) -> Any:
-        import hvac.exceptions
-        import requests
-
-        where = f"vault {self.address}" + (f": {path}" if path else "")
-        try:
-            return fn()
-        except hvac.exceptions.Forbidden:
-            hint = ("check the role, its bound service account and the credentials" if login
-                    else "the token's policy does not allow this path")
-            raise ProviderError(f"{what}: permission denied", where=where, hint=hint) from None
-        except hvac.exceptions.InvalidRequest:
-            if login:
-                raise ProviderError(f"{what} refused the credentials", where=where) from None
-            raise ProviderError(f"{what}: invalid request", where=where) from None
-        except hvac.exceptions.InvalidPath:
-            raise ProviderError(f"{what}: not found", where=where, hint=self._not_found_hint(path, kv_version)) from None
-        except hvac.exceptions.VaultError as ex:
-            raise ProviderError(f"{what} failed: {type(ex).__name__}", where=where) from None
-        except requests.exceptions.SSLError:
-            raise ProviderError(f"{what}: TLS verification failed", where=where,
-                                hint="set VAULT_CACERT to the server's CA bundle") from None
-        except requests.exceptions.RequestException as ex:
-            raise ProviderError(f"{what}: Vault is unreachable ({type(ex).__name__})", where=where,
-                                hint="check VAULT_ADDR and the network path from the sidecar") from None
+    def _hints(self, path: str | None, kv_version: str | None = None) -> dict[Kind, str]:
+        hints = {Kind.DENIED: "the token's policy does not allow this path"}
+        not_found = self._not_found_hint(path, kv_version)
+        if not_found:
+            hints[Kind.NOT_FOUND] = not_found
+        return hints
 
     def _kv(self, ref: RemoteRef) -> str:
         """The KV engine version for one read: the ref's override, else AVP_KV_VERSION."""
@@ -226,14 +170,8 @@ class VaultProvider(Provider):
         return "check the path and the version"
 
     def _read(self, path: str, version: str | None, kv_version: str) -> Any:
-        client = self._hvac()
-        params = {"version": version} if version else None
-
-        def read() -> Any:
-            response = client.adapter.get(f"/v1/{path}", params=params)
-            return response.json() if hasattr(response, "json") else response
-
-        return self._call("read", read, path=path, kv_version=kv_version)
+        return self.client.read(path, params={"version": version} if version else None,
+                                hints=self._hints(path, kv_version))
 
     def _data(self, ref: RemoteRef) -> dict[str, Any]:
         path = ref.key.strip().strip("/")
@@ -274,18 +212,13 @@ class VaultProvider(Provider):
         return value_map(as_bytes(data), ref.property, f"vault: {ref.describe()}")
 
     def _list(self, path: str) -> list[str]:
-        client = self._hvac()
-
-        def listing() -> Any:
-            response = client.adapter.list(f"/v1/{path}")
-            return response.json() if hasattr(response, "json") else response
+        def missing_is_empty(failure: Failure) -> SecretsKitError | None:
+            return _Empty("nothing listed") if failure.kind is Kind.NOT_FOUND else None
 
         try:
-            body = self._call("list", listing, path=path)
-        except ProviderError as err:
-            if err.message.endswith("not found"):
-                return []
-            raise
+            body = self.client.list(path, refine=missing_is_empty)
+        except _Empty:
+            return []
         keys = (body or {}).get("data", {}).get("keys", []) if isinstance(body, dict) else []
         return [str(k) for k in keys]
 
@@ -322,28 +255,17 @@ class VaultProvider(Provider):
         return dict(sorted(found.items()))
 
     def _tags_match(self, metadata_path: str, tags: Mapping[str, str]) -> bool:
-        client = self._hvac()
-
-        def read() -> Any:
-            response = client.adapter.get(f"/v1/{metadata_path}")
-            return response.json() if hasattr(response, "json") else response
-
-        body = self._call("read metadata", read, path=metadata_path)
+        body = self.client.read(metadata_path, what="read metadata", hints=self._hints(metadata_path))
         custom = (body or {}).get("data", {}).get("custom_metadata") or {}
         return all(custom.get(k) == v for k, v in tags.items())
 
     def validate(self) -> None:
-        client = self._hvac()
-        self._call("token check (auth/token/lookup-self)", lambda: client.auth.token.lookup_self())
+        self.client.check_token()
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is None:
-            return
-        if self._logged_in:
-            with contextlib.suppress(Exception):  # best effort: the token expires on its own
-                client.auth.token.revoke_self()
-        with contextlib.suppress(Exception):
-            client.adapter.close()
+        self.client.close()
+
+
+class _Empty(ProviderError):
+    """A listing that found nothing (Vault answers 404): an empty result, not an error."""
 

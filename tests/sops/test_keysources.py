@@ -138,18 +138,17 @@ def test_pgp_errors_name_the_key(gpg_home, monkeypatch: pytest.MonkeyPatch, tmp_
         key.unwrap(stanza)
 
 
-def test_aws_kms_keys_of_one_account_share_a_client(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_aws_kms_keys_of_one_account_share_a_session(monkeypatch: pytest.MonkeyPatch) -> None:
     """rotate/updatekeys rebuild key objects per step: one account setup connects (and assumes
-    its role) once; another role, or other AWS_* credentials, get their own client."""
+    its role) once; another role, or other AWS_* credentials, get their own session."""
     from secrets_kit.sops.keysources import aws_kms
 
-    made: list[str] = []
-    monkeypatch.setattr(aws_kms, "_CLIENTS", {})
-    monkeypatch.setattr(aws_kms.AwsKmsKey, "_make_client", lambda self, region: made.append(self.role) or object())
+    monkeypatch.setattr(aws_kms, "_SESSIONS", {})
     arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    first = aws_kms.AwsKmsKey(arn, role="arn:aws:iam::111122223333:role/a")._kms()
-    assert aws_kms.AwsKmsKey(arn, role="arn:aws:iam::111122223333:role/a")._kms() is first
-    assert aws_kms.AwsKmsKey(arn, role="arn:aws:iam::111122223333:role/b")._kms() is not first
+    first = aws_kms.AwsKmsKey(arn, role="arn:aws:iam::111122223333:role/a")._session()
+    assert first.settings.assume_role is not None and first.settings.region == "eu-west-1"
+    assert aws_kms.AwsKmsKey(arn, role="arn:aws:iam::111122223333:role/a")._session() is first
+    assert aws_kms.AwsKmsKey(arn, role="arn:aws:iam::111122223333:role/b")._session() is not first
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "other-test-id")
-    assert aws_kms.AwsKmsKey(arn, role="arn:aws:iam::111122223333:role/a")._kms() is not first
-    assert len(made) == 3
+    assert aws_kms.AwsKmsKey(arn, role="arn:aws:iam::111122223333:role/a")._session() is not first
+    assert len(aws_kms._SESSIONS) == 3

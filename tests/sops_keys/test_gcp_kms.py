@@ -319,16 +319,16 @@ def test_endpoint_selection_follows_sops(
     monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", TOKEN)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    client = GcpKmsKey("projects/p/locations/l/keyRings/r/cryptoKeys/k")._make_client()
+    client = GcpKmsKey("projects/p/locations/l/keyRings/r/cryptoKeys/k")._session().kms()
     assert client.api_endpoint == expected
 
 
 def test_client_type_rest(no_google_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", TOKEN)
-    key = GcpKmsKey("projects/p/locations/l/keyRings/r/cryptoKeys/k")
-    assert key._make_client().transport.kind == "grpc"
+    resource_id = "projects/p/locations/l/keyRings/r/cryptoKeys/k"
+    assert GcpKmsKey(resource_id)._session().kms().transport.kind == "grpc"
     monkeypatch.setenv("SOPS_GCP_KMS_CLIENT_TYPE", "REST")
-    assert key._make_client().transport.kind == "rest"
+    assert GcpKmsKey(resource_id)._session().kms().transport.kind == "rest"
 
 
 # --------------------------------------------------------------------------- real sops interop

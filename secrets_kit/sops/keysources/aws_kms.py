@@ -6,9 +6,10 @@ With a role (`arn:aws:kms:...:key/id+arn:aws:iam::...:role/name` on the command 
 KMS calls use credentials from STS AssumeRole, session name `sops@<hostname>` as sops uses.
 The region comes from the ARN. Credentials, profile and endpoint follow boto3's usual
 chain, so `AWS_PROFILE`, `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_KMS` work as they do for
-the Go SDK in sops.
+the Go SDK in sops. Sessions and the error map are `secrets_kit.clients.aws`'s; this module
+says what KMS's answers mean for a data key.
 
-boto3 is imported only when a key is used.
+boto3 is imported only when a key is used (extra `aws`).
 """
 
 from __future__ import annotations
@@ -21,13 +22,9 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from ...errors import (
-    ConfigError,
-    DecryptionError,
-    KeyMaterialError,
-    ProviderError,
-    SecretsKitError,
-)
+from ...clients import aws
+from ...clients.failure import Failure, Kind
+from ...errors import ConfigError, DecryptionError, KeyMaterialError, SecretsKitError
 from ..reasons import Reason
 from .base import MasterKey, base64_enc
 
@@ -46,19 +43,6 @@ _DECRYPT_CODES = frozenset({
     "DisabledException",
     "NotFoundException",
 })
-# Error codes that mean "these credentials are missing, wrong or not allowed".
-_CREDENTIAL_CODES = frozenset({
-    "AccessDenied",
-    "AccessDeniedException",
-    "UnrecognizedClientException",
-    "InvalidClientTokenId",
-    "InvalidSignatureException",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "MissingAuthenticationToken",
-})
-
 _T = TypeVar("_T")
 
 
@@ -97,7 +81,7 @@ def session_name() -> str:
     return name[:_SESSION_NAME_LIMIT]
 
 
-_CLIENTS: dict[tuple[Any, ...], Any] = {}
+_SESSIONS: dict[tuple[Any, ...], aws.AwsSession] = {}
 
 
 class AwsKmsKey(MasterKey):
@@ -121,7 +105,7 @@ class AwsKmsKey(MasterKey):
         self.aws_profile = aws_profile
         self.created_at = created_at or _now()
         self.endpoint_url = endpoint_url  # None: boto3's own resolution (AWS_ENDPOINT_URL...)
-        self._client: Any = None
+        self._aws: aws.AwsSession | None = None
 
     # ------------------------------------------------------------------ description
 
@@ -189,16 +173,14 @@ class AwsKmsKey(MasterKey):
     # ---------------------------------------------------------------- wrap / unwrap
 
     def wrap(self, data_key: bytes) -> dict[str, Any]:
-        client = self._kms()
-        response = self._call("encrypt", lambda: client.encrypt(
+        response = self._call("encrypt", lambda kms: kms.encrypt(
             KeyId=self.arn, Plaintext=bytes(data_key), EncryptionContext=self.context))
         blob = response["CiphertextBlob"]
         return self.to_stanza(base64.b64encode(blob).decode("ascii"))
 
     def unwrap(self, stanza: dict[str, Any]) -> bytes:
         blob = base64_enc(stanza, "kms", self._where())
-        client = self._kms()
-        response = self._call("decrypt", lambda: client.decrypt(
+        response = self._call("decrypt", lambda kms: kms.decrypt(
             KeyId=self.arn, CiphertextBlob=blob, EncryptionContext=self.context))
         return bytes(response["Plaintext"])
 
@@ -207,90 +189,53 @@ class AwsKmsKey(MasterKey):
     def _where(self) -> str:
         return f"AWS KMS key {self.identifier}"
 
-    def _kms(self) -> Any:
-        if self._client is None:
+    def _session(self) -> aws.AwsSession:
+        if self._aws is None:
             # Key objects are rebuilt from the file's stanzas at each step (unwrap, then rewrap on
-            # rotate/updatekeys): share one client per account setup, so a role is assumed once per
+            # rotate/updatekeys): share one session per account setup, so a role is assumed once per
             # process (a command runs for seconds; the assumed credentials last an hour).
             setup = (self.aws_profile, self.region, self.role, self.endpoint_url,
                      tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))))
-            client = _CLIENTS.get(setup)
-            if client is None:
-                region = self.region
-                client = _CLIENTS[setup] = self._call("connect", lambda: self._make_client(region))
-            self._client = client
-        return self._client
+            session = _SESSIONS.get(setup)
+            if session is None:
+                # STS is found the usual way (AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL / AWS's own).
+                session = _SESSIONS[setup] = aws.AwsSession(aws.AwsSettings(
+                    region=self.region, profile=self.aws_profile or None,
+                    assume_role=aws.AssumeRole(self.role, session_name=session_name()) if self.role else None,
+                    endpoint_urls={"kms": self.endpoint_url} if self.endpoint_url else {},
+                    connect_timeout=10, read_timeout=60, retries=3))
+            self._aws = session
+        return self._aws
 
-    def _make_client(self, region: str) -> Any:
-        import boto3
-        from botocore.config import Config
+    def _call(self, action: str, fn: Callable[[Any], _T]) -> _T:
+        """Run `fn(kms client)`; its failures become our errors, naming the key and never the data."""
+        return aws.call(lambda: fn(self._session().client("kms")), service="KMS", what=action,
+                        where=self._where(), refine=lambda failure: self._refine(action, failure),
+                        hints={Kind.UNREACHABLE: "check the network, AWS_ENDPOINT_URL and the region in the ARN"})
 
-        session = boto3.session.Session(profile_name=self.aws_profile or None, region_name=region)
-        config = Config(connect_timeout=10, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"})
-        kwargs: dict[str, Any] = {"config": config}
-        if self.role:
-            # STS is found the usual way (AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL / AWS's own).
-            sts = session.client("sts", **kwargs)
-            assumed = sts.assume_role(RoleArn=self.role, RoleSessionName=session_name())
-            creds = assumed["Credentials"]
-            kwargs.update(
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-            )
-        if self.endpoint_url:
-            kwargs["endpoint_url"] = self.endpoint_url
-        return session.client("kms", **kwargs)
-
-    def _call(self, action: str, fn: Callable[[], _T]) -> _T:
-        """Run a boto3 call; turn its failures into our errors, naming the key and never the data."""
-        from botocore import exceptions as bex
-
-        where = self._where()
-        try:
-            return fn()
-        except SecretsKitError:
-            raise
-        except bex.ProfileNotFound:
-            raise KeyMaterialError(f"AWS profile {self.aws_profile!r} not found", where=where,
-                                   hint="define it in ~/.aws/config or change aws_profile") from None
-        except (bex.NoCredentialsError, bex.PartialCredentialsError, bex.CredentialRetrievalError,
-                bex.TokenRetrievalError, bex.SSOError) as exc:
-            raise KeyMaterialError(f"no usable AWS credentials ({type(exc).__name__})", where=where,
-                                   hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from None
-        except (bex.ConnectionError, bex.HTTPClientError) as exc:
-            raise ProviderError(f"AWS is unreachable during {action}: {type(exc).__name__}", where=where,
-                                hint="check the network, AWS_ENDPOINT_URL and the region in the ARN") from None
-        except bex.ClientError as exc:
-            raise self._client_error(action, exc) from None
-        except bex.BotoCoreError as exc:
-            raise ProviderError(f"AWS call failed during {action}: {type(exc).__name__}", where=where) from None
-
-    def _client_error(self, action: str, exc: Any) -> SecretsKitError:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        detail = f"{code}: {error.get('Message', '')}".rstrip(": ")
-        operation = getattr(exc, "operation_name", "") or action
-        where = self._where()
-        if operation == "AssumeRole":
+    def _refine(self, action: str, failure: Failure) -> SecretsKitError | None:
+        """What KMS's answers mean for a data key: which ones say "this key cannot open this file"."""
+        where, detail = self._where(), failure.detail
+        code = detail.split(":", 1)[0]
+        if failure.operation.startswith("AssumeRole"):
             return KeyMaterialError(f"could not assume role {self.role} ({detail})", where=where,
                                     hint="check the role's trust policy and your credentials")
-        if action == "decrypt" and code in {"AccessDenied", "AccessDeniedException"}:
-            # KMS answers AccessDenied both for "not allowed" and for a ciphertext of a key that
-            # does not exist here (another account or region): this key cannot open this `enc`.
-            return DecryptionError(f"KMS refused to decrypt the data key ({detail})", where=where,
-                                   hint="the ciphertext belongs to another key, account or region, "
-                                        "or your identity may not use this key")
-        if code in _CREDENTIAL_CODES:
+        if failure.kind is Kind.DENIED:
+            if action == "decrypt":
+                # KMS answers AccessDenied both for "not allowed" and for a ciphertext of a key that
+                # does not exist here (another account or region): this key cannot open this `enc`.
+                return DecryptionError(f"KMS refused to decrypt the data key ({detail})", where=where,
+                                       hint="the ciphertext belongs to another key, account or region, "
+                                            "or your identity may not use this key")
             return KeyMaterialError(f"AWS refused the credentials for {action} ({detail})", where=where,
                                     hint="check AWS credentials, profile and the key policy")
-        if action == "decrypt" and code in _DECRYPT_CODES:
-            return DecryptionError(f"KMS could not decrypt the data key ({detail})", where=where,
-                                   hint="wrong key, wrong encryption context, or a tampered `enc`")
         if code in _DECRYPT_CODES:
+            if action == "decrypt":
+                return DecryptionError(f"KMS could not decrypt the data key ({detail})", where=where,
+                                       hint="wrong key, wrong encryption context, or a tampered `enc`")
             return KeyMaterialError(f"KMS refused to {action} with this key ({detail})", where=where,
                                     hint="check that the key exists, is enabled and is in this region")
-        return ProviderError(f"KMS {action} failed ({detail})", where=where)
+        return None
 
 
 def from_cli(value: str, **opts: Any) -> list[MasterKey]:

@@ -14,27 +14,24 @@ Keyword options on the key override these for programmatic use and tests: `endpo
 `insecure` (plaintext gRPC, no credentials: local emulators and stand-ins only),
 `root_certificates` (PEM CA bundle for TLS to a private endpoint), `timeout` (seconds).
 
-google-cloud-kms and grpc are imported only when a key is used.
+Credentials, clients and the error map are `secrets_kit.clients.gcp`'s; this module reads
+sops's settings and says what KMS's answers mean for a data key. google-cloud-kms and grpc
+are imported only when a key is used (extra `gcp`).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from ...errors import (
-    ConfigError,
-    DecryptionError,
-    KeyMaterialError,
-    ProviderError,
-    SecretsKitError,
-)
+from ...clients import gcp
+from ...clients.failure import Failure, Kind
+from ...errors import ConfigError, DecryptionError, KeyMaterialError, SecretsKitError
 from .base import MasterKey, base64_enc
 
 __all__ = ["GcpKmsKey", "from_cli"]
@@ -45,38 +42,11 @@ ENV_ACCESS_TOKEN = "GOOGLE_OAUTH_ACCESS_TOKEN"
 ENV_ENDPOINT = "SOPS_GCP_KMS_ENDPOINT"
 ENV_CLIENT_TYPE = "SOPS_GCP_KMS_CLIENT_TYPE"
 ENV_UNIVERSE_DOMAIN = "SOPS_GCP_KMS_UNIVERSE_DOMAIN"
-_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 _T = TypeVar("_T")
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _credentials_from_info(info: Any) -> Any:
-    """Credentials from the JSON sops accepts in GOOGLE_CREDENTIALS, by its `type` field."""
-    if not isinstance(info, dict):
-        raise TypeError("credentials JSON is not an object")
-    kind = info.get("type")
-    if kind == "service_account":
-        from google.oauth2 import service_account
-
-        return service_account.Credentials.from_service_account_info(info, scopes=list(_SCOPES))
-    if kind == "authorized_user":
-        from google.oauth2 import credentials as oauth2_credentials
-
-        return oauth2_credentials.Credentials.from_authorized_user_info(info, scopes=list(_SCOPES))
-    if kind == "external_account":
-        if str(info.get("credential_source", {}).get("environment_id", "")).startswith("aws"):
-            from google.auth import aws
-
-            return aws.Credentials.from_info(info, scopes=list(_SCOPES))
-        from google.auth import identity_pool
-
-        return identity_pool.Credentials.from_info(info, scopes=list(_SCOPES))
-    raise KeyMaterialError(f"{ENV_CREDENTIALS} holds credentials of unsupported type {str(kind)[:40]!r}",
-                           hint="use a service_account, authorized_user or external_account JSON, "
-                                "or GOOGLE_APPLICATION_CREDENTIALS")
 
 
 class GcpKmsKey(MasterKey):
@@ -100,7 +70,7 @@ class GcpKmsKey(MasterKey):
         self.insecure = insecure
         self.root_certificates = root_certificates
         self.timeout = timeout
-        self._client: Any = None
+        self._gcp: gcp.GcpSession | None = None
 
     @property
     def identifier(self) -> str:
@@ -136,16 +106,14 @@ class GcpKmsKey(MasterKey):
     # ---------------------------------------------------------------- wrap / unwrap
 
     def wrap(self, data_key: bytes) -> dict[str, Any]:
-        client = self._kms()
-        response = self._call("encrypt", lambda: client.encrypt(
-            request={"name": self.resource_id, "plaintext": bytes(data_key)}, **self._call_options()))
+        response = self._call("encrypt", lambda kms, options: kms.encrypt(
+            request={"name": self.resource_id, "plaintext": bytes(data_key)}, **options))
         return self.to_stanza(base64.b64encode(bytes(response.ciphertext)).decode("ascii"))
 
     def unwrap(self, stanza: dict[str, Any]) -> bytes:
         ciphertext = base64_enc(stanza, "gcp_kms", self._where())
-        client = self._kms()
-        response = self._call("decrypt", lambda: client.decrypt(
-            request={"name": self.resource_id, "ciphertext": ciphertext}, **self._call_options()))
+        response = self._call("decrypt", lambda kms, options: kms.decrypt(
+            request={"name": self.resource_id, "ciphertext": ciphertext}, **options))
         return bytes(response.plaintext)
 
     # --------------------------------------------------------------------- plumbing
@@ -153,130 +121,63 @@ class GcpKmsKey(MasterKey):
     def _where(self) -> str:
         return f"GCP KMS key {self.resource_id}"
 
-    def _call_options(self) -> dict[str, Any]:
-        from google.api_core import retry as retries
-
-        retry = retries.Retry(initial=0.1, maximum=2.0, multiplier=2.0, timeout=self.timeout,
-                              predicate=retries.if_transient_error)
-        return {"retry": retry, "timeout": self.timeout}
-
-    def _kms(self) -> Any:
-        if self._client is None:
+    def _session(self) -> gcp.GcpSession:
+        if self._gcp is None:
             self.check()
-            self._client = self._call("connect", self._make_client)
-        return self._client
+            self._gcp = gcp.GcpSession(self._settings())
+        return self._gcp
 
-    def _credentials(self) -> Any:
-        """Credentials the way sops finds them: GOOGLE_CREDENTIALS, GOOGLE_OAUTH_ACCESS_TOKEN, then ADC."""
-        import google.auth
-        from google.oauth2 import credentials as oauth2_credentials
-
+    def _settings(self) -> gcp.GcpSettings:
+        """The settings sops reads (gcpkms/keysource.go), with this key's own overrides."""
+        endpoint = self.endpoint or os.environ.get(ENV_ENDPOINT) or None
+        if self.insecure and not endpoint:
+            raise ConfigError("an insecure GCP KMS channel needs an endpoint", where=self._where(),
+                              hint=f"pass endpoint= or set {ENV_ENDPOINT}")
         raw = os.environ.get(ENV_CREDENTIALS, "")
-        if raw:
+        text = None
+        if raw and not self.insecure:
             try:
                 text = Path(raw).read_text() if os.path.isfile(raw) else raw
             except OSError as exc:
                 raise KeyMaterialError(f"cannot read {ENV_CREDENTIALS} file ({exc.strerror})",
                                        where=self._where()) from None
-            try:
-                return _credentials_from_info(json.loads(text))
-            except SecretsKitError as exc:
-                raise exc.at(self._where()) from None
-            except (ValueError, TypeError, KeyError) as exc:
-                raise KeyMaterialError(f"{ENV_CREDENTIALS} holds no usable credentials ({exc.__class__.__name__})",
-                                       where=self._where(),
-                                       hint=f"set {ENV_CREDENTIALS} to a service-account JSON or its path") from None
-        token = os.environ.get(ENV_ACCESS_TOKEN, "")
-        if token:
-            return oauth2_credentials.Credentials(token=token)
-        creds, _ = google.auth.default(scopes=list(_SCOPES))
-        return creds
+        return gcp.GcpSettings(
+            credentials_json=text, credentials_source=ENV_CREDENTIALS,
+            access_token=os.environ.get(ENV_ACCESS_TOKEN) or None,
+            transport="rest" if os.environ.get(ENV_CLIENT_TYPE, "").lower() == "rest" else "grpc",
+            endpoint=endpoint, universe_domain=os.environ.get(ENV_UNIVERSE_DOMAIN) or None,
+            insecure=self.insecure, root_certificates=self.root_certificates, timeout=self.timeout)
 
-    def _make_client(self) -> Any:
-        from google.api_core.client_options import ClientOptions
-        from google.cloud import kms_v1
-        from google.cloud.kms_v1.services.key_management_service.transports.grpc import (
-            KeyManagementServiceGrpcTransport,
-        )
+    def _call(self, action: str, fn: Callable[[Any, dict[str, Any]], _T]) -> _T:
+        """Run `fn(kms client, call options)`; failures become our errors, naming the key and never the data."""
+        def run() -> _T:
+            session = self._session()
+            return fn(session.kms(), session.call_options())
 
-        endpoint = self.endpoint or os.environ.get(ENV_ENDPOINT) or None
-        if self.insecure:
-            import grpc
+        return gcp.call(run, service="GCP KMS", what=action, where=self._where(),
+                        refine=lambda failure: self._refine(action, failure), hints={
+                            Kind.CREDENTIALS_MISSING: f"set {ENV_CREDENTIALS}, {ENV_ACCESS_TOKEN} or "
+                                                      "GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth "
+                                                      "application-default login`",
+                            Kind.CREDENTIALS_REFUSED: "check the credentials and the key's IAM policy",
+                            Kind.UNREACHABLE: f"check the network and {ENV_ENDPOINT}"})
 
-            if not endpoint:
-                raise ConfigError("an insecure GCP KMS channel needs an endpoint", where=self._where(),
-                                  hint=f"pass endpoint= or set {ENV_ENDPOINT}")
-            transport = KeyManagementServiceGrpcTransport(channel=grpc.insecure_channel(endpoint))
-            return kms_v1.KeyManagementServiceClient(transport=transport)
-
-        credentials = self._credentials()
-        if not credentials.valid:
-            # Fetch the access token now: inside a gRPC call a token failure only shows up as
-            # UNAVAILABLE, which would hide a refused grant (credentials) behind "unreachable".
-            from google.auth.transport.requests import Request
-
-            credentials.refresh(Request())
-        if self.root_certificates is not None:
-            import grpc
-
-            transport = KeyManagementServiceGrpcTransport(
-                host=endpoint or kms_v1.KeyManagementServiceClient.DEFAULT_ENDPOINT,
-                credentials=credentials,
-                ssl_channel_credentials=grpc.ssl_channel_credentials(root_certificates=self.root_certificates),
-            )
-            return kms_v1.KeyManagementServiceClient(transport=transport)
-
-        universe = os.environ.get(ENV_UNIVERSE_DOMAIN)
-        if endpoint:
-            options = ClientOptions(api_endpoint=endpoint)
-        elif universe:
-            options = ClientOptions(universe_domain=universe)
-        else:
-            options = None
-        rest = os.environ.get(ENV_CLIENT_TYPE, "").lower() == "rest"
-        return kms_v1.KeyManagementServiceClient(credentials=credentials, client_options=options,
-                                                 transport="rest" if rest else "grpc")
-
-    def _call(self, action: str, fn: Callable[[], _T]) -> _T:
-        """Run a client call; turn its failures into our errors, naming the key and never the data."""
-        from google.api_core import exceptions as gexc
-        from google.auth import exceptions as auth_exc
-
-        where = self._where()
-        try:
-            return fn()
-        except SecretsKitError:
-            raise
-        except auth_exc.DefaultCredentialsError:
-            raise KeyMaterialError("no Google Cloud credentials found", where=where,
-                                   hint=f"set {ENV_CREDENTIALS}, {ENV_ACCESS_TOKEN} or "
-                                        "GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth "
-                                        "application-default login`") from None
-        except (auth_exc.RefreshError, auth_exc.MalformedError) as exc:
-            raise KeyMaterialError(f"Google Cloud credentials are unusable ({type(exc).__name__})",
-                                   where=where, hint="renew or replace the credentials") from None
-        except auth_exc.TransportError as exc:
-            raise ProviderError(f"could not reach the Google token endpoint ({type(exc).__name__})",
-                                where=where, hint="check the network and the credentials' token_uri") from None
-        except (gexc.Unauthenticated, gexc.PermissionDenied) as exc:
-            if action == "decrypt" and isinstance(exc, gexc.PermissionDenied):
-                raise DecryptionError(f"GCP KMS refused to decrypt the data key ({exc.message})", where=where,
-                                      hint="your identity may not use this key "
-                                           "(roles/cloudkms.cryptoKeyDecrypter)") from None
-            raise KeyMaterialError(f"GCP KMS refused the credentials for {action} ({exc.message})",
-                                   where=where, hint="check the credentials and the key's IAM policy") from None
-        except (gexc.InvalidArgument, gexc.NotFound, gexc.FailedPrecondition) as exc:
+    def _refine(self, action: str, failure: Failure) -> SecretsKitError | None:
+        """What KMS's answers mean for a data key."""
+        where, detail = self._where(), failure.detail
+        if failure.kind is Kind.DENIED:
             if action == "decrypt":
-                raise DecryptionError(f"GCP KMS could not decrypt the data key ({exc.message})", where=where,
-                                      hint="wrong key, or a tampered `enc`") from None
-            raise KeyMaterialError(f"GCP KMS refused to {action} with this key ({exc.message})", where=where,
-                                   hint="check that the key exists and is enabled") from None
-        except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.RetryError) as exc:
-            raise ProviderError(f"GCP KMS is unreachable during {action} ({type(exc).__name__})", where=where,
-                                hint=f"check the network and {ENV_ENDPOINT}") from None
-        except gexc.GoogleAPICallError as exc:
-            raise ProviderError(f"GCP KMS {action} failed ({type(exc).__name__}: {exc.message})",
-                                where=where) from None
+                return DecryptionError(f"GCP KMS refused to decrypt the data key ({detail})", where=where,
+                                       hint="your identity may not use this key (roles/cloudkms.cryptoKeyDecrypter)")
+            return KeyMaterialError(f"GCP KMS refused the credentials for {action} ({detail})", where=where,
+                                    hint="check the credentials and the key's IAM policy")
+        if failure.kind in (Kind.INVALID, Kind.NOT_FOUND, Kind.PRECONDITION):
+            if action == "decrypt":
+                return DecryptionError(f"GCP KMS could not decrypt the data key ({detail})", where=where,
+                                       hint="wrong key, or a tampered `enc`")
+            return KeyMaterialError(f"GCP KMS refused to {action} with this key ({detail})", where=where,
+                                    hint="check that the key exists and is enabled")
+        return None
 
 
 def from_cli(value: str, **opts: Any) -> list[MasterKey]:

@@ -10,9 +10,11 @@ Keys are named on the command line by URI, `https://vault.example.org:8200/v1/tr
 The token comes from `VAULT_TOKEN`, else `~/.vault-token`. Like sops, the address must pass
 `SOPS_HC_VAULT_ALLOWLIST` (default `all`; `none`, or a comma list of URL prefixes), which stops
 a file from sending your token to a server you did not choose. `VAULT_NAMESPACE`,
-`VAULT_CACERT`/`VAULT_CAPATH` and `VAULT_SKIP_VERIFY` are honoured as by the Vault client.
+`VAULT_CACERT` and `VAULT_SKIP_VERIFY` are honoured as by the Vault client
+(`secrets_kit.clients.vault`, which also maps hvac's errors; this module says what they mean
+for a data key).
 
-hvac is imported only when a key is used.
+hvac is imported only when a key is used (extra `vault`).
 """
 
 from __future__ import annotations
@@ -27,14 +29,9 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from ...errors import (
-    ConfigError,
-    DecryptionError,
-    KeyMaterialError,
-    ProviderError,
-    SecretsKitError,
-)
-from ...vault_client import from_env, open_client
+from ...clients import vault
+from ...clients.failure import Failure, Kind
+from ...errors import ConfigError, DecryptionError, KeyMaterialError, ProviderError, SecretsKitError
 from .base import MasterKey
 
 __all__ = ["VaultTransitKey", "from_cli", "parse_uri"]
@@ -122,6 +119,7 @@ class VaultTransitKey(MasterKey):
         self.created_at = created_at or _now()
         self.token = token  # None: VAULT_TOKEN, then ~/.vault-token
         self.timeout = timeout
+        self._vault: vault.VaultClient | None = None
 
     @classmethod
     def from_uri(cls, uri: str, **opts: Any) -> VaultTransitKey:
@@ -161,9 +159,8 @@ class VaultTransitKey(MasterKey):
     # ---------------------------------------------------------------- wrap / unwrap
 
     def wrap(self, data_key: bytes) -> dict[str, Any]:
-        client = self._client()
         plaintext = base64.b64encode(bytes(data_key)).decode("ascii")
-        response = self._call("encrypt", lambda: client.secrets.transit.encrypt_data(
+        response = self._call("encrypt", lambda client: client.secrets.transit.encrypt_data(
             name=self.key_name, plaintext=plaintext, mount_point=self.engine_path))
         ciphertext = (response or {}).get("data", {}).get("ciphertext")
         if not isinstance(ciphertext, str) or not ciphertext:
@@ -175,8 +172,7 @@ class VaultTransitKey(MasterKey):
         if not isinstance(enc, str) or not enc:
             raise DecryptionError("the hc_vault stanza has no encrypted data key", where=self._where(),
                                   hint="the file's metadata is corrupt")
-        client = self._client()
-        response = self._call("decrypt", lambda: client.secrets.transit.decrypt_data(
+        response = self._call("decrypt", lambda client: client.secrets.transit.decrypt_data(
             name=self.key_name, ciphertext=enc, mount_point=self.engine_path))
         plaintext = (response or {}).get("data", {}).get("plaintext")
         if not isinstance(plaintext, str):
@@ -192,7 +188,7 @@ class VaultTransitKey(MasterKey):
     def _where(self) -> str:
         return f"Vault transit key {self.identifier}"
 
-    def _client(self) -> Any:
+    def _client(self) -> vault.VaultClient:
         if not _allowed(self.vault_address):
             raise ConfigError(f"{ENV_ALLOWLIST} does not allow {self.vault_address}", where=self._where(),
                               hint=f"add the address to {ENV_ALLOWLIST} if you trust this server")
@@ -200,48 +196,30 @@ class VaultTransitKey(MasterKey):
         if not token:
             raise KeyMaterialError("no Vault token", where=self._where(),
                                    hint="set VAULT_TOKEN or log in with `vault login` (~/.vault-token)")
-        return open_client(self.vault_address, from_env(os.environ), token=token, timeout=self.timeout)
+        settings = vault.VaultSettings.from_env(self.vault_address, os.environ, timeout=self.timeout)
+        if self._vault is None or self._vault.settings != settings or self._vault.auth != vault.TokenAuth(token):
+            self._vault = vault.VaultClient(settings, vault.TokenAuth(token), where=self._where())
+        return self._vault
 
-    def _call(self, action: str, fn: Callable[[], _T]) -> _T:
-        """Run an hvac call; turn its failures into our errors, naming the key and never the data."""
-        import requests
-        from hvac import exceptions as hexc
+    def _call(self, action: str, fn: Callable[[Any], _T]) -> _T:
+        """Run `fn(hvac client)`; its failures become our errors, naming the key and never the data."""
+        client = self._client()
+        return client.call(action, lambda: fn(client.hvac()), refine=lambda failure: self._refine(action, failure))
 
-        where = self._where()
-        try:
-            return fn()
-        except SecretsKitError:
-            raise
-        except (hexc.Forbidden, hexc.Unauthorized) as exc:
-            raise KeyMaterialError(f"Vault refused the token for {action} ({_errors(exc)})", where=where,
-                                   hint="check VAULT_TOKEN and that its policy allows "
-                                        f"{self.engine_path}/{action}/{self.key_name}") from None
-        except (hexc.InvalidRequest, hexc.InvalidPath) as exc:
+    def _refine(self, action: str, failure: Failure) -> SecretsKitError | None:
+        """What Vault's answers mean for a data key."""
+        where, detail = self._where(), failure.detail
+        if failure.kind is Kind.DENIED:
+            return KeyMaterialError(f"Vault refused the token for {action} ({detail})", where=where,
+                                    hint="check VAULT_TOKEN and that its policy allows "
+                                         f"{self.engine_path}/{action}/{self.key_name}")
+        if failure.kind in (Kind.INVALID, Kind.NOT_FOUND):
             if action == "decrypt":
-                raise DecryptionError(f"Vault could not decrypt the data key ({_errors(exc)})", where=where,
-                                      hint="wrong key or engine, or a tampered `enc`") from None
-            raise KeyMaterialError(f"Vault refused to {action} with this key ({_errors(exc)})", where=where,
-                                   hint="check the engine path and the key name") from None
-        except (hexc.VaultDown, hexc.BadGateway, hexc.RateLimitExceeded) as exc:
-            raise ProviderError(f"Vault is unavailable during {action} ({type(exc).__name__})", where=where,
-                                hint="the server is sealed, overloaded or behind a failing proxy") from None
-        except hexc.VaultError as exc:
-            raise ProviderError(f"Vault {action} failed ({type(exc).__name__}: {_errors(exc)})",
-                                where=where) from None
-        except requests.exceptions.SSLError:
-            raise ProviderError(f"TLS to Vault failed during {action}", where=where,
-                                hint="set VAULT_CACERT to the server's CA") from None
-        except requests.exceptions.RequestException as exc:
-            raise ProviderError(f"Vault is unreachable during {action} ({type(exc).__name__})", where=where,
-                                hint="check the address and the network") from None
-
-
-def _errors(exc: Any) -> str:
-    """Vault's own error strings (they name paths and reasons, never request data)."""
-    errors = getattr(exc, "errors", None)
-    if isinstance(errors, list) and errors:
-        return "; ".join(str(e) for e in errors)[:300]
-    return type(exc).__name__
+                return DecryptionError(f"Vault could not decrypt the data key ({detail})", where=where,
+                                       hint="wrong key or engine, or a tampered `enc`")
+            return KeyMaterialError(f"Vault refused to {action} with this key ({detail})", where=where,
+                                    hint="check the engine path and the key name")
+        return None
 
 
 def from_cli(value: str, **opts: Any) -> list[MasterKey]:

@@ -283,3 +283,11 @@ def test_rbac_allows_what_the_controller_needs_and_nothing_more(kube_cluster: Ku
                                        ("get", "configmaps", "", ""), ("list", "pods", "", ""),
                                        ("create", "services", "", "proxy")]:
         assert not allowed(verb, resource, group, subresource=sub), (verb, resource, sub)
+
+
+def test_kubectl_apply_k_dry_run(kube_cluster: KubeCluster, kubectl: Path) -> None:
+    """The install command as a user types it, against the real API server (server-side dry-run)."""
+    done = kube_cluster.kubectl("apply", "-k", str(DEPLOY), "--dry-run=server", "--server-side",
+                                "--force-conflicts", "--field-manager=secrets-kit-deploy-test")
+    for doc in manifests():
+        assert f"{doc['metadata']['name']} serverside-applied (server dry run)" in done.stdout, done.stdout

@@ -367,3 +367,37 @@ def test_without_status_updates(keys: list[ck.ControllerKey], ring: crypto.Keyri
     _, existing = settle(sealed, plan)
     assert rc.reconcile(sealed, existing, ring, now=NOW, options=options) == rc.Plan(
         "none", None, None, None, None, True)
+
+
+@pytest.mark.parametrize(("path", "value", "expected"), [
+    (("metadata",), [], "metadata is not a mapping"),
+    (("metadata", "annotations"), ["x"], "metadata.annotations is not a mapping"),
+    (("spec",), [], "spec is missing or not a mapping"),
+    (("spec", "encryptedData"), ["x"], "spec.encryptedData must map item names to base64 strings"),
+    (("spec", "encryptedData"), {"password": 5}, "encryptedData.password is not a string"),
+    (("spec", "template"), ["x"], "spec.template is not a mapping"),
+    (("spec", "template", "metadata"), ["x"], "spec.template.metadata is not a mapping"),
+    (("spec", "template", "metadata", "annotations"), ["x"], "spec.template.metadata.annotations is not a mapping"),
+    (("spec", "template", "data"), ["x"], "spec.template.data is not a mapping"),
+])
+def test_malformed_shapes_are_a_status_naming_the_field(path: tuple[str, ...], value: object, expected: str,
+                                                        keys: list[ck.ControllerKey], ring: crypto.Keyring) -> None:
+    sealed = sealed_for(keys[2], PLAIN)
+    target = sealed
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    plan = rc.reconcile(sealed, None, ring, now=NOW)
+    assert plan.action == "none" and plan.error_reason == "unseal" and plan.event is not None
+    assert expected in plan.event.message
+    no_plaintext(plan)
+
+
+@pytest.mark.parametrize("template", ["{{ index .password 99 }}", "{{ .password.field }}",
+                                      "{{ .password | nosuchfunction }}", "{{ .username "])
+def test_template_errors_never_quote_a_value(template: str, keys: list[ck.ControllerKey],
+                                             ring: crypto.Keyring) -> None:
+    sealed = sealed_for(keys[2], PLAIN)
+    sealed["spec"]["template"]["data"] = {"dsn": template}
+    message = _failure(rc.reconcile(sealed, None, ring, now=NOW))
+    assert message.startswith("template: dsn:")

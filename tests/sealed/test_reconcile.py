@@ -401,3 +401,21 @@ def test_template_errors_never_quote_a_value(template: str, keys: list[ck.Contro
     sealed["spec"]["template"]["data"] = {"dsn": template}
     message = _failure(rc.reconcile(sealed, None, ring, now=NOW))
     assert message.startswith("template: dsn:")
+
+
+def test_kubeseal_sealed_secret_moved_or_unscoped_says_how_it_was_sealed(
+        kubeseal_bin: Path, tmp_path: Path, keys: list[ck.ControllerKey], ring: crypto.Keyring) -> None:
+    cert = tmp_path / "cert.pem"
+    cert.write_bytes(keys[1].certificate_pem)
+    src = yaml_of(secret("app", "prod", string_data=PLAIN))
+    strict = kubeseal(kubeseal_bin, "--cert", cert, "-o", "json", input=src)
+    wide = kubeseal(kubeseal_bin, "--cert", cert, "--scope", "namespace-wide", "-o", "json", input=src)
+    assert strict.returncode == 0 and wide.returncode == 0, (strict.stderr, wide.stderr)
+    moved = stored(json.loads(strict.stdout))
+    moved["metadata"]["namespace"] = "staging"
+    message = _failure(rc.reconcile(moved, None, ring, now=NOW))
+    assert 'it was sealed strict, bound to "prod/app"' in message and keys[1].fingerprint in message
+    unscoped = stored(json.loads(wide.stdout))
+    del unscoped["metadata"]["annotations"]
+    message = _failure(rc.reconcile(unscoped, None, ring, now=NOW))
+    assert 'it was sealed namespace-wide, namespace "prod"' in message

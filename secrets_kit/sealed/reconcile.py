@@ -6,7 +6,8 @@ The rules are upstream's `Controller.unseal` and `updateSealedSecretStatus`
   and data, and one ownerReference to the SealedSecret unless the template asks
   `sealedsecrets.bitnami.com/skip-set-owner-references: "true"`;
 - an existing Secret is touched only if this SealedSecret controls it or it says `managed` or
-  `patch`; otherwise Synced=False and a Warning `ErrUpdateFailed`;
+  `patch`; otherwise Synced=False and a Warning `ErrUpdateFailed` (also right after creating one
+  without an ownerReference and without `managed`, as upstream checks the Secret it just created);
 - `patch` merges data, labels and annotations into the existing Secret and takes ownership only
   with `managed` too; otherwise data, labels, annotations and ownerReferences are replaced; the type
   is always set; `immutable` is set on create only;

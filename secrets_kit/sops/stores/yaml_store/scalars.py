@@ -13,8 +13,8 @@ import math
 import re
 from typing import Any
 
-from ..gofmt import format_float_yaml, parse_yaml_timestamp
-from ..tree import Comment, Timestamp
+from ...gofmt import format_float_yaml, parse_yaml_timestamp
+from ...tree import Comment, Timestamp
 
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUE = frozenset({"true", "True", "TRUE"})

@@ -11,6 +11,8 @@ from typing import Any
 from ...tree import Branch, Comment
 from .scalars import render_key, render_scalar
 
+ENC_PREFIX = "ENC[AES256_GCM,"
+
 
 class Emitter:
     """A yaml.v3-style block emitter (what sops writes), for documents without a source."""
@@ -88,7 +90,9 @@ class Emitter:
                 if value.inline:
                     inline.append(value.value)
                 else:
-                    out.append(("" if first and first_inline else " " * dash_col) + "#" + value.value + "\n")
+                    # sops stores an encrypted comment of a list as an item: `- ENC[...,type:comment]`.
+                    mark = "- " if value.value.startswith(ENC_PREFIX) else "#"
+                    out.append(("" if first and first_inline else " " * dash_col) + mark + value.value + "\n")
                     first = False
                 continue
             prefix = ("" if first and first_inline else " " * dash_col) + "- "

@@ -25,7 +25,7 @@ from ...tree import Branch, Comment
 from ..base import SOPS_KEY
 from .comments import CommentSpan, dedent_targets, find_comments
 from .scalars import resolve_plain, resolve_tagged
-from .source import DocInfo, MapInfo, Slot, after_line, line_start
+from .source import DEFAULT_INDENT, DocInfo, MapInfo, Slot, after_line, line_start
 
 try:
     _Parser: Any = yaml.CSafeLoader
@@ -98,6 +98,7 @@ class Loader:
         # The last content was a `key:` ("value") or `-` ("item") with nothing written after it.
         self.prior_empty = ""
         self._line_starts: list[int] | None = None
+        self.unstepped: list[Slot] = []  # value slots read before the indent step was known
         # The walk's state.
         self.events: list[Any] = []
         self.comments: list[CommentSpan] = []
@@ -141,6 +142,9 @@ class Loader:
                 handler(position, ev, stack[-1] if stack else None)
         if self.pending_sops_end is not None and self.pending_sops_end.sops_range is not None:
             self.pending_sops_end.sops_range = (self.pending_sops_end.sops_range[0], len(text))
+        step = self.indent_step or DEFAULT_INDENT
+        for slot in self.unstepped:
+            slot.indent += step
         return self.branches
 
     def _end_sops_block(self, start: int) -> None:
@@ -237,7 +241,7 @@ class Loader:
             self._flush_before(ev.start_mark.index, frame)
         node: Any = Branch() if kind == "map" else []
         self.containers.append(node)
-        col = ev.start_mark.column
+        col = ev.start_mark.column if flow else self._block_column(position, ev, kind)
         if frame is not None and not flow and not frame.flow and self.indent_step is None:
             parent_col = frame.key_event.start_mark.column if frame.kind == "map" and frame.key_event \
                 else frame.item_col
@@ -253,6 +257,25 @@ class Loader:
         stack.append(new)
         if not flow or frame is None:  # comments above a root flow mapping are its head comments
             self._flush_before(ev.start_mark.index, new)
+
+    def _block_column(self, position: int, ev: Any, kind: str) -> int:
+        """The column of a block collection's items (its keys, or its dashes).
+
+        The start mark is there, except when the collection has an anchor or a tag: then it
+        is at that (`key: &anchor` then the items on the next lines), and the first item tells."""
+        col: int = ev.start_mark.column
+        if not (ev.anchor or ev.tag) or position + 1 >= len(self.events):
+            return col
+        first = self.events[position + 1]
+        if type(first).__name__ in _BLOCK_ENDS:
+            return col
+        if kind == "map":
+            return int(first.start_mark.column)
+        text = self.text
+        dash = first.start_mark.index - 1  # the first item follows its `-`
+        while dash >= 0 and text[dash] in " \t":
+            dash -= 1
+        return dash - line_start(text, dash) if dash >= 0 and text[dash] == "-" else col
 
     def _collection_end(self, position: int, ev: Any, frame: Frame | None) -> None:
         assert frame is not None
@@ -330,9 +353,11 @@ class Loader:
             base = frame.key_event.start_mark.column if frame.key_event is not None else frame.item_col
         else:
             base = frame.item_col
-        step = self.indent_step or 2
-        self._add_slot(Slot(frame.node, len(frame.node), ev.start_mark.index, end, value, "value", ev.style or None,
-                            frame.flow, base + step, rest.strip() == ""))
+        slot = Slot(frame.node, len(frame.node), ev.start_mark.index, end, value, "value", ev.style or None,
+                    frame.flow, base + (self.indent_step or 0), rest.strip() == "")
+        if self.indent_step is None:
+            self.unstepped.append(slot)  # its indent step is known once a nested block (or the sops block) is
+        self._add_slot(slot)
 
     # ------------------------------------------------------------ slots
     def _add_slot(self, slot: Slot) -> None:
@@ -362,7 +387,8 @@ class Loader:
         else:
             pos = len(node)
         self._insert(node, pos, item)
-        self._add_slot(Slot(node, pos, start, end, comment, "comment"))
+        # (For a comment of a block list, `indent` is the list's dash column.)
+        self._add_slot(Slot(node, pos, start, end, comment, "comment", flow=frame.flow, indent=frame.item_col))
 
     def _flush_before(self, limit: int, frame: Frame | None) -> None:
         """Give `frame` every comment before `limit` that no closed block took."""

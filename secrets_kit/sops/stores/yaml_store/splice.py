@@ -11,14 +11,13 @@ writes the document with the emitter instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ...tree import Branch, Comment
 from ..base import SOPS_KEY
-from .emitter import Emitter
+from .emitter import ENC_PREFIX, Emitter
 from .scalars import render_scalar
 from .source import COMMENT_TOKEN, Slot, YamlSource, after_line, line_start, next_indent, shape_tokens
-
-_ENC_PREFIX = "ENC[AES256_GCM,"
 
 
 @dataclass
@@ -79,9 +78,12 @@ def _plan(source: YamlSource) -> Plan | None:
     return plan
 
 
-def splice(source: YamlSource, meta_branch: Branch | None) -> str | None:
+def splice(source: YamlSource, meta_branch: Branch | None, list_items: bool = True) -> str | None:
     """The text with every value, comment and sops block changed in place, or None if the
-    tree's shape changed in a way only the emitter can write."""
+    tree's shape changed in a way only the emitter can write.
+
+    With `list_items`, an encrypted comment line of a block list becomes an item, as sops
+    stores it (the caller checks that this left every other comment where it was)."""
     plan = _plan(source)
     if plan is None:
         return None
@@ -100,6 +102,11 @@ def splice(source: YamlSource, meta_branch: Branch | None) -> str | None:
                 return None
             edits.append(edit)
             continue
+        if list_items and slot.kind == "comment" and not isinstance(slot.container, Branch) and not slot.flow:
+            list_item = _list_comment_item(text, slot, item)
+            if list_item is not None:
+                edits.append(list_item)
+                continue
         rendered = _render_slot(slot, text, index)
         if rendered is None:
             return None
@@ -162,7 +169,7 @@ def _render_slot(slot: Slot, text: str, index: int) -> str | None:
     if isinstance(value, Comment):
         return None  # a list item that decrypted to a comment: handled by _comment_item
     ended_line = slot.end > 0 and text[slot.end - 1] == "\n"
-    if isinstance(value, str) and value.startswith(_ENC_PREFIX):
+    if isinstance(value, str) and value.startswith(ENC_PREFIX):
         if slot.style in ("'", '"'):
             rendered = slot.style + value + slot.style
         elif slot.flow:
@@ -196,3 +203,28 @@ def _comment_item(text: str, slot: Slot, comment: Comment) -> tuple[int, int, st
     dash = start + len(stripped) - 1
     return dash, slot.end, "#" + comment.value
 
+
+def _list_comment_item(text: str, slot: Slot, comment: Any) -> tuple[int, int, str] | None:
+    """sops stores an encrypted comment line of a block list as an item `- ENC[...,type:comment]`
+    at the list's dash column (`slot.indent`): write it so. A line comment stays a comment."""
+    if not isinstance(comment, Comment) or comment.inline or not comment.value.startswith(ENC_PREFIX):
+        return None
+    start = line_start(text, slot.start)
+    if text[start:slot.start].strip():
+        return None
+    return start, slot.end, " " * slot.indent + "- " + comment.value
+
+
+def comment_shape(value: Any) -> Any:
+    """The tree as plain data where a comment and a list item `ENC[...,type:comment]` look
+    alike: what reading back a file we wrote must give."""
+    if isinstance(value, Branch):
+        return [(comment_shape(k), comment_shape(v)) for k, v in value
+                if not (isinstance(k, str) and k == SOPS_KEY)]
+    if isinstance(value, list):
+        return [comment_shape(v) for v in value]
+    if isinstance(value, Comment):
+        return ("#", value.value)
+    if isinstance(value, str) and value.startswith(ENC_PREFIX) and value.endswith(",type:comment]"):
+        return ("#", value)
+    return value

@@ -23,7 +23,7 @@ from .emitter import Emitter
 from .loader import Loader
 from .scalars import render_scalar
 from .source import DEFAULT_INDENT, YamlSource
-from .splice import splice
+from .splice import comment_shape, splice
 
 
 class YamlStore(Store):
@@ -100,6 +100,11 @@ class YamlStore(Store):
         if source is not None and (self.indent is None or self.indent == 0) \
                 and source.same_documents(doc.branches):
             text = splice(source, meta_branch)
+            if text is not None and meta_branch is not None and "type:comment]" in text \
+                    and not _reads_back_as(text, doc.branches):
+                # A comment turned into a list item moved another comment to a new owner in
+                # sops's eyes: keep every comment a comment line then.
+                text = splice(source, meta_branch, list_items=False)
             if text is not None:
                 return _finish(text, source.crlf)
         emitter = Emitter(self._indent(source))
@@ -125,3 +130,12 @@ def _finish(text: str, crlf: bool) -> bytes:
     if crlf:
         text = text.replace("\n", "\r\n")
     return text.encode("utf-8", "surrogateescape")
+
+
+def _reads_back_as(text: str, branches: list[Branch]) -> bool:
+    """Does `text` load as these branches, every comment in the same container and place?"""
+    try:
+        loaded = Loader(text).load()
+    except InputError:
+        return False
+    return [comment_shape(b) for b in loaded] == [comment_shape(b) for b in branches]

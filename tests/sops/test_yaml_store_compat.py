@@ -159,3 +159,33 @@ def test_list_comment_stays_a_line_where_an_item_would_move_others(age_id, real_
     path = isolated_env / "mine.enc.yaml"
     path.write_bytes(enc.stdout)
     assert real_sops("decrypt", str(path)).stdout == real_sops("decrypt", str(own)).stdout
+
+
+# Bad YAML: the error names the line sops names (yaml.v3's: where the quoted scalar, block or
+# flow collection that went wrong starts), with the same words, and the same exit code.
+_BAD_YAML = {
+    "unclosed double quote": 'a: 1\nb: "unclosed\nc: 3\nd: 4\n',
+    "unclosed single quote": "a: 1\nb: 'x\nc: 2\n",
+    "unclosed quote on the last line": 'a: 1\nb: "x\n',
+    "bad indentation": "a:\n  b: 1\n c: 2\nd: 3\n",
+    "bad indentation in a list": "a:\n  - 1\n - 2\n",
+    "over-indented key": "a: 1\n  b: 2\n",
+    "tab indentation": "a:\n\tb: 1\nc: 2\n",
+    "unclosed flow list": "a: 1\nb: [1, 2\nc: 3\n",
+    "duplicate key": "a: 1\nb: 2\na: 3\n",
+    "duplicate nested key": "x:\n  k: 1\n  k: 2\n",
+}
+_WHERE = re.compile(r"(line \d+: [^\n]*)")
+
+
+@pytest.mark.parametrize("name", list(_BAD_YAML))
+def test_yaml_errors_name_the_line_sops_names(name: str, age_id, real_sops, ours, isolated_env: Path) -> None:
+    plain = isolated_env / "bad.yaml"
+    plain.write_text(_BAD_YAML[name])
+    theirs = real_sops("encrypt", "--age", age_id.recipient, str(plain))
+    mine = ours("encrypt", "--age", age_id.recipient, str(plain))
+    assert mine.returncode == theirs.returncode == 2
+    expected = _WHERE.search(theirs.err)
+    assert expected is not None, theirs.err
+    assert _WHERE.findall(mine.err) == [expected.group(1).strip()]
+    assert mine.stdout == b""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import json
 import re
 from typing import Any
 
@@ -51,7 +52,7 @@ class Frame:
         self.expect_key = True
         self.key: Any = None
         self.key_event: Any = None
-        self.keys: set[Any] = set()
+        self.keys: dict[Any, int] = {}  # each key read so far -> its line (1-based)
         self.sops_start = -1
         self.items: list[list[Any]] = []  # block maps: [key, start, end] of each item in the text
 
@@ -71,10 +72,17 @@ def _unmarshal_error(message: str, hint: str | None = None) -> InputError:
 
 
 def _yaml_error(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
+    """The parser's error as yaml.v3 (so sops) words it: `line N: problem`.
+
+    The line is where the problem starts, the context (`while scanning a quoted scalar`,
+    `while parsing a block mapping`) when it is past the first line, else the problem
+    itself. Like yaml.v3, a scanner error counts lines from 1 and a parser error from 0
+    (so "line 2" for a bad key on the third line, as sops says)."""
     problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
-    if mark is not None:
-        return f"line {mark.line + 1}: {problem}"
+    scanner = isinstance(exc, yaml.scanner.ScannerError)
+    for mark in (getattr(exc, "context_mark", None), getattr(exc, "problem_mark", None)):
+        if mark is not None and mark.line != 0:
+            return f"line {mark.line + (1 if scanner else 0)}: {problem}"
     return str(problem)
 
 
@@ -329,8 +337,11 @@ class Loader:
         key = value
         marker = _hashable(key)
         if marker in frame.keys:
-            raise _unmarshal_error(f"line {ev.start_mark.line + 1}: mapping key {key!r} already defined")
-        frame.keys.add(marker)
+            # yaml.v3's words; the key as Go's %#v quotes it.
+            written = json.dumps(ev.value if isinstance(ev, yaml.ScalarEvent) else str(key), ensure_ascii=False)
+            raise _unmarshal_error(f"line {ev.start_mark.line + 1}: mapping key {written} already defined at line "
+                                   f"{frame.keys[marker]}")
+        frame.keys[marker] = ev.start_mark.line + 1
         frame.key = key
         frame.key_event = ev
         frame.expect_key = False

@@ -24,7 +24,7 @@ def _reemit(text: str) -> str:
 def test_anchored_blocks_keep_the_files_indent() -> None:
     text = "base: &b\n  x: 1\nderived:\n  <<: *b\nlist: &l\n  - a\nagain: *l\n"
     out = _reemit(text)
-    assert out.startswith("base:\n  x: 1\nderived:\n  \"<<\":\n    x: 1\nlist:\n  - a\n")
+    assert out.startswith("base:\n  x: 1\nderived:\n  !!merge <<:\n    x: 1\nlist:\n  - a\n")
 
 
 def test_appended_key_goes_at_an_anchored_maps_key_column() -> None:

@@ -28,6 +28,13 @@ _SAME_AS_SOPS = {
     "keys": "'quoted key': 1\n\"k:colon\": 2\nlong key with spaces: v\nключ: значение\n",
     "document comments": "# c1\n\n# c2\na: 1\n\n# c3\n",
 }
+# The same, from a JSON file printed as YAML (written by the emitter, not in place).
+_SAME_AS_SOPS_FROM_JSON = {
+    "merge key and escapes": '{"<<": "x", "a": {"b": "tab\\there", "c": [1, "line\\nbreak"]}, "d": {}}\n',
+    "nested lists and empty values": '{"l": [[1, 2], [], {"k": null}], "e": "", "t": true}\n',
+    "blocks in lists and maps in lists": '{"l": ["a\\nb", ["c\\nd", {"k": "e\\nf", "m": {"n": [1]}}]], '
+                                         '"m": {"n": ["g\\nh"]}}\n',
+}
 
 # Where ours deliberately differs (README, "Using it", sops part): (input, sops prints, we print).
 _DELIBERATE = {
@@ -51,6 +58,16 @@ def test_decrypt_prints_sops_bytes(name: str, age_id, real_sops, ours, isolated_
     path = _sops_encrypt(real_sops, age_id.recipient, isolated_env, _SAME_AS_SOPS[name])
     theirs = real_sops("decrypt", str(path))
     mine = ours("decrypt", str(path))
+    assert theirs.returncode == 0, theirs.err
+    assert mine.returncode == 0, mine.err
+    assert mine.stdout == theirs.stdout
+
+
+@pytest.mark.parametrize("name", list(_SAME_AS_SOPS_FROM_JSON))
+def test_decrypt_json_as_yaml_prints_sops_bytes(name: str, age_id, real_sops, ours, isolated_env: Path) -> None:
+    path = _sops_encrypt(real_sops, age_id.recipient, isolated_env, _SAME_AS_SOPS_FROM_JSON[name], "in.json")
+    theirs = real_sops("decrypt", "--output-type", "yaml", str(path))
+    mine = ours("decrypt", "--output-type", "yaml", str(path))
     assert theirs.returncode == 0, theirs.err
     assert mine.returncode == 0, mine.err
     assert mine.stdout == theirs.stdout

@@ -41,6 +41,11 @@ class Emitter:
         self._seq(items, 0, first_inline=False)
         return "".join(self.out)
 
+    def _aligned(self, col: int) -> int:
+        """yaml.v3's indent for what a key at `col` holds: the next multiple of the indent step.
+        (What a `- ` item holds starts right after the dash, at its column + 2.)"""
+        return self.n * ((col + self.n) // self.n)
+
     def _comment_lines(self, comments: list[str], indent: int) -> None:
         for c in comments:
             self.out.append(" " * indent + "#" + c + "\n")
@@ -67,7 +72,7 @@ class Emitter:
             head = prefix + render_key(str(key)) + ":"
             if isinstance(value, Branch) and value:
                 out.append(head + line_comment + "\n")
-                self._map(value, child, child, child + self.n, first_inline=False)
+                self._map(value, child, child, self._aligned(child), first_inline=False)
             elif isinstance(value, list) and not isinstance(value, Branch) and has_items(value):
                 out.append(head + line_comment + "\n")
                 self._seq(value, child, first_inline=False)
@@ -102,7 +107,7 @@ class Emitter:
             if isinstance(value, Branch) and value:
                 out.append(prefix)
                 key_col = dash_col + 2
-                self._map(value, key_col, dash_col, max(dash_col + self.n, key_col + 2), first_inline=True)
+                self._map(value, key_col, dash_col, self._aligned(key_col), first_inline=True)
             elif isinstance(value, list) and not isinstance(value, Branch) and has_items(value):
                 out.append(prefix)
                 self._seq(value, dash_col + 2, first_inline=True)
@@ -111,7 +116,7 @@ class Emitter:
             elif isinstance(value, list):
                 out.append(prefix + "[]" + line_comment + "\n")
             else:
-                out.append(prefix + self._scalar(value, dash_col + self.n) + line_comment + "\n")
+                out.append(prefix + self._scalar(value, dash_col + 2) + line_comment + "\n")
         if inline:
             self._comment_lines(inline, dash_col)
 

@@ -255,6 +255,8 @@ def render_scalar(value: Any, flow: bool = False, indent: int = 2, style: str | 
 
 
 def render_key(key: str) -> str:
+    if key == "<<":
+        return "!!merge <<"  # what yaml.v3 (so sops) writes for this key, quoted or not in the input
     if "\n" in key:
         return double_quoted(key)
     return render_string(key, flow=False, indent=0, allow_block=False)

@@ -21,8 +21,9 @@ COMMENT_TOKEN = object()  # stands for any comment item when comparing a map's s
 class Slot:
     """Where a leaf or comment sits: in the tree (container, index) and in the text.
 
-    `indent` is the content indent for a literal block written here; `line_end` says that
-    nothing but a newline follows on this line."""
+    `indent` is the content indent for a literal block written here (for a comment of a
+    block list: the list's dash column); `line_end` says that nothing but a newline follows
+    on this line."""
 
     __slots__ = ("container", "end", "flow", "indent", "index", "kind", "line_end", "original", "start", "style")
 

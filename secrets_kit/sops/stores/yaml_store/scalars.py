@@ -8,13 +8,12 @@ single- or double-quoted, multi-line strings as literal blocks where possible.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Any
 
-from ..gofmt import format_float_yaml, parse_yaml_timestamp
-from ..tree import Comment, Timestamp
+from ...gofmt import format_float_yaml, parse_yaml_timestamp
+from ...tree import Comment, Timestamp
 
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUE = frozenset({"true", "True", "TRUE"})
@@ -166,19 +165,28 @@ def plain_ok(text: str, flow: bool) -> bool:
     return not needs_type_quotes(text)
 
 
-# Characters a YAML stream may not hold raw, or that a reader takes for a line break.
-_UNSAFE_IN_QUOTES = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-                               "|[\u2028\u2029]")
+# What yaml.v3 escapes in a double-quoted scalar: all but its printable set, line breaks, BOM,
+# `"` and `\`. Characters beyond the BMP are the exception: yaml.v3 writes them as `\UXXXXXXXX`,
+# we keep them as they are (a deliberate difference, see the README).
+_ESCAPED = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
+                      r"\U00010000-\U0010ffff]")
+_SHORT_ESCAPES = {0x00: "0", 0x07: "a", 0x08: "b", 0x09: "t", 0x0A: "n", 0x0B: "v", 0x0C: "f", 0x0D: "r",
+                  0x1B: "e", 0x22: '"', 0x5C: "\\", 0x85: "N", 0x2028: "L", 0x2029: "P"}
 
 
 def _escape_char(match: re.Match[str]) -> str:
     code = ord(match.group(0))
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    short = _SHORT_ESCAPES.get(code)
+    if short is not None:
+        return "\\" + short
+    if code <= 0xFF:
+        return f"\\x{code:02X}"
+    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
 
 
 def double_quoted(text: str) -> str:
-    out = json.dumps(text, ensure_ascii=False)
-    return _UNSAFE_IN_QUOTES.sub(_escape_char, out)
+    """A double-quoted scalar with yaml.v3's escapes (tab as \\t, BEL as \\a, DEL as \\x7F, ...)."""
+    return '"' + _ESCAPED.sub(_escape_char, text) + '"'
 
 
 def single_quoted(text: str) -> str:
@@ -247,6 +255,8 @@ def render_scalar(value: Any, flow: bool = False, indent: int = 2, style: str | 
 
 
 def render_key(key: str) -> str:
+    if key == "<<":
+        return "!!merge <<"  # what yaml.v3 (so sops) writes for this key, quoted or not in the input
     if "\n" in key:
         return double_quoted(key)
     return render_string(key, flow=False, indent=0, allow_block=False)

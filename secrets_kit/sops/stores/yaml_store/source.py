@@ -1,0 +1,135 @@
+"""What loading records about a YAML text so that emitting can edit it in place.
+
+A `YamlSource` holds the text, where every leaf and comment sits in it (`Slot`), each
+document's span and `sops:` block (`DocInfo`), each block mapping's item spans (`MapInfo`)
+and a snapshot of every container's shape at load time. Plus the small text-position
+helpers that loading and splicing share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...tree import Branch, Comment
+
+DEFAULT_INDENT = 4
+
+COMMENT_TOKEN = object()  # stands for any comment item when comparing a map's shape
+
+
+class Slot:
+    """Where a leaf or comment sits: in the tree (container, index) and in the text.
+
+    `indent` is the content indent for a literal block written here (for a comment of a
+    block list: the list's dash column); `line_end` says that nothing but a newline follows
+    on this line."""
+
+    __slots__ = ("container", "end", "flow", "indent", "index", "kind", "line_end", "original", "start", "style")
+
+    def __init__(self, container: Any, index: int, start: int, end: int, original: Any, kind: str,
+                 style: str | None = None, flow: bool = False, indent: int = 2, line_end: bool = True) -> None:
+        self.container = container
+        self.index = index
+        self.start = start
+        self.end = end
+        self.original = original
+        self.kind = kind  # "value" or "comment"
+        self.style = style
+        self.flow = flow
+        self.indent = indent
+        self.line_end = line_end
+
+
+@dataclass
+class DocInfo:
+    branch: Branch
+    end: int  # where a new sops block goes
+    base_col: int = 0  # column of the top-level keys
+    sops_range: tuple[int, int] | None = None
+    sops_indent: int | None = None
+
+
+@dataclass
+class MapInfo:
+    """A block mapping as written: its keys' column and each item's text span (whole lines)."""
+
+    key_col: int
+    items: list[list[Any]]  # [key, start, end]
+    end: int  # where an appended item goes
+
+
+def shape_tokens(branch: Branch) -> list[Any]:
+    """A map's keys in order, every comment as the same token."""
+    return [COMMENT_TOKEN if isinstance(k, Comment) else k for k, _ in branch]
+
+
+@dataclass
+class YamlSource:
+    text: str
+    crlf: bool
+    docs: list[DocInfo]
+    slots: list[Slot]
+    containers: list[tuple[Any, int]] = field(default_factory=list)
+    indent: int = DEFAULT_INDENT
+    spliceable: bool = True
+    maps: dict[int, MapInfo] = field(default_factory=dict)
+    tokens: dict[int, list[Any]] = field(default_factory=dict)
+
+    def snapshot(self, containers: list[Any]) -> None:
+        unique = list({id(c): c for c in containers}.values())
+        self.containers = [(c, len(c)) for c in unique]
+        containers = unique
+        self.tokens = {id(c): shape_tokens(c) for c in containers if isinstance(c, Branch) and id(c) in self.maps}
+
+    def same_documents(self, branches: list[Branch]) -> bool:
+        if not self.spliceable or len(branches) != len(self.docs):
+            return False
+        return all(b is d.branch for b, d in zip(branches, self.docs, strict=True))
+
+
+def line_start(text: str, pos: int) -> int:
+    return text.rfind("\n", 0, pos) + 1
+
+
+def after_line(text: str, pos: int) -> int:
+    """The start of the line after the one `pos` is on (or `pos` if it starts a line)."""
+    if pos > 0 and text[pos - 1] == "\n":
+        return pos
+    newline = text.find("\n", pos)
+    return len(text) if newline < 0 else newline + 1
+
+
+def next_indent(text: str, pos: int) -> int:
+    """The indentation of the first non-blank line after the one `pos` is on (-1 if none)."""
+    start = after_line(text, pos)
+    while start < len(text):
+        end = text.find("\n", start)
+        line = text[start:] if end < 0 else text[start:end]
+        if line.strip():
+            return len(line) - len(line.lstrip(" \t"))
+        if end < 0:
+            break
+        start = end + 1
+    return -1
+
+
+class Frame:
+    """A collection being read: its node, style, column and (maps) the key awaiting its value."""
+
+    __slots__ = ("anchor", "expect_key", "flow", "in_sops", "item_col", "items", "key", "key_event", "keys", "kind",
+                 "node", "sops_start")
+
+    def __init__(self, kind: str, node: Any, flow: bool, item_col: int, in_sops: bool, anchor: str | None) -> None:
+        self.kind = kind
+        self.node = node
+        self.flow = flow
+        self.item_col = item_col
+        self.in_sops = in_sops
+        self.anchor = anchor
+        self.expect_key = True
+        self.key: Any = None
+        self.key_event: Any = None
+        self.keys: dict[Any, int] = {}  # each key read so far -> its line (1-based)
+        self.sops_start = -1
+        self.items: list[list[Any]] = []  # block maps: [key, start, end] of each item in the text

@@ -26,11 +26,8 @@ def _create_temporary(target: Path) -> tuple[int, str]:
     raise FileExistsError(f"no free temporary name beside {target}")
 
 
-def write_atomic(path: str | Path, data: bytes | str, *, mode: int = 0o644, make_parents: bool = True) -> None:
-    """Write `data` to `path` with `mode` (set before any byte is written), all or nothing."""
-    target = Path(path)
-    if make_parents:
-        target.parent.mkdir(parents=True, exist_ok=True)
+def _write_temporary(target: Path, data: bytes | str, mode: int) -> str:
+    """The whole content in a new temporary file beside `target` (mode set before any byte); its path."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = _create_temporary(target)
     try:
@@ -39,8 +36,22 @@ def write_atomic(path: str | Path, data: bytes | str, *, mode: int = 0o644, make
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
     except BaseException:  # Ctrl-C too: no temporary file (maybe plaintext) may stay behind
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def write_atomic(path: str | Path, data: bytes | str, *, mode: int = 0o644, make_parents: bool = True) -> None:
+    """Write `data` to `path` with `mode` (set before any byte is written), all or nothing."""
+    target = Path(path)
+    if make_parents:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _write_temporary(target, data, mode)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
@@ -54,14 +65,8 @@ def write_new(path: str | Path, data: bytes | str, *, mode: int = 0o600) -> None
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = _create_temporary(target)
+    tmp = _write_temporary(target, data, mode)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)  # before any byte is written
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.link(tmp, target)
     finally:
         with contextlib.suppress(OSError):

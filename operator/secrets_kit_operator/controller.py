@@ -82,6 +82,7 @@ class SealedSecretController:
         self.reconcile_options = core.ReconcileOptions(update_status=options.update_status,
                                                        accept_v1_data=options.accept_v1_data)
         self._matches = compile_selector(options.label_selector)
+        self._background: set[asyncio.Task[None]] = set()
         self.reconciled = 0  # reconciles run (for tests/bench: duplicates collapse in the queue)
         keys.on_change.append(self._keys_changed)
 
@@ -91,42 +92,42 @@ class SealedSecretController:
         def selected(labels: Any, **_: Any) -> bool:
             return self._matches(dict(labels))
 
+        # kopf passes every handler its keyword set (plus the indexes by handler name): **kw keeps
+        # the signatures honest for mypy without listing what a handler does not use.
         @kopf.index("bitnami.com", "v1alpha1", "sealedsecrets", registry=registry, when=selected)
-        def sealedsecrets(namespace: str, name: str, body: Any, **_: Any) -> dict[Key, dict[str, Any]]:
-            return {(namespace, name): dict(body)}
+        def sealedsecrets(**kw: Any) -> dict[Key, dict[str, Any]]:
+            return {(kw["namespace"], kw["name"]): dict(kw["body"])}
 
         @kopf.index("", "v1", "secrets", registry=registry)
-        def secrets(namespace: str, name: str, body: Any, **_: Any) -> dict[Key, dict[str, Any]]:
-            return {(namespace, name): dict(body)}
+        def secrets(**kw: Any) -> dict[Key, dict[str, Any]]:
+            return {(kw["namespace"], kw["name"]): dict(kw["body"])}
 
         @kopf.on.event("bitnami.com", "v1alpha1", "sealedsecrets", registry=registry, when=selected)
-        async def sealed_event(event: dict[str, Any], namespace: str, name: str, meta: Any,
-                               sealedsecrets: Any, secrets: Any, **_: Any) -> None:
-            self._capture(sealedsecrets, secrets)
-            key = (namespace, name)
-            if event.get("type") == "DELETED":
+        async def sealed_event(**kw: Any) -> None:
+            self._capture(kw["sealedsecrets"], kw["secrets"])
+            key = (kw["namespace"], kw["name"])
+            if kw["type"] == "DELETED":
                 # the Secret goes with its ownerReference (the garbage collector's job, as upstream)
                 self.generations.pop(key, None)
-                self.metrics.forget(namespace, name)
+                self.metrics.forget(*key)
                 return
-            generation = meta.get("generation")
+            generation = kw["meta"].get("generation")
             if self.generations.get(key) == generation:
                 return  # status or metadata only (our own status write among them): nothing to unseal
             self.generations[key] = generation
             await self.queue.put(key)
 
         @kopf.on.event("", "v1", "secrets", registry=registry)
-        async def secret_event(event: dict[str, Any], body: Any, namespace: str, name: str,
-                               sealedsecrets: Any, secrets: Any, **_: Any) -> None:
-            self._capture(sealedsecrets, secrets)
-            raw = event.get("object") or dict(body)
+        async def secret_event(**kw: Any) -> None:
+            self._capture(kw["sealedsecrets"], kw["secrets"])
+            raw = kw["event"].get("object") or dict(kw["body"])
             if self.keys.is_key_secret(raw):
-                self.keys.observe(event.get("type"), raw)
+                self.keys.observe(kw["type"], raw)
                 return
-            if event.get("type") == "DELETED" and not self.options.skip_recreate and _owned_or_managed(raw):
-                key = (namespace, name)
+            if kw["type"] == "DELETED" and not self.options.skip_recreate and _owned_or_managed(raw):
+                key = (kw["namespace"], kw["name"])
                 if _first(self.sealed_index, key) is not None:
-                    log.info("managed Secret deleted: re-creating", extra={"fields": {"secret": f"{namespace}/{name}"}})
+                    log.info("managed Secret deleted: re-creating", extra={"fields": {"secret": f"{key[0]}/{key[1]}"}})
                     await self.queue.put(key)
 
     def _capture(self, sealed_index: Any, secret_index: Any) -> None:
@@ -136,11 +137,16 @@ class SealedSecretController:
         """A new or changed key may open what failed before: queue every SealedSecret not Synced."""
         if self.sealed_index is None:
             return
-        loop = asyncio.get_running_loop()
-        for key in list(self.sealed_index):
-            sealed = _first(self.sealed_index, key)
-            if sealed is not None and _synced_false(sealed):
-                loop.create_task(self.queue.put(key))
+        failed = [key for key in list(self.sealed_index)
+                  if (sealed := _first(self.sealed_index, key)) is not None and _synced_false(sealed)]
+
+        async def requeue() -> None:
+            for key in failed:
+                await self.queue.put(key)
+
+        task = asyncio.get_running_loop().create_task(requeue())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # -- workers ------------------------------------------------------------------------------------
 
@@ -197,11 +203,12 @@ class SealedSecretController:
             await self.kube.replace_secret(ns, name, plan.secret)
 
     def _failed(self, sealed: dict[str, Any], err: KubeError) -> tuple[Any, bool]:
-        immutable = err.status == 422 and "immutable" in err.message
+        immutable = core.is_immutable_error(err.message)
         log.error("writing the Secret failed", extra={"fields": {
             "sealedsecret": f"{sealed['metadata']['namespace']}/{sealed['metadata']['name']}",
             "status": err.status, "reason": err.reason}})
-        plan = core.write_failed(sealed, err.message, now=utcnow(), immutable=immutable)
+        plan = core.write_failed(sealed, err.message, now=utcnow(), immutable=immutable,
+                                 options=self.reconcile_options)
         return plan, not immutable
 
     async def _report(self, key: Key, sealed: dict[str, Any], plan: Any) -> None:

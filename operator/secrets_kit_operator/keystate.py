@@ -9,6 +9,7 @@ What a key Secret means (parsing, states, which is newest, when to renew) is the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -70,7 +71,7 @@ class KeyState:
                 "secret": f"{self.options.namespace}/{problem.secret_name}", "reason": problem.reason}})
         self.keys = list(loaded.keys)
         self.newest = ck.newest_key(self.keys, order=self.options.key_order_priority)
-        self.keyring = ck.decryption_keyring(self.keys)
+        self.keyring = ck.decryption_keyring(self.keys, self.keyring, order=self.options.key_order_priority)
         self.loaded = True
         log.info("keys loaded", extra={"fields": {
             "why": why, "keys": len(self.keys),
@@ -112,7 +113,8 @@ class KeyState:
         """Mint a key whenever the core says one is due; sleep until then or until the keys change."""
         o = self.options
         while True:
-            due = ck.next_renewal(self.newest, period=o.key_renew_period, cutoff=o.key_cutoff_time, now=utcnow())
+            due = ck.next_renewal(self.newest, period=o.key_renew_period, cutoff=o.key_cutoff_time, now=utcnow(),
+                                  order=o.key_order_priority)
             self.changed.clear()
             if due is not None and due <= utcnow():
                 try:
@@ -122,7 +124,5 @@ class KeyState:
                     await asyncio.sleep(30)
                 continue
             timeout = None if due is None else max((due - utcnow()).total_seconds(), 0.0)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), timeout)
-            except TimeoutError:
-                pass

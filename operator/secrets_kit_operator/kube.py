@@ -47,7 +47,7 @@ async def load_credentials(kubeconfig: str | None) -> tuple[Any, Credentials]:
     token = configuration.api_key.get("BearerToken")
     if token and token.startswith("Bearer "):
         token = token.removeprefix("Bearer ")
-    creds = Credentials(server=configuration.host, ca_path=configuration.ssl_ca_cert, token=token,
+    creds = Credentials(server=str(configuration.host), ca_path=configuration.ssl_ca_cert, token=token,
                         cert_path=configuration.cert_file, key_path=configuration.key_file,
                         insecure=not configuration.verify_ssl)
     return configuration, creds
@@ -69,8 +69,8 @@ class Kube:
     async def request(self, method: str, path: str, body: Any = None, *, query: dict[str, str] | None = None,
                       content_type: str = "application/json", timeout: float = 30.0) -> dict[str, Any]:
         headers = {"Accept": "application/json", "User-Agent": "secrets-kit-operator"}
-        await self.api.update_params_for_auth(headers, None, ["BearerToken"])
-        url = self.api.configuration.host + path + (("?" + urlencode(query)) if query else "")
+        await self.api.update_params_for_auth(headers, [], ["BearerToken"])
+        url = str(self.api.configuration.host) + path + (("?" + urlencode(query)) if query else "")
         data = None
         if body is not None:
             data = json.dumps(body, separators=(",", ":")).encode()

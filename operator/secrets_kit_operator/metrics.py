@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import prometheus_client
@@ -52,10 +53,8 @@ class Metrics:
         known = self._conditions.pop((namespace, name), None)
         if known is not None:
             kind, instance = known
-            try:
+            with contextlib.suppress(KeyError):
                 self.condition_info.remove(namespace, name, kind, instance)
-            except KeyError:
-                pass
 
     def exposition(self) -> bytes:
         return bytes(prometheus_client.generate_latest(self.registry))

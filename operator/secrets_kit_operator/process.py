@@ -68,8 +68,8 @@ async def run_async(options: Options) -> int:
     runners = [await serve(api_app(keys, metrics, lambda: keys.loaded and kopf_ready.is_set()),
                            *options.listen_addr),
                await serve(metrics_app(metrics), *options.listen_metrics_addr)]
-    log.info("listening", extra={"fields": {"api": "%s:%d" % options.listen_addr,
-                                            "metrics": "%s:%d" % options.listen_metrics_addr}})
+    log.info("listening", extra={"fields": {"api": "{}:{}".format(*options.listen_addr),
+                                            "metrics": "{}:{}".format(*options.listen_metrics_addr)}})
     tasks: list[asyncio.Task[Any]] = []
     try:
         if not await _bootstrap_keys(keys, stop):

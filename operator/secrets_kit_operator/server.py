@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
@@ -45,7 +44,7 @@ def api_app(keys: KeyState, metrics: Metrics, ready: Callable[[], bool]) -> web.
                             content_type="text/plain")
 
     async def cert(_: web.Request) -> web.Response:
-        return _response(service.cert_pem(keys.keys))
+        return _response(service.cert_pem(keys.keys, keys.options.key_order_priority))
 
     async def verify(request: web.Request) -> web.Response:
         body = await request.read()

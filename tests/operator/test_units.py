@@ -8,7 +8,6 @@ import json
 import logging
 
 import pytest
-
 from secrets_kit_operator import logs
 from secrets_kit_operator.options import (
     OptionError,
@@ -20,6 +19,7 @@ from secrets_kit_operator.options import (
 )
 from secrets_kit_operator.selectors import compile_selector
 from secrets_kit_operator.workqueue import WorkQueue
+
 from tests.sealed.helpers import run_cli
 
 

@@ -134,6 +134,7 @@ def sanitise(message: str) -> str:
 def desired_secret(sealed: Mapping[str, Any], keyring: Keyring,
                    options: ReconcileOptions = ReconcileOptions()) -> dict[str, Any]:
     """The Secret `sealed` unseals to (one RSA decryption per item); SecretsKitError if it does not."""
+    _check_template_metadata(sealed)
     unsealed = unseal(dict(sealed), keyring, where=_key(sealed), accept_v1_data=options.accept_v1_data,
                       owner_reference=True)
     secret = unsealed.secret
@@ -147,6 +148,17 @@ def desired_secret(sealed: Mapping[str, Any], keyring: Keyring,
             meta.pop(key, None)
     secret["metadata"] = ordered_meta(meta)
     return secret
+
+
+def _check_template_metadata(sealed: Mapping[str, Any]) -> None:
+    """Template labels and annotations are maps (the CRD says so; an object stored without that schema
+    must still get a clear status, not an exception)."""
+    spec = sealed.get("spec")
+    template = spec.get("template") if isinstance(spec, Mapping) else None
+    tmeta = template.get("metadata") if isinstance(template, Mapping) else None
+    if isinstance(tmeta, Mapping):
+        for key in ("labels", "annotations"):
+            string_map(tmeta.get(key), f"spec.template.metadata.{key}", _key(sealed))
 
 
 def controlled_by(secret: Mapping[str, Any], sealed: Mapping[str, Any]) -> bool:

@@ -41,13 +41,13 @@ def cert_pem(keys: Iterable[ControllerKey], order: str = "CertNotBefore") -> Res
     return 200, PEM, newest.certificate_pem
 
 
-def verify(body: bytes, keyring: Keyring) -> Response:
+def verify(body: bytes, keyring: Keyring, *, accept_v1_data: bool = True) -> Response:
     """POST /v1/verify: 200 if the SealedSecret unseals with our keys, 409 (and why) if not."""
     sealed = _one_sealed_secret(body)
     if isinstance(sealed, tuple):
         return sealed
     try:
-        unseal(sealed, keyring, where="request")
+        unseal(sealed, keyring, where="request", accept_v1_data=accept_v1_data)
     except SecretsKitError as err:
         return 409, TEXT, (explain(sealed, keyring, err) + "\n").encode()
     return 200, TEXT, b""

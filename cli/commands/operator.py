@@ -110,8 +110,8 @@ def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, na
             key_renew_period=parse_go_duration(flags["key_renew_period"], "--key-renew-period"),
             key_cutoff_time=parse_cutoff(flags["key_cutoff_time"]),
             key_order_priority=flags["key_order_priority"],
-            privatekey_labels=parse_pairs(flags["privatekey_labels"], "--privatekey-labels"),
-            privatekey_annotations=parse_pairs(flags["privatekey_annotations"], "--privatekey-annotations"),
+            privatekey_labels=parse_key_map(flags["privatekey_labels"], "--privatekey-labels"),
+            privatekey_annotations=parse_key_map(flags["privatekey_annotations"], "--privatekey-annotations"),
             generate_first_key=flags["generate_key"], update_status=flags["update_status"],
             skip_recreate=flags["skip_recreate"], accept_v1_data=flags["accept_deprecated_v1_data"],
             all_namespaces=flags["all_namespaces"],
@@ -124,7 +124,7 @@ def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, na
         from secrets_kit_operator.selectors import compile_selector
 
         compile_selector(options.label_selector)
-    except OptionError as err:
+    except ValueError as err:  # OptionError, or a bad k=v pair
         click.echo(f"secrets-kit: error: {err}", err=True)
         raise SystemExit(EXIT_USAGE) from None
     logs.setup(flags["log_format"], flags["log_level"])

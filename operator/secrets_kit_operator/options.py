@@ -40,17 +40,6 @@ def parse_cutoff(text: str) -> dt.datetime | None:
     return parsed
 
 
-def parse_pairs(text: str, flag: str) -> dict[str, str]:
-    """`k=v,k2=v2` (--privatekey-labels / --privatekey-annotations)."""
-    out: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise OptionError(f"{flag}: {item!r} is not key=value")
-        out[key] = value
-    return out
-
-
 def parse_address(text: str, flag: str) -> tuple[str, int]:
     """Go's listen address `:8080` / `host:port` → (host, port); an empty host means all interfaces."""
     host, sep, port = text.rpartition(":")

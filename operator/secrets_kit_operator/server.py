@@ -48,7 +48,8 @@ def api_app(keys: KeyState, metrics: Metrics, ready: Callable[[], bool]) -> web.
 
     async def verify(request: web.Request) -> web.Response:
         body = await request.read()
-        return _response(await asyncio.to_thread(service.verify, body, keys.keyring))
+        return _response(await asyncio.to_thread(service.verify, body, keys.keyring,
+                                                 accept_v1_data=keys.options.accept_v1_data))
 
     async def rotate(request: web.Request) -> web.Response:
         body = await request.read()

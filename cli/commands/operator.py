@@ -93,14 +93,9 @@ def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, na
         click.echo("secrets-kit: error: nothing to run: --no-sealed-secrets and no other controller", err=True)
         raise SystemExit(EXIT_USAGE)
     from secrets_kit_operator import logs
-    from secrets_kit_operator.options import (
-        OptionError,
-        Options,
-        parse_address,
-        parse_cutoff,
-        parse_go_duration,
-        parse_pairs,
-    )
+    from secrets_kit_operator.options import Options, parse_address, parse_cutoff, parse_go_duration
+
+    from secrets_kit.sealed.controller_keys import parse_key_map
 
     try:
         options = Options(

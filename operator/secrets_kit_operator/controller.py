@@ -94,15 +94,16 @@ class SealedSecretController:
 
         # kopf passes every handler its keyword set (plus the indexes by handler name): **kw keeps
         # the signatures honest for mypy without listing what a handler does not use.
-        @kopf.index("bitnami.com", "v1alpha1", "sealedsecrets", registry=registry, when=selected)
+        @kopf.index("bitnami.com", "v1alpha1", "sealedsecrets", id="sealedsecrets", registry=registry, when=selected)
         def sealedsecrets(**kw: Any) -> dict[Key, dict[str, Any]]:
             return {(kw["namespace"], kw["name"]): dict(kw["body"])}
 
-        @kopf.index("", "v1", "secrets", registry=registry)
+        @kopf.index("", "v1", "secrets", id="secrets", registry=registry)
         def secrets(**kw: Any) -> dict[Key, dict[str, Any]]:
             return {(kw["namespace"], kw["name"]): dict(kw["body"])}
 
-        @kopf.on.event("bitnami.com", "v1alpha1", "sealedsecrets", registry=registry, when=selected)
+        @kopf.on.event("bitnami.com", "v1alpha1", "sealedsecrets", id="sealed_event", registry=registry,
+                       when=selected)
         async def sealed_event(**kw: Any) -> None:
             self._capture(kw["sealedsecrets"], kw["secrets"])
             key = (kw["namespace"], kw["name"])
@@ -117,7 +118,7 @@ class SealedSecretController:
             self.generations[key] = generation
             await self.queue.put(key)
 
-        @kopf.on.event("", "v1", "secrets", registry=registry)
+        @kopf.on.event("", "v1", "secrets", id="secret_event", registry=registry)
         async def secret_event(**kw: Any) -> None:
             self._capture(kw["sealedsecrets"], kw["secrets"])
             raw = kw["event"].get("object") or dict(kw["body"])

@@ -42,3 +42,11 @@ def bitnami_ok() -> None:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(3)}"
+
+
+@pytest.fixture(scope="session")
+def other_pair(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A key pair no controller has: what it seals, no controller opens."""
+    from secrets_kit.sealed.keys import KeyFolder
+
+    return KeyFolder(tmp_path_factory.mktemp("foreign-keys")).create(bits=2048, name="foreign")

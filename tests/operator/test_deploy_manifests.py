@@ -175,7 +175,8 @@ def establish(cluster: KubeCluster, crd: dict[str, Any]) -> None:
     group = crd["spec"]["group"]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        conditions = cluster.request("GET", f"{CRDS}/{crd['metadata']['name']}").get("status", {}).get("conditions", [])
+        current = cluster.request("GET", f"{CRDS}/{crd['metadata']['name']}")
+        conditions = (current.get("status") or {}).get("conditions") or []
         if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
             try:
                 cluster.request("GET", f"/apis/{group}/v1alpha1/sealedsecrets")

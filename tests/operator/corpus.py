@@ -13,7 +13,8 @@ from secrets_kit.sealed.model import SealOptions, seal_secret
 from secrets_kit.sealed.scopes import Scope
 from tests.sealed.helpers import secret
 
-from .support import b64, marker
+from .support import b64
+from .support import marker as new_marker
 
 
 @dataclass
@@ -32,7 +33,16 @@ def _moved(doc: dict[str, Any], name: str) -> dict[str, Any]:
     return out
 
 
-def build(ns: str, cert_pem: bytes, foreign_cert_pem: bytes) -> list[Case]:
+def build(ns: str, cert_pem: bytes, foreign_cert_pem: bytes, plain: dict[str, str] | None = None) -> list[Case]:
+    """The corpus for namespace ns; pass the same `plain` dict to build another namespace's copy with
+    the same plaintexts (so both controllers must produce the same data)."""
+    values = {} if plain is None else plain
+
+    def marker(what: str) -> str:
+        if what not in values:
+            values[what] = new_marker(what)
+        return values[what]
+
     key = x509.load_pem_x509_certificate(cert_pem).public_key()
     foreign = x509.load_pem_x509_certificate(foreign_cert_pem).public_key()
     cases: list[Case] = []

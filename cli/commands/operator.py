@@ -92,6 +92,9 @@ def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, na
     if not sealed_secrets:
         click.echo("secrets-kit: error: nothing to run: --no-sealed-secrets and no other controller", err=True)
         raise SystemExit(EXIT_USAGE)
+    from secrets_kit_operator import lean_imports
+
+    lean_imports.install()  # before kopf: ~60 MiB less resident memory
     from secrets_kit_operator import logs
     from secrets_kit_operator.options import Options, parse_address, parse_cutoff, parse_go_duration
 

@@ -64,7 +64,7 @@ class OurController(SealedController):
 
 
 def _env() -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV")
+    keep = ("PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV", "SECRETS_KIT_OPERATOR_PROFILE")
     return {k: v for k, v in os.environ.items() if k in keep}
 
 

@@ -38,12 +38,11 @@ def install() -> bool:
     client = _package("kubernetes_asyncio.client", root / "client")
     _package("kubernetes_asyncio.client.models", root / "client" / "models")  # never used: raw JSON
     config = _package("kubernetes_asyncio.config", root / "config")
-    client.Configuration = importlib.import_module("kubernetes_asyncio.client.configuration").Configuration
-    client.ApiClient = importlib.import_module("kubernetes_asyncio.client.api_client").ApiClient
-    kube_config = importlib.import_module("kubernetes_asyncio.config.kube_config")
-    incluster = importlib.import_module("kubernetes_asyncio.config.incluster_config")
-    config.load_kube_config = kube_config.load_kube_config
-    config.load_incluster_config = incluster.load_incluster_config
+    for module, name, target in (("client.configuration", "Configuration", client),
+                                 ("client.api_client", "ApiClient", client),
+                                 ("config.kube_config", "load_kube_config", config),
+                                 ("config.incluster_config", "load_incluster_config", config)):
+        setattr(target, name, getattr(importlib.import_module(f"kubernetes_asyncio.{module}"), name))
     if "kubernetes" not in sys.modules:
         sys.modules["kubernetes"] = None  # type: ignore[assignment]  # kopf then skips its sync-client types
     return True

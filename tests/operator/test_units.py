@@ -167,3 +167,18 @@ def test_bad_key_labels_name_the_flag() -> None:
 def test_flags_come_from_sealed_secrets_environment_variables() -> None:
     bad = run_cli("operator", "run", env={"SEALED_SECRETS_KEY_CUTOFF_TIME": "yesterday"})
     assert bad.code == 2 and "--key-cutoff-time" in bad.err
+
+
+def test_lean_imports_leave_out_the_generated_models_and_the_sync_client() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom secrets_kit_operator import lean_imports\nassert lean_imports.install()\n"
+            "import kopf\nfrom secrets_kit_operator import process, kube\n"
+            "from kubernetes_asyncio import client, config\n"
+            "assert client.ApiClient and client.Configuration and config.load_kube_config\n"
+            "print(sum(1 for m in sys.modules if m.startswith('kubernetes_asyncio.client.models.')),"
+            " 'kubernetes' in sys.modules and sys.modules['kubernetes'] is not None)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "False"]

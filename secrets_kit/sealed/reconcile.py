@@ -6,7 +6,8 @@ The rules are upstream's `Controller.unseal` and `updateSealedSecretStatus`
   and data, and one ownerReference to the SealedSecret unless the template asks
   `sealedsecrets.bitnami.com/skip-set-owner-references: "true"`;
 - an existing Secret is touched only if this SealedSecret controls it or it says `managed` or
-  `patch`; otherwise Synced=False and a Warning `ErrUpdateFailed`;
+  `patch`; otherwise Synced=False and a Warning `ErrUpdateFailed` (also right after creating one
+  without an ownerReference and without `managed`, as upstream checks the Secret it just created);
 - `patch` merges data, labels and annotations into the existing Secret and takes ownership only
   with `managed` too; otherwise data, labels, annotations and ownerReferences are replaced; the type
   is always set; `immutable` is set on create only;
@@ -87,14 +88,18 @@ def reconcile(sealed: Mapping[str, Any], existing: Mapping[str, Any] | None, key
         message = explain(sealed, keyring, err)
         return _failure(sealed, ERR_UNSEAL_FAILED, f"Failed to unseal: {message}", message, "unseal", now, options)
     if existing is None:
+        if not _ours(desired, sealed):
+            # skip-set-owner-references without `managed`: upstream creates the Secret, then finds it
+            # is not one it manages, and says so (now and on every later attempt). So do we: no flapping.
+            plan = _unmanaged(sealed, desired, now, options)
+            return Plan("create", desired, plan.status, plan.event, plan.error_reason, False)
         return _success(sealed, "create", desired, now, options)
     meta = _meta(existing)
     annotations = _map(meta.get("annotations"))
     managed = annotations.get(MANAGED_ANNOTATION) == "true"
     patch = annotations.get(PATCH_ANNOTATION) == "true"
-    if not (controlled_by(existing, sealed) or managed or patch):
-        text = f'Resource "{meta.get("name")}" already exists and is not managed by SealedSecret'
-        return _failure(sealed, ERR_UPDATE_FAILED, text, f"failed update: {text}", "unmanaged", now, options)
+    if not _ours(existing, sealed):
+        return _unmanaged(sealed, existing, now, options)
     updated = merged_secret(existing, desired, patch=patch, managed=managed)
     if semantically_equal(existing, updated):
         return _success(sealed, "none", None, now, options)
@@ -102,6 +107,19 @@ def reconcile(sealed: Mapping[str, Any], existing: Mapping[str, Any] | None, key
         text = IMMUTABLE_MESSAGE.format(key=_key(sealed))
         return _failure(sealed, ERR_UPDATE_FAILED, text, text, "update", now, options)
     return _success(sealed, "update", updated, now, options)
+
+
+def _ours(secret: Mapping[str, Any], sealed: Mapping[str, Any]) -> bool:
+    """May this SealedSecret write `secret`: it controls it, or it says `managed` or `patch`."""
+    annotations = _map(_meta(secret).get("annotations"))
+    return (controlled_by(secret, sealed) or annotations.get(MANAGED_ANNOTATION) == "true"
+            or annotations.get(PATCH_ANNOTATION) == "true")
+
+
+def _unmanaged(sealed: Mapping[str, Any], secret: Mapping[str, Any], now: dt.datetime,
+               options: ReconcileOptions) -> Plan:
+    text = f'Resource "{_meta(secret).get("name")}" already exists and is not managed by SealedSecret'
+    return _failure(sealed, ERR_UPDATE_FAILED, text, f"failed update: {text}", "unmanaged", now, options)
 
 
 def write_failed(sealed: Mapping[str, Any], message: str, *, now: dt.datetime, immutable: bool = False,

@@ -122,7 +122,11 @@ def test_template_type_immutable_data_and_skip_owner_references(keys: list[ck.Co
     template["metadata"]["labels"] = {"port": 5432}  # an unquoted YAML number
     plan = rc.reconcile(sealed, None, ring, now=NOW)
     body = plan.secret
-    assert body is not None
+    assert body is not None and plan.action == "create"
+    # Created, but not owned and not `managed`: upstream then reports it as not managed, and so do we.
+    assert plan.error_reason == "unmanaged" and not plan.synced
+    assert plan.event == rc.Event("Warning", "ErrUpdateFailed",
+                                  'Resource "app" already exists and is not managed by SealedSecret')
     assert body["type"] == "kubernetes.io/basic-auth" and body["immutable"] is True
     assert "ownerReferences" not in body["metadata"] and body["metadata"]["labels"] == {"port": "5432"}
     assert decoded(body)["dsn"] == f"postgres://{PLAIN['username']}:{PLAIN['password']}@db/shop"
@@ -419,3 +423,14 @@ def test_kubeseal_sealed_secret_moved_or_unscoped_says_how_it_was_sealed(
     del unscoped["metadata"]["annotations"]
     message = _failure(rc.reconcile(unscoped, None, ring, now=NOW))
     assert 'it was sealed namespace-wide, namespace "prod"' in message
+
+
+def test_skip_owner_references_with_managed_stays_synced(keys: list[ck.ControllerKey], ring: crypto.Keyring) -> None:
+    sealed = sealed_for(keys[2], PLAIN)
+    sealed["spec"]["template"]["metadata"]["annotations"] = {SKIP_OWNER_REFERENCES_ANNOTATION: "true",
+                                                             MANAGED_ANNOTATION: "true"}
+    plan = rc.reconcile(sealed, None, ring, now=NOW)
+    assert plan.action == "create" and plan.synced and plan.secret is not None
+    assert "ownerReferences" not in plan.secret["metadata"]
+    sealed, existing = settle(sealed, plan)
+    assert rc.reconcile(sealed, existing, ring, now=NOW) == rc.Plan("none", None, None, None, None, True)

@@ -20,15 +20,18 @@ from tests.peers.kube import KubeAPIError, KubeCluster
 from tests.sealed.controller_support import NOW, key_secret
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+# Our CRD under a private group: the Bitnami controller peer (when the session runs it) watches every
+# namespace for bitnami.com SealedSecrets and would race this driver. The core sees them as bitnami.com.
+GROUP = "op-core-test.secrets-kit.io"
 PLAIN = {"password": "apiserver-plaintext-c0ffee", "user": "svc-77aa"}
 
 
 @pytest.fixture(scope="module")
 def crd(kube_cluster: KubeCluster) -> None:
     """The SealedSecret CRD (ours; upstream's is schema-identical, so either may already be there)."""
-    from tests.operator.test_deploy_manifests import establish, one
+    from tests.operator.test_deploy_manifests import establish, one, renamed
 
-    establish(kube_cluster, one("CustomResourceDefinition"))
+    establish(kube_cluster, renamed(one("CustomResourceDefinition"), GROUP))
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,7 @@ class Driver:
         self.writes = 0
 
     def ss_path(self, name: str = "") -> str:
-        return f"/apis/bitnami.com/v1alpha1/namespaces/{self.ns}/sealedsecrets" + (f"/{name}" if name else "")
+        return f"/apis/{GROUP}/v1alpha1/namespaces/{self.ns}/sealedsecrets" + (f"/{name}" if name else "")
 
     def secret_path(self, name: str = "") -> str:
         return f"/api/v1/namespaces/{self.ns}/secrets" + (f"/{name}" if name else "")
@@ -58,7 +61,7 @@ class Driver:
             raise
 
     def reconcile(self, name: str) -> rc.Plan:
-        sealed = self.cluster.request("GET", self.ss_path(name))
+        sealed = {**self.cluster.request("GET", self.ss_path(name)), "apiVersion": "bitnami.com/v1alpha1"}
         plan = rc.reconcile(sealed, self.get_secret(name), self.ring, now=dt.datetime.now(dt.UTC))
         try:
             if plan.action == "create":
@@ -73,7 +76,8 @@ class Driver:
             plan = rc.write_failed(sealed, message, now=dt.datetime.now(dt.UTC),
                                    immutable=rc.is_immutable_error(message))
         if plan.status is not None:
-            self.cluster.request("PUT", self.ss_path(name) + "/status", {**sealed, "status": plan.status})
+            self.cluster.request("PUT", self.ss_path(name) + "/status",
+                                 {**sealed, "apiVersion": f"{GROUP}/v1alpha1", "status": plan.status})
             self.writes += 1
         return plan
 
@@ -91,7 +95,7 @@ def apply_sealed(driver: Driver, key: ck.ControllerKey, name: str, items: dict[s
         secret["type"] = secret_type
     if immutable is not None:
         secret["immutable"] = immutable
-    sealed = seal_secret(secret, key.private_key.public_key())
+    sealed = {**seal_secret(secret, key.private_key.public_key()), "apiVersion": f"{GROUP}/v1alpha1"}
     try:
         current = driver.cluster.request("GET", driver.ss_path(name))
         sealed["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]

@@ -324,9 +324,11 @@ def register_crd(cluster: KubeCluster, timeout: float = 30.0) -> None:
 
 
 def start_controller(cluster: KubeCluster, *, namespace: str = "kube-system",
-                     name: str = "sealed-secrets-controller", timeout: float = 90.0) -> SealedController:
+                     name: str = "sealed-secrets-controller", timeout: float = 90.0,
+                     extra_args: tuple[str, ...] = ()) -> SealedController:
     """Start the controller (keys in `namespace`) and expose it as Service namespace/name, like the
-    upstream manifests. Return once its key Secret exists and /healthz answers through the proxy."""
+    upstream manifests. Return once its key Secret exists and /healthz answers through the proxy.
+    `extra_args` come last, so they override the defaults (e.g. `--all-namespaces=false`)."""
     binary = find_binary(BINARY)
     reason = missing()
     if binary is None or reason:
@@ -353,6 +355,7 @@ def start_controller(cluster: KubeCluster, *, namespace: str = "kube-system",
         "--key-renew-period=0",  # no timed rotation; tests rotate with SIGUSR1
         "--rate-limit=100", "--rate-limit-burst=100",  # /v1/verify: tests call it back to back
         "--update-status=true",
+        *extra_args,
     ]
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

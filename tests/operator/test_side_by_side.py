@@ -41,12 +41,6 @@ DELIBERATE = (
                "ours says why the unseal failed (fingerprints of the keys tried and of the newest, the scope "
                "it opens under, or what is malformed and where); upstream says only "
                "'no key could decrypt secret (k)' or the decoder's text"),
-    Deliberate("status.conditions", ("no-owner",),
-               "skip-set-owner-references: upstream creates the Secret and in the same pass reports it "
-               "'already exists and is not managed' (Synced=False, ErrUpdateFailed); ours reports the "
-               "Secret it created as Synced=True (only on the reconcile that creates it: see README)"),
-    Deliberate("status.message", ("no-owner",), "as above"),
-    Deliberate("events.reasons", ("no-owner",), "as above: Unsealed, not ErrUpdateFailed"),
     Deliberate("events.count", ("foreign", "moved", "garbled", "taken"),
                "ours posts one event per change of outcome; upstream posts one per attempt and retries a "
                "failed unseal --max-unseal-retries times (6 events), though retrying cannot change the outcome"),

@@ -217,7 +217,7 @@ def seal(paths: tuple[str, ...], certs: tuple[str, ...], registry: str | None, c
         _edit(edit, targets, literals, from_files, removals, stdin, output, fmt, dry_run, report)
         return
 
-    sources = batch.collect(paths, exclude=out_dir)
+    sources = batch.collect(paths, exclude=out_dir, skip_sealed=not re_encrypt)
     if output is not None and (len(sources) != 1 or len(targets) != 1):
         raise click.UsageError("-w/--output needs a single input and a single certificate; use --out-dir")
     if name and (len(sources) != 1 or not sources[0].explicit):

@@ -35,7 +35,7 @@ def seal_examples(ctx: QuickstartContext) -> StepResult:
     if not plaintext.is_dir():
         return StepResult("seal", "no examples/plaintext folder: nothing to seal")
     out_dir = ctx.workdir / "sealed"
-    sources = collect([str(plaintext)], exclude=out_dir)
+    sources = collect([str(plaintext)], exclude=out_dir, skip_sealed=True)
 
     def no_stdin() -> bytes:
         return b""

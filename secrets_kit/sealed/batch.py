@@ -73,8 +73,11 @@ class Report:
     failures: list[str] = field(default_factory=list)  # check-only unseal: what could not be opened
 
 
-def collect(paths: Sequence[str], *, exclude: Path | None = None) -> list[Source]:
-    """The files to work on: named files as they are, folders walked for *.yaml/*.yml/*.json."""
+def collect(paths: Sequence[str], *, exclude: Path | None = None, skip_sealed: bool = False) -> list[Source]:
+    """The files to work on: named files as they are, folders walked for *.yaml/*.yml/*.json.
+
+    `skip_sealed` (when sealing) walks past `*.sealed.*`, the outputs of an earlier run; unsealing and
+    re-encrypting want exactly those files."""
     sources: list[Source] = []
     excluded = exclude.resolve() if exclude else None
     for raw in paths or ["-"]:
@@ -91,7 +94,7 @@ def collect(paths: Sequence[str], *, exclude: Path | None = None) -> list[Source
                     file = here / name
                     if name.startswith(".") or not name.lower().endswith(MANIFEST_SUFFIXES):
                         continue
-                    if ".sealed." in name:
+                    if skip_sealed and ".sealed." in name:
                         continue  # our own output from an earlier run
                     sources.append(Source(file, file.relative_to(path), False))
         elif path.is_file():

@@ -129,14 +129,17 @@ def test_a_failed_sealed_secret_opens_once_its_key_arrives(ours: OurController, 
 
 
 def test_compromised_keys_still_open_but_never_seal(ours: OurController, app_ns: str, tmp_path: Path) -> None:
-    current = ours.key_secrets()[-1]
+    sealing = ours.newest_cert()
+    assert ours.served_cert() == sealing
+    current = next(s for s in ours.key_secrets() if cert_of(s) == sealing)  # the key that seals now
     secret_value = value("compromised")
     sealed = seal("seal", secret("old-key", app_ns, string_data={"k": secret_value}), cert_file(ours, tmp_path))
     replacement = add_key(ours)
     ours.cluster.request("PATCH", f"/api/v1/namespaces/{ours.namespace}/secrets/{current['metadata']['name']}",
                          {"metadata": {"labels": {KEY_LABEL: "compromised"}}},
                          content_type="application/merge-patch+json")
-    wait_for("the replacement certificate", lambda: ours.served_cert() == cert_of(replacement))
+    wait_for("the replacement certificate", lambda: ours.served_cert() == cert_of(replacement), timeout=60,
+             log=ours.log_text)
     ours.create_sealed_secret(sealed)
     assert synced(ours, app_ns, "old-key")["status"] == "True"
     assert ours.wait_for_secret(app_ns, "old-key")["data"] == {"k": b64(secret_value)}

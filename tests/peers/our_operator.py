@@ -8,6 +8,7 @@ Service + Pod + Endpoints mechanism (`SealedController.expose`).
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import sys
@@ -15,10 +16,17 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.peers.cache import log
 from tests.peers.kube import KubeCluster, free_port, start_process, wait_until_ready
-from tests.peers.sealed_controller import SealedController, external_ipv4, free_port_on, register_crd
+from tests.peers.sealed_controller import (
+    KEY_LABEL,
+    SealedController,
+    external_ipv4,
+    free_port_on,
+    register_crd,
+)
 
 
 def secrets_kit_binary() -> str:
@@ -33,6 +41,27 @@ class OurController(SealedController):
 
     metrics_port: int = 0
     args: tuple[str, ...] = ()
+
+    def newest_cert(self) -> bytes:
+        """The certificate ours must seal with: of the *active* key Secrets, the one whose certificate
+        starts last (`--key-order-priority CertNotBefore`). Worked out here from the Secrets with
+        cryptography, not with the core's rule; key Secrets whose certificate does not parse are passed
+        over (Bitnami's fixture orders by creation, which is the same for keys the controller made)."""
+        from cryptography import x509
+
+        best: tuple[Any, bytes] | None = None
+        for item in self.key_secrets():
+            if (item["metadata"].get("labels") or {}).get(KEY_LABEL) != "active":
+                continue
+            pem = base64.b64decode((item.get("data") or {}).get("tls.crt", ""))
+            try:
+                start = x509.load_pem_x509_certificate(pem).not_valid_before_utc
+            except ValueError:
+                continue
+            if best is None or start > best[0]:
+                best = (start, pem)
+        assert best is not None, "no active key Secret with a readable certificate"
+        return best[1]
 
     def metrics_text(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as resp:

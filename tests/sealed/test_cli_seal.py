@@ -373,3 +373,17 @@ def test_explicit_output_with_stdin_re_encrypt_and_edit(tmp_path, pair, other_pa
     done = run_cli("seal", "--edit", old, "--remove", "pw", "-w", edited)
     assert done.code == 0 and docs_of(edited.read_text())[0]["spec"]["encryptedData"] == {}
     assert run_cli("seal", "--edit", old, "--remove", "pw", "-w", old).code == 0
+
+
+def test_folders_of_earlier_outputs_unseal_and_re_encrypt(repo, pair, other_pair):
+    """Sealing walks past `*.sealed.*` (its own outputs); unseal and --re-encrypt of the same folder
+    are exactly about those files."""
+    assert run_cli("seal", "--cert", other_pair.cert_path, repo / "apps").code == 0
+    opened = run_cli("unseal", "-k", other_pair.key_path, repo / "apps")
+    assert opened.code == 0, opened.err
+    assert set(plain_of(opened)) == {"web", "a", "b", "db"}
+    moved = run_cli("seal", "--re-encrypt", "-k", other_pair.key_path, "--cert", pair.cert_path, repo / "apps")
+    assert moved.code == 0, moved.err
+    assert "re-encrypted 4 document(s) from 3 file(s)" in moved.err
+    assert plain_of(run_cli("unseal", "-k", pair.key_path, repo / "apps" / "two.sealed.yml")) == {
+        "a": {"k": b"1"}, "b": {"k": b"2"}}

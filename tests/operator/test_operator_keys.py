@@ -59,8 +59,14 @@ def through(ours: OurController) -> list[str]:
 
 def add_key(ours: OurController, *, state: str = "active", bits: int = 2048) -> dict[str, Any]:
     """A key Secret written by hand, as a team bringing its own keys would."""
+    # Certificate times have whole seconds: start strictly after the newest key, or two keys added
+    # within a second would tie for "newest".
+    from cryptography import x509
+
+    latest = x509.load_pem_x509_certificate(ours.newest_cert()).not_valid_before_utc
+    start = max(dt.datetime.now(dt.UTC), latest) + dt.timedelta(seconds=1)
     body = new_key_secret(namespace=ours.namespace, bits=bits, ttl=dt.timedelta(days=30), labels={},
-                          annotations={}, now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+                          annotations={}, now=start)
     body["metadata"]["labels"][KEY_LABEL] = state
     return ours.cluster.request("POST", f"/api/v1/namespaces/{ours.namespace}/secrets", body)
 

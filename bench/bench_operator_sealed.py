@@ -38,6 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+from common import write_section  # noqa: E402
+
 from secrets_kit.sealed import controller_keys as ck  # noqa: E402
 from secrets_kit.sealed import reconcile as core  # noqa: E402
 from secrets_kit.sealed.model import seal_secret  # noqa: E402
@@ -284,15 +286,6 @@ def _kinds(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
 
 
-def write_results(text: str) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    current = path.read_text() if path.exists() else "# Benchmark results\n"
-    if HEADING in current:
-        start = current.index(HEADING)
-        rest = current[start + len(HEADING):]
-        nxt = rest.find("\n## ")
-        current = current[:start] + (rest[nxt + 1:] if nxt >= 0 else "")
-    path.write_text(current.rstrip("\n") + "\n\n" + text)
 
 
 def main() -> None:
@@ -305,7 +298,7 @@ def main() -> None:
     text = bench(args)
     print(text)
     if args.write_results:
-        write_results(text)
+        write_section(HEADING, text)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from common import peer, secrets_kit  # noqa: E402
+from common import peer, secrets_kit, write_section  # noqa: E402
 
 from secrets_kit.k8s.manifests import dump_yaml  # noqa: E402
 from secrets_kit.sealed.keys import KeyFolder  # noqa: E402
@@ -199,16 +199,6 @@ it was not worth a second code path. Run it under an editable install and the fl
 (site-packages `.pth` hooks). The batch rows are where Python wins: one process for the whole folder."""
 
 
-def write_results(text: str) -> None:
-    """Replace our own section of bench/RESULTS.md (or append it); other sections stay as they are."""
-    path = ROOT / "bench" / "RESULTS.md"
-    current = path.read_text() if path.exists() else "# Benchmark results\n"
-    if HEADING in current:
-        start = current.index(HEADING)
-        rest = current[start + len(HEADING):]
-        nxt = rest.find("\n## ")
-        current = current[:start] + (rest[nxt + 1:] if nxt >= 0 else "")
-    path.write_text(current.rstrip("\n") + "\n\n" + text)
 
 
 def main() -> None:
@@ -225,7 +215,7 @@ def main() -> None:
     text = table(bench(args.count, args.runs, args.kubeseal_sample, args.cold_only), args)
     print(text)
     if args.write_results:
-        write_results(text)
+        write_section(HEADING, text)
 
 
 if __name__ == "__main__":

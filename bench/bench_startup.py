@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from bench_sealed import CRYPTO_IMPORTS, make_secret, run  # noqa: E402
-from common import peer  # noqa: E402
+from common import peer, write_section  # noqa: E402
 
 HEADING = "## CLI start-up: the fixed cost of a command"
 SEAL_TARGET, HELP_TARGET_MS = 1.3, 60
@@ -115,19 +115,6 @@ on a quiet machine (2026-11-26, load 1.3) `python -c pass` took 11 ms and the cl
 ratios to the same run's floor and bare interpreter much less."""
 
 
-def write_results(text: str) -> None:
-    """Replace this section of bench/RESULTS.md (or put it after the title); other sections stay."""
-    path = ROOT / "bench" / "RESULTS.md"
-    current = path.read_text()
-    if HEADING in current:
-        start = current.index(HEADING)
-        rest = current[start + len(HEADING):]
-        nxt = rest.find("\n## ")
-        current = current[:start] + (rest[nxt + 1:] if nxt >= 0 else "")
-        path.write_text(current[:start] + text + "\n" + current[start:])
-    else:
-        first = current.find("\n## ")
-        path.write_text(current[:first + 1] + text + "\n" + current[first + 1:])
 
 
 def main() -> None:
@@ -143,7 +130,7 @@ def main() -> None:
     text = table(bench(installs, args.runs), installs, args.runs) + "\n" + NOTES + "\n"
     print(text)
     if args.write_results:
-        write_results(text)
+        write_section(HEADING, text)
 
 
 if __name__ == "__main__":

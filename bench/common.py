@@ -45,3 +45,18 @@ def time_command(argv: list[str], runs: int = 5, **kwargs: object) -> float:
 def peak_rss_mib_of_children() -> float:
     """Peak resident set size of the largest child process waited for so far."""
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def write_section(heading: str, text: str) -> None:
+    """Put `text` (a section starting with `heading`) into bench/RESULTS.md: in place of the section
+    with that heading if there is one, else at the end; every other section stays as it is."""
+    path = ROOT / "bench" / "RESULTS.md"
+    current = path.read_text() if path.exists() else "# Benchmark results\n"
+    if heading not in current:
+        path.write_text(current.rstrip("\n") + "\n\n" + text)
+        return
+    start = current.index(heading)
+    rest = current[start + len(heading):]
+    nxt = rest.find("\n## ")
+    after = rest[nxt + 1:] if nxt >= 0 else ""
+    path.write_text(current[:start] + text.rstrip("\n") + "\n" + ("\n" + after if after else ""))

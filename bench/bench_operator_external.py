@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""The ExternalSecret controllers head to head: `secrets-kit operator run --external-secrets` against
+the real External Secrets Operator v0.16.2, in the same run, on one kube-apiserver (the test peers).
+
+For each scenario, --count ExternalSecrets are created in a fresh namespace before the controller
+starts (each controller watches only its own namespace); the time from controller start until every
+one is Ready=True, the controller's peak RSS (VmHWM) and the Vault requests it made are recorded:
+
+1. the `fake` provider (no network: the controllers themselves): ESO at its defaults, ours.
+   ESO v0.16.2's fake provider crashes with --concurrent > 1 (a Go concurrent map write in its
+   NewClient), so tuned ESO runs on Vault only.
+2. Vault (OpenBao), --paths distinct KV v2 paths, AppRole auth: ESO at its defaults, ESO tuned as its
+   users report (--concurrent=50 --client-qps=100 --client-burst=200), ours. Vault requests are
+   counted by a loopback proxy in front of OpenBao, by kind (login, read, token lookup/renew/revoke).
+3. The ceiling: a bare asyncio client (aiohttp, --in-flight requests at once) creating --count Secrets
+   and patching --count ExternalSecret statuses; each controller is reported as a fraction of it.
+
+    python bench/bench_operator_external.py --write-results          # 1,000 ExternalSecrets
+    python bench/bench_operator_external.py --count 200 --paths 20    # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import datetime as dt
+import http.client
+import http.server
+import json
+import os
+import platform
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from bench_operator_sealed import PeakRSS  # noqa: E402
+from common import write_section  # noqa: E402
+
+from tests.externalsecrets.harness import start_ours  # noqa: E402
+from tests.peers.eso import register_crds, start_eso  # noqa: E402
+from tests.peers.kube import KubeCluster, start_cluster  # noqa: E402
+from tests.peers.vault import start_vault  # noqa: E402
+
+HEADING = "## ExternalSecret controller vs External Secrets Operator v0.16.2 (`bench/bench_operator_external.py`)"
+ES_API = "/apis/external-secrets.io/v1"
+TUNED = ("--concurrent=50", "--client-qps=100", "--client-burst=200")
+
+
+# ------------------------------------------------------------------------------ Vault request counter
+
+
+class CountingProxy(http.server.ThreadingHTTPServer):
+    """A loopback HTTP proxy in front of Vault that counts requests by kind (keep-alive both ways)."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = urllib.parse.urlsplit(upstream)
+        self.counts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.local = threading.local()
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def count(self, method: str, path: str) -> None:
+        if "/auth/" in path and path.endswith("/login"):
+            kind = "login"
+        elif "/auth/token/lookup-self" in path:
+            kind = "token lookup"
+        elif "/auth/token/renew-self" in path:
+            kind = "token renew"
+        elif "/auth/token/revoke-self" in path:
+            kind = "token revoke"
+        elif method in ("GET", "LIST") or (method == "GET" and "/data/" in path):
+            kind = "read"
+        else:
+            kind = f"{method} other"
+        with self.lock:
+            self.counts[kind] += 1
+
+    def reset(self) -> Counter[str]:
+        with self.lock:
+            counts, self.counts = self.counts, Counter()
+        return counts
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: CountingProxy
+
+    def log_message(self, *_: Any) -> None:  # quiet
+        pass
+
+    def _forward(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        self.server.count(self.command, self.path.split("?", 1)[0])
+        conn = getattr(self.server.local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPConnection(self.server.upstream.hostname, self.server.upstream.port, timeout=30)
+            self.server.local.conn = conn
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        try:
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            self.server.local.conn = None
+            self.send_error(502)
+            return
+        data = resp.read()
+        self.send_response(resp.status)
+        for key, value in resp.getheaders():
+            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_LIST = _forward  # noqa: N815 - http.server's naming
+
+
+# ------------------------------------------------------------------------------------ the objects
+
+
+def bulk(cluster: KubeCluster, calls: list[tuple[str, str, Any]], threads: int = 16) -> None:
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda c: cluster.request(*c), calls))
+
+
+def fake_store(count: int) -> dict[str, Any]:
+    return {"fake": {"data": [{"key": f"k{i:05d}", "value": json.dumps({"user": f"u{i}", "password": f"p{i}"})}
+                              for i in range(count)]}}
+
+
+def vault_store(url: str) -> dict[str, Any]:
+    return {"vault": {"server": url, "path": "secret", "version": "v2", "auth": {"appRole": {
+        "path": "approle", "roleId": os.environ["BENCH_ROLE_ID"],
+        "secretRef": {"name": "vault-approle", "key": "secret-id"}}}}}
+
+
+def external_secret(ns: str, i: int, key: str) -> dict[str, Any]:
+    return {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": f"es{i:05d}", "namespace": ns},
+            "spec": {"refreshInterval": "1h", "secretStoreRef": {"name": "store", "kind": "SecretStore"},
+                     "target": {"name": f"es{i:05d}"},
+                     "data": [{"secretKey": "user", "remoteRef": {"key": key, "property": "user"}},
+                              {"secretKey": "password", "remoteRef": {"key": key, "property": "password"}}]}}
+
+
+def prepare(cluster: KubeCluster, ns: str, provider: dict[str, Any], keys: list[str], secret_id: str) -> None:
+    cluster.ensure_namespace(ns)
+    cluster.request("POST", f"/api/v1/namespaces/{ns}/secrets", {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "vault-approle"},
+        "stringData": {"secret-id": secret_id}})
+    cluster.request("POST", f"{ES_API}/namespaces/{ns}/secretstores", {
+        "apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "store"},
+        "spec": {"provider": provider}})
+    bulk(cluster, [("POST", f"{ES_API}/namespaces/{ns}/externalsecrets", external_secret(ns, i, key))
+                   for i, key in enumerate(keys)])
+
+
+def ready_count(cluster: KubeCluster, ns: str) -> int:
+    items = cluster.request("GET", f"{ES_API}/namespaces/{ns}/externalsecrets")["items"]
+    return sum(1 for i in items for c in (i.get("status") or {}).get("conditions") or []
+               if c.get("type") == "Ready" and c.get("status") == "True")
+
+
+def time_to_ready(cluster: KubeCluster, ns: str, count: int, start: Callable[[], Any]) -> tuple[float, float, Any]:
+    started = time.monotonic()
+    controller = start()
+    rss = PeakRSS(controller.proc.pid)
+    rss.start()
+    try:
+        while ready_count(cluster, ns) < count:
+            if time.monotonic() - started > 1800:
+                raise RuntimeError(f"{ns}: not every ExternalSecret Ready after 30 minutes")
+            time.sleep(0.5)
+        return time.monotonic() - started, rss.peak_kb / 1024, controller
+    finally:
+        rss.stop.set()
+        rss.join()
+
+
+async def ceiling(cluster: KubeCluster, ns: str, count: int, in_flight: int) -> float:
+    """A bare aiohttp client: POST count Secrets and PATCH count ExternalSecret statuses, in_flight at once."""
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {cluster.admin_token}"}
+    ctx = ssl.create_default_context(cafile=str(cluster.ca_file))
+    limit = asyncio.Semaphore(in_flight)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight, ssl=ctx)) as session:
+        async def call(method: str, path: str, body: Any, content_type: str = "application/json") -> None:
+            async with limit, session.request(method, cluster.url + path, data=json.dumps(body),
+                                              headers={**headers, "Content-Type": content_type}) as resp:
+                await resp.read()
+                assert resp.status < 300, (resp.status, path)
+
+        started = time.monotonic()
+        await asyncio.gather(*(call("POST", f"/api/v1/namespaces/{ns}/secrets", {
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"es{i:05d}"},
+            "data": {"user": "dXNlcg==", "password": "cGFzcw=="}}) for i in range(count)))
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        await asyncio.gather(*(call("PATCH", f"{ES_API}/namespaces/{ns}/externalsecrets/es{i:05d}/status", {
+            "status": {"refreshTime": stamp, "syncedResourceVersion": "1-x", "conditions": [
+                {"type": "Ready", "status": "True", "reason": "SecretSynced", "message": "secret synced",
+                 "lastTransitionTime": stamp}]}}, "application/merge-patch+json") for i in range(count)))
+        return time.monotonic() - started
+
+
+# ------------------------------------------------------------------------------------------- run
+
+
+def bench(args: argparse.Namespace) -> str:
+    cluster = start_cluster()
+    vault = start_vault()
+    proxy = CountingProxy(vault.url)
+    rows: list[tuple[str, str, float, float, Counter[str] | None]] = []
+    try:
+        register_crds(cluster)
+        client = vault.client()
+        mounts = client.sys.list_mounted_secrets_engines()
+        if "secret/" not in (mounts.get("data") or mounts):
+            client.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
+        client.sys.create_or_update_policy("bench", 'path "secret/*" { capabilities = ["read", "list"] }')
+        client.sys.enable_auth_method("approle", path="approle")
+        client.auth.approle.create_or_update_approle("bench", token_policies=["bench"], token_ttl="1h")
+        os.environ["BENCH_ROLE_ID"] = client.auth.approle.read_role_id("bench")["data"]["role_id"]
+        secret_id = client.auth.approle.generate_secret_id("bench")["data"]["secret_id"]
+        for p in range(args.paths):
+            client.secrets.kv.v2.create_or_update_secret(path=f"bench/p{p:04d}", mount_point="secret",
+                                                         secret={"user": f"user{p}", "password": os.urandom(8).hex()})
+        fake_keys = [f"k{i:05d}" for i in range(args.count)]
+        vault_keys = [f"bench/p{i % args.paths:04d}" for i in range(args.count)]
+        scenarios = [
+            ("fake", "ESO v0.16.2, defaults", fake_store(args.count), fake_keys,
+             lambda ns: start_eso(cluster, ns, timeout=180, crds=False)),
+            ("fake", "secrets-kit", fake_store(args.count), fake_keys,
+             lambda ns: start_ours(cluster, ns, timeout=180)),
+            ("vault", "ESO v0.16.2, defaults", vault_store(proxy.url), vault_keys,
+             lambda ns: start_eso(cluster, ns, timeout=180, crds=False)),
+            ("vault", "ESO v0.16.2, tuned (" + " ".join(TUNED) + ")", vault_store(proxy.url), vault_keys,
+             lambda ns: start_eso(cluster, ns, extra_args=TUNED, timeout=180, crds=False)),
+            ("vault", "secrets-kit", vault_store(proxy.url), vault_keys,
+             lambda ns: start_ours(cluster, ns, timeout=180)),
+        ]
+        for n, (store, who, provider, keys, start) in enumerate(scenarios):
+            ns = f"bench-{n}-{store}"
+            prepare(cluster, ns, provider, keys, secret_id)
+            proxy.reset()
+            seconds, rss, controller = time_to_ready(cluster, ns, args.count, lambda ns=ns, start=start: start(ns))
+            controller.stop()
+            counts = proxy.reset() if store == "vault" else None
+            rows.append((store, who, seconds, rss, counts))
+            print(f"{store:5} {who}: {seconds:.1f} s, {rss:.0f} MiB, vault {dict(counts or {})}", flush=True)
+        cluster.ensure_namespace("bench-ceiling")
+        bulk(cluster, [("POST", f"{ES_API}/namespaces/bench-ceiling/externalsecrets",
+                        external_secret("bench-ceiling", i, "k")) for i in range(args.count)])
+        ceiling_s = asyncio.run(ceiling(cluster, "bench-ceiling", args.count, args.in_flight))
+    finally:
+        proxy.shutdown()
+        vault.stop()
+        cluster.stop()
+    return report(args, rows, ceiling_s)
+
+
+def report(args: argparse.Namespace, rows: list[tuple[str, str, float, float, Counter[str] | None]],
+           ceiling_s: float) -> str:
+    load = os.getloadavg()[0]
+    ours = {store: seconds for store, who, seconds, _, _ in rows if who == "secrets-kit"}
+    lines = [
+        HEADING, "",
+        f"`python bench/bench_operator_external.py --count {args.count} --paths {args.paths}` on "
+        f"{dt.date.today().isoformat()}, Python {platform.python_version()}, {os.cpu_count()} CPUs (load average "
+        f"{load:.1f} at the end: the machine is shared). One kube-apiserver v1.33 + etcd, OpenBao dev server; "
+        f"{args.count} ExternalSecrets (2 data entries each: two properties of one remote key) created before "
+        "the controller starts; time from controller start until all are Ready=True. Vault: "
+        f"{args.paths} distinct KV v2 paths, AppRole auth, requests counted by a proxy in front of OpenBao. "
+        "ESO v0.16.2's fake provider crashes with --concurrent > 1, so tuned ESO runs on Vault only.", "",
+        "| store | controller | start → all Ready | peak RSS | Vault requests | ours is |",
+        "|---|---|---|---|---|---|",
+    ]
+    for store, who, seconds, rss, counts in rows:
+        vault_text = "—" if counts is None else (f"{sum(counts.values())} (" + ", ".join(
+            f"{k} {v}" for k, v in sorted(counts.items())) + ")")
+        ratio = "" if who == "secrets-kit" else f"{seconds / ours[store]:.1f}x as fast"
+        lines.append(f"| {store} | {who} | {seconds:.1f} s | {rss:.0f} MiB | {vault_text} | {ratio} |")
+    lines += [
+        "",
+        f"Ceiling: a bare aiohttp client, {args.in_flight} requests in flight, creates {args.count} Secrets and "
+        f"patches {args.count} ExternalSecret statuses in **{ceiling_s:.1f} s**; ours reaches "
+        + ", ".join(f"{ceiling_s / s * 100:.0f}% of that speed on {store}" for store, s in ours.items()) + ".",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--paths", type=int, default=100)
+    parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--write-results", action="store_true")
+    args = parser.parse_args()
+    text = bench(args)
+    print(text)
+    if args.write_results:
+        write_section(HEADING, text)
+
+
+if __name__ == "__main__":
+    main()

@@ -276,33 +276,28 @@ def _err_text(err: BaseException) -> str:
     return str(err) if isinstance(err, SecretsKitError) else type(err).__name__
 
 
-def _apply_template(es: ExternalSecret, work: dict[str, Any], data_map: Mapping[str, bytes],
-                    sources: Mapping[Any, Any], render: Render | None) -> None:
-    """applyTemplate on the working Secret {data, labels, annotations, type} (metadata keys already cleared)."""
+def _apply_template(es: ExternalSecret, existing: Mapping[str, Any] | None, work: dict[str, Any],
+                    data_map: Mapping[str, bytes], sources: Mapping[Any, Any], render: Render | None) -> None:
+    """applyTemplate on the working Secret {data, labels, annotations, type} (our old keys already removed).
+
+    Without a template this is done here; with one, eso-template's `template.render` does all of
+    applyTemplate (it removes our old keys from `existing` itself) and its result replaces the working
+    data, labels, annotations and type."""
     tpl = es.target.template
     if tpl is None:
         work["labels"].update(es.labels)
         work["annotations"].update(es.annotations)
-    else:
-        meta = _map(tpl.get("metadata"))
-        work["labels"].update(_map(meta.get("labels")))
-        work["annotations"].update(_map(meta.get("annotations")))
-    if es.target.creation_policy != "Merge":
-        work["data"] = {}
-    if tpl is None:
+        if es.target.creation_policy != "Merge":
+            work["data"] = {}
         work["data"].update(data_map)
         return
-    if tpl.get("type"):
-        work["type"] = tpl["type"]
-    if tpl.get("mergePolicy") == "Merge" or (not tpl.get("data") and not tpl.get("templateFrom")):
-        work["data"].update(data_map)
-    rendered = (render or _default_render())(tpl, data_map, sources, existing=copy.deepcopy(work))
-    for name in ("data", "labels", "annotations"):
-        got = getattr(rendered, name, None)
-        if got:
-            for key, value in got.items():
-                work[name][key] = value.encode("utf-8") if name == "data" and isinstance(value, str) else value
-    if getattr(rendered, "type", None):
+    rendered = (render or _default_render())(
+        tpl, data_map, sources, es_name=es.name, es_labels=dict(es.labels), es_annotations=dict(es.annotations),
+        existing=existing, creation_policy=es.target.creation_policy)
+    work["data"] = {k: v.encode("utf-8") if isinstance(v, str) else bytes(v) for k, v in rendered.data.items()}
+    work["labels"] = dict(rendered.labels)
+    work["annotations"] = dict(rendered.annotations)
+    if rendered.type:
         work["type"] = rendered.type
 
 
@@ -350,7 +345,7 @@ def desired_secret(es: ExternalSecret, existing: Mapping[str, Any] | None, data_
     annotations = {k: v for k, v in _map(meta.get("annotations")).items() if k not in annotation_keys}
     work: dict[str, Any] = {"data": data, "labels": labels, "annotations": annotations, "type": secret.get("type")}
     try:
-        _apply_template(es, work, data_map, sources, render)
+        _apply_template(es, existing, work, data_map, sources, render)
     except Exception as err:
         raise _Refused(MSG_ERROR_UPDATE_SECRET, f"{wrap}could not apply template: {_err_text(err)}", True) from None
     if es.target.immutable:

@@ -122,16 +122,29 @@ class Rendered:
     type: str | None = None
 
 
-def render(target_template: Mapping[str, Any] | None, data: Mapping[str, bytes],
-           sources: Mapping[Any, Any], *, existing: Any = None) -> Rendered:
+def render(template: Mapping[str, Any] | None, data: Mapping[str, bytes], sources: Mapping[Any, Any], *,
+           es_name: str, es_labels: Mapping[str, str] | None = None, es_annotations: Mapping[str, str] | None = None,
+           existing: Mapping[str, Any] | None = None, creation_policy: str = "Owner") -> Rendered:
+    """eso-template's `render` contract (the whole of applyTemplate), for `template.data` and metadata only."""
+    meta = (existing or {}).get("metadata") or {}
+    labels, annotations = dict(meta.get("labels") or {}), dict(meta.get("annotations") or {})
+    secret_data = ({k: base64.b64decode(v) for k, v in (existing or {}).get("data", {}).items()}
+                   if creation_policy == "Merge" else {})
+    kind = (existing or {}).get("type") or None
+    if template is None:
+        labels.update(es_labels or {})
+        annotations.update(es_annotations or {})
+        return Rendered({**secret_data, **data}, labels, annotations, kind)
     values = {k: v.decode() for k, v in data.items()}
-    tpl = target_template or {}
-    out = Rendered({}, {}, {})
-    for key, text in (tpl.get("data") or {}).items():
-        out.data[key] = _sub(text, values).encode()
-    meta = tpl.get("metadata") or {}
-    for key, text in (meta.get("labels") or {}).items():
-        out.labels[key] = _sub(text, values)
-    for key, text in (meta.get("annotations") or {}).items():
-        out.annotations[key] = _sub(text, values)
-    return out
+    tmeta = template.get("metadata") or {}
+    if template.get("type"):
+        kind = template["type"]
+    if template.get("mergePolicy") == "Merge" or not (template.get("data") or template.get("templateFrom")):
+        secret_data.update(data)
+    for key, text in (template.get("data") or {}).items():
+        secret_data[key] = _sub(text, values).encode()
+    for key, text in (tmeta.get("labels") or {}).items():
+        labels[key] = _sub(text, values)
+    for key, text in (tmeta.get("annotations") or {}).items():
+        annotations[key] = _sub(text, values)
+    return Rendered(secret_data, labels, annotations, kind)

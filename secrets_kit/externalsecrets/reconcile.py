@@ -33,6 +33,7 @@ import base64
 import binascii
 import copy
 import datetime as dt
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -41,12 +42,37 @@ from ..errors import ConfigError, SecretsKitError
 from .fetch import Fetched
 from .hashing import created_by, field_manager, object_hash, synced_resource_version
 from .spec import GROUP, ExternalSecret, parse_external_secret
-from .status import (EVENT_CREATED, EVENT_DELETED, EVENT_UPDATED, MSG_DELETED, MSG_ERROR_BECOME_OWNER,
-                     MSG_ERROR_DELETE_ORPHANED, MSG_ERROR_DELETE_SECRET, MSG_ERROR_GET_SECRET_DATA,
-                     MSG_ERROR_IS_OWNED, MSG_ERROR_UPDATE_IMMUTABLE, MSG_ERROR_UPDATE_SECRET, MSG_MISSING,
-                     MSG_SYNCED, MSG_SYNCED_RETAIN, REASON_CREATED, REASON_DELETED, REASON_UPDATED,
-                     SECRET_DELETED, SECRET_MISSING, SECRET_SYNCED, SECRET_SYNCED_ERROR, Event, get_condition,
-                     mark_done, mark_failed, new_status, parse_time, set_binding, status_equal)
+from .status import (
+    EVENT_CREATED,
+    EVENT_DELETED,
+    EVENT_UPDATED,
+    MSG_DELETED,
+    MSG_ERROR_BECOME_OWNER,
+    MSG_ERROR_DELETE_ORPHANED,
+    MSG_ERROR_DELETE_SECRET,
+    MSG_ERROR_GET_SECRET_DATA,
+    MSG_ERROR_IS_OWNED,
+    MSG_ERROR_UPDATE_IMMUTABLE,
+    MSG_ERROR_UPDATE_SECRET,
+    MSG_MISSING,
+    MSG_SYNCED,
+    MSG_SYNCED_RETAIN,
+    REASON_CREATED,
+    REASON_DELETED,
+    REASON_UPDATED,
+    SECRET_DELETED,
+    SECRET_MISSING,
+    SECRET_SYNCED,
+    SECRET_SYNCED_ERROR,
+    Event,
+    get_condition,
+    mark_done,
+    mark_failed,
+    new_status,
+    parse_time,
+    set_binding,
+    status_equal,
+)
 
 LABEL_MANAGED = "reconcile.external-secrets.io/managed"
 LABEL_MANAGED_VALUE = "true"
@@ -112,7 +138,7 @@ def should_refresh(es: ExternalSecret, status: Mapping[str, Any], now: dt.dateti
 
 def secret_valid(secret: Mapping[str, Any] | None) -> tuple[bool, str]:
     """ESO's isSecretValid."""
-    if not secret or not _meta(secret).get("uid") and not _meta(secret).get("name"):
+    if not secret or (not _meta(secret).get("uid") and not _meta(secret).get("name")):
         return False, "Secret missing"
     meta = _meta(secret)
     if _map(meta.get("labels")).get(LABEL_MANAGED) != LABEL_MANAGED_VALUE:
@@ -267,8 +293,7 @@ Render = Callable[..., Any]
 
 
 def _default_render() -> Render:
-    from . import template as _template  # eso-template's module
-    render: Render = getattr(_template, "render")
+    render: Render = importlib.import_module(".template", __package__).render  # eso-template's
     return render
 
 

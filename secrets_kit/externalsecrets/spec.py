@@ -62,7 +62,7 @@ def parse_go_duration(text: str) -> int:
         raise ValueError(f"invalid duration {orig!r}")
     total = 0
     while s:
-        if not (s[0] == "." or s[0].isdigit() and s[0].isascii()):
+        if not (s[0] == "." or (s[0].isdigit() and s[0].isascii())):
             raise ValueError(f"invalid duration {orig!r}")
         i = 0
         while i < len(s) and "0" <= s[i] <= "9":

@@ -13,7 +13,7 @@ from typing import Any
 from secrets_kit.externalsecrets.refs import FindRef, NoSecretError, RemoteRef, Validation
 
 ORACLE = json.loads((Path(__file__).parent / "go_oracle" / "oracle.json").read_text())
-NOW = dt.datetime(2026, 12, 3, 12, 0, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 12, 3, 12, 0, 0, tzinfo=dt.UTC)
 SECRET_VALUE = "s3cr3t-Pl41nt3xt-value"  # must never appear in an error, event or status
 
 
@@ -58,7 +58,7 @@ class FakeClient:
                 return value[ref.property] if isinstance(value[ref.property], bytes) else str(
                     value[ref.property]).encode()
             return json.dumps({k: v.decode() if isinstance(v, bytes) else v for k, v in value.items()}).encode()
-        return value  # type: ignore[no-any-return]
+        return value
 
     async def get_secret_map(self, ref: RemoteRef) -> dict[str, bytes]:
         self.calls.append(("get_secret_map", ref))
@@ -83,7 +83,7 @@ class FakeClient:
         return None
 
 
-def client_for(client: FakeClient):  # type: ignore[no-untyped-def]
+def client_for(client: FakeClient) -> Any:
     async def get(_ref: Any) -> FakeClient:
         return client
     return get

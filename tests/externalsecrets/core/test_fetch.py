@@ -14,7 +14,7 @@ from secrets_kit.externalsecrets.spec import parse_external_secret
 from .helpers import SECRET_VALUE, FakeClient, client_for, es_manifest, render_rewrite
 
 
-def run(spec: dict[str, Any], values: dict[str, Any]) -> tuple[Any, FakeClient]:  # type: ignore[type-arg]
+def run(spec: dict[str, Any], values: dict[str, Any]) -> tuple[Any, FakeClient]:
     client = FakeClient(values)
     es = parse_external_secret(es_manifest(spec={"secretStoreRef": {"name": "s"}, **spec}))
     return asyncio.run(fetch(es, client_for(client), transform=render_rewrite)), client
@@ -34,7 +34,7 @@ def test_extract_convert_validate_decode() -> None:
 
 
 def test_rewrite_skips_conversion() -> None:
-    with pytest.raises(FetchError, match="invalid secret keys.*key has invalid character"):
+    with pytest.raises(FetchError, match=r"invalid secret keys.*key has invalid character"):
         run({"dataFrom": [{"extract": {"key": "a"}, "rewrite": [{"regexp": {"source": "^x", "target": "y"}}]}]},
             {"a": {"my key": "v"}})
 
@@ -109,7 +109,7 @@ def test_errors_carry_no_value() -> None:
 
 def test_foreign_exception_text_not_copied() -> None:
     class Boom(FakeClient):
-        async def get_secret(self, ref):  # type: ignore[no-untyped-def]
+        async def get_secret(self, ref: Any) -> bytes:
             raise RuntimeError(SECRET_VALUE)
     es = parse_external_secret(es_manifest())
     with pytest.raises(FetchError) as err:

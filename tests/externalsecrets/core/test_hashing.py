@@ -16,7 +16,7 @@ from .helpers import ORACLE
 
 
 @pytest.mark.parametrize("case", ORACLE["data"], ids=lambda c: c["text"][:40])
-def test_data_hash_matches_go(case: dict) -> None:  # type: ignore[type-arg]
+def test_data_hash_matches_go(case: dict) -> None:
     data = {k: base64.b64decode(v or "") for k, v in (case["data"] or {}).items()}
     assert hashing.go_bytes_map(data) == case["text"]
     assert hashing.object_hash(data) == case["hash"]
@@ -30,7 +30,7 @@ def test_reference_example_text() -> None:
 
 
 @pytest.mark.parametrize("case", ORACLE["strings"], ids=lambda c: c["str"] or "empty")
-def test_string_hash_matches_go(case: dict) -> None:  # type: ignore[type-arg]
+def test_string_hash_matches_go(case: dict) -> None:
     assert hashing.string_hash(case["str"]) == case["hash"]
     if "/" in case["str"]:
         ns, name = case["str"].split("/", 1)
@@ -38,7 +38,7 @@ def test_string_hash_matches_go(case: dict) -> None:  # type: ignore[type-arg]
 
 
 @pytest.mark.parametrize("case", ORACLE["meta"], ids=lambda c: c["text"][:40])
-def test_meta_hash_matches_go(case: dict) -> None:  # type: ignore[type-arg]
+def test_meta_hash_matches_go(case: dict) -> None:
     assert hashing.hash_meta(case["labels"], case["annotations"]) == case["hash"]
     meta = {"generation": 7, "labels": case["labels"], "annotations": case["annotations"]}
     assert hashing.synced_resource_version(meta) == f"7-{case['hash']}"

@@ -13,7 +13,7 @@ from .helpers import ORACLE, SECRET_VALUE, render_rewrite
 
 
 @pytest.mark.parametrize("case", ORACLE["regexp"], ids=lambda c: f"{c['source']}→{c['target']}")
-def test_regexp_replace_all_matches_go(case: dict) -> None:  # type: ignore[type-arg]
+def test_regexp_replace_all_matches_go(case: dict) -> None:
     if case["error"]:
         with pytest.raises(keys.KeyError_, match="rewriting regexp operation\\[0\\]"):
             keys.rewrite_map((Rewrite(case["source"], case["target"]),), {case["input"]: b"v"})
@@ -36,7 +36,7 @@ def test_transform_error_names_operation_not_value() -> None:
 
 
 @pytest.mark.parametrize("case", ORACLE["convert"], ids=lambda c: c["key"])
-def test_convert_keys_matches_go(case: dict) -> None:  # type: ignore[type-arg]
+def test_convert_keys_matches_go(case: dict) -> None:
     assert keys.convert_keys("Default", {case["key"]: b"v"}) == {case["default"]: b"v"}
     assert keys.convert_keys("Unicode", {case["key"]: b"v"}) == {case["unicode"]: b"v"}
 
@@ -55,7 +55,7 @@ def test_validate_keys() -> None:
 
 
 @pytest.mark.parametrize("case", ORACLE["base64"], ids=lambda c: repr(c["input"]))
-def test_decoding_matches_go(case: dict) -> None:  # type: ignore[type-arg]
+def test_decoding_matches_go(case: dict) -> None:
     raw = case["input"].encode()
     for strategy, want, failed in (("Base64", case["std"], case["std_error"]),
                                    ("Base64URL", case["url"], case["url_error"])):

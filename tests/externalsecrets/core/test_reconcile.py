@@ -314,7 +314,7 @@ def test_immutable() -> None:
 
 
 def test_template() -> None:
-    spec = {"secretStoreRef": {"name": "s"},
+    spec: dict[str, Any] = {"secretStoreRef": {"name": "s"},
             "target": {"template": {"type": "kubernetes.io/basic-auth",
                                     "metadata": {"labels": {"tpl": "{{ .user }}"}},
                                     "data": {"username": "{{ .user }}"}}},

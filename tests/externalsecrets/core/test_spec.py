@@ -11,7 +11,7 @@ from .helpers import ORACLE, es_manifest
 
 
 @pytest.mark.parametrize("case", ORACLE["durations"], ids=lambda c: repr(c["text"]))
-def test_go_durations(case: dict) -> None:  # type: ignore[type-arg]
+def test_go_durations(case: dict) -> None:
     if case["error"]:
         with pytest.raises(ValueError):
             parse_go_duration(case["text"])
@@ -81,7 +81,7 @@ def test_full_spec() -> None:
     ({"data": [{"secretKey": "a", "remoteRef": {"key": "k"}}, {"secretKey": "a", "remoteRef": {"key": "j"}}]},
      "spec.data[1].secretKey", "duplicate secretKey found: a"),
 ])
-def test_errors(spec_patch: dict, where: str, message: str) -> None:  # type: ignore[type-arg]
+def test_errors(spec_patch: dict, where: str, message: str) -> None:
     obj = es_manifest(namespace="team", name="bad")
     obj["spec"].update(spec_patch)
     with pytest.raises(ConfigError) as err:

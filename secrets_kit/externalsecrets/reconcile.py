@@ -65,6 +65,7 @@ from .status import (
     SECRET_SYNCED,
     SECRET_SYNCED_ERROR,
     Event,
+    eso_json,
     get_condition,
     mark_done,
     mark_failed,
@@ -392,7 +393,7 @@ def desired_secret(es: ExternalSecret, existing: Mapping[str, Any] | None, data_
 def _finish(es: ExternalSecret, old_status: Mapping[str, Any], status: dict[str, Any], now: dt.datetime,
             **kw: Any) -> Plan:
     ready = get_condition(status)
-    plan = Plan(status=status, status_changed=not status_equal(old_status, status), **kw)
+    plan = Plan(status=eso_json(status), status_changed=not status_equal(old_status, status), **kw)
     plan.ready = bool(ready and ready.get("status") == "True")
     plan.reason = str(ready.get("reason") or "") if ready else ""
     return plan
@@ -479,8 +480,8 @@ def plan(es_obj: Mapping[str, Any], existing_secret: Mapping[str, Any] | None,
 
 def _finish_raw(old_status: Mapping[str, Any], status: dict[str, Any], events: list[Event]) -> Plan:
     ready = get_condition(status)
-    return Plan(secret_action=None, secret=None, status=status, status_changed=not status_equal(old_status, status),
-                events=events, ready=False, reason=str((ready or {}).get("reason") or ""))
+    return Plan(secret_action=None, secret=None, status=eso_json(status),
+                status_changed=not status_equal(old_status, status), events=events, ready=False, reason=str((ready or {}).get("reason") or ""))
 
 
 def _create_body(secret: dict[str, Any]) -> dict[str, Any]:
@@ -505,5 +506,5 @@ def write_failed(es_obj: Mapping[str, Any], error_text: str, now: dt.datetime, *
         spec = _map(es_obj.get("spec"))
         set_binding(status, str(_map(spec.get("target")).get("name") or _meta(es_obj).get("name") or ""))
     event = mark_failed(status, message, error_text, now)
-    return Plan(secret_action=None, secret=None, status=status, status_changed=not status_equal(old_status, status),
-                events=[event], retry=True, ready=False, reason=SECRET_SYNCED_ERROR)
+    return Plan(secret_action=None, secret=None, status=eso_json(status),
+                status_changed=not status_equal(old_status, status), events=[event], retry=True, ready=False, reason=SECRET_SYNCED_ERROR)

@@ -214,6 +214,16 @@ class ExternalSecret:
     def secret_name(self) -> str:
         return self.target.name
 
+    def store_refs(self) -> list[StoreRef]:
+        """Every store this ExternalSecret reads through, once each, in ESO's order (spec.secretStoreRef,
+        data[].sourceRef.storeRef, dataFrom[].sourceRef.storeRef): for the controller-class check
+        (shouldSkipUnmanagedStore) and the flood gate."""
+        out: list[StoreRef] = []
+        for ref in [self.store_ref, *(d.store_ref for d in self.data), *(d.store_ref for d in self.data_from)]:
+            if ref is not None and ref.name and ref not in out:
+                out.append(ref)
+        return out
+
 
 # ------------------------------------------------------------------------------------ parsing
 

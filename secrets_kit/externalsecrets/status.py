@@ -126,6 +126,16 @@ def set_binding(status: dict[str, Any], secret_name: str) -> None:
     status["binding"] = {"name": secret_name}
 
 
+def eso_json(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The status as ESO's Go struct marshals it: `refreshTime` is null until the first sync (metav1.Time is
+    never omitted, and the CRD marks it nullable), `binding` is `{}` until a Secret is bound, conditions and
+    syncedResourceVersion are omitted when empty."""
+    out = new_status(status)
+    out.setdefault("refreshTime", None)
+    out.setdefault("binding", {})
+    return out
+
+
 def status_equal(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
     """Semantic equality of two statuses (missing and empty fields are equal)."""
     return new_status(a) == new_status(b)

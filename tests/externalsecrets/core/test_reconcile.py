@@ -367,3 +367,50 @@ def test_status_keeps_other_conditions_and_transition_time() -> None:
     types = [c["type"] for c in p.status["conditions"]]
     assert types == ["Deleted", "Ready"]
     assert p.status["conditions"][1]["lastTransitionTime"] == "2026-01-01T00:00:00Z"
+
+
+def _preexisting(manager: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": "my-es", "namespace": "default", "uid": "x", "resourceVersion": "1",
+                         "labels": {"existing-label": "v"}, "annotations": {"existing-annotation": "v"},
+                         "managedFields": [{"manager": manager, "operation": "Update", "fieldsV1": {
+                             "f:metadata": {"f:labels": {".": {}, "f:existing-label": {}},
+                                            "f:annotations": {".": {}, "f:existing-annotation": {}}}}}]}}
+
+
+def test_merges_metadata_owned_by_another_manager() -> None:
+    """ESO envtest 'should merge labels and annotations to the ones owned by other entity'."""
+    es = es_manifest(labels={"l": "1"}, annotations={"a": "1"})
+    p = rc.plan(es, _preexisting("someone-else"), fetched(password=b"x"), {}, NOW)
+    assert p.secret is not None
+    assert p.secret["metadata"]["labels"]["existing-label"] == "v" and p.secret["metadata"]["labels"]["l"] == "1"
+    assert p.secret["metadata"]["annotations"]["existing-annotation"] == "v"
+
+
+def test_removes_outdated_metadata_it_wrote() -> None:
+    """ESO envtest 'should removed outdated labels and annotations'."""
+    es = es_manifest(labels={"l": "1"}, annotations={"a": "1"})
+    p = rc.plan(es, _preexisting("externalsecrets.external-secrets.io/my-es"), fetched(password=b"x"), {}, NOW)
+    assert p.secret is not None
+    assert "existing-label" not in p.secret["metadata"]["labels"] and p.secret["metadata"]["labels"]["l"] == "1"
+    assert "existing-annotation" not in p.secret["metadata"]["annotations"]
+
+
+def test_no_value_anywhere_in_failure_plans() -> None:
+    value = SECRET_VALUE.encode()
+    immut = {"secretStoreRef": {"name": "s"}, "target": {"immutable": True},
+             "data": [{"secretKey": "a", "remoteRef": {"key": "k"}}]}
+    created = rc.plan(es_manifest(spec=immut), None, fetched(a=b"old"), {}, NOW).secret
+    assert created is not None
+    other = managed_secret({"password": value})
+    other["metadata"]["ownerReferences"] = [{"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                                             "name": "o", "uid": "u", "controller": True}]
+    plans = [
+        rc.plan(es_manifest(spec=immut), dict(created, metadata={**created["metadata"], "uid": "u"}),
+                fetched(a=value), {}, NOW),
+        rc.plan(es_manifest(), other, fetched(password=value), {}, NOW),
+        rc.plan(es_manifest(spec=empty_spec("Orphan", "Delete")), managed_secret({"k": value}), fetched(), {}, NOW),
+        rc.write_failed(es_manifest(), "Secret is invalid", NOW),
+    ]
+    for p in plans:
+        assert SECRET_VALUE not in json.dumps(p.status) and SECRET_VALUE not in repr(p.events)

@@ -1,7 +1,8 @@
 // The Go oracle for tests/externalsecrets/core: prints, as JSON, what Go (and so ESO v0.16.2) computes for
 // the hashes (utils.ObjectHash = hex(sha3-224(fmt.Sprintf("%+v", x)))), regexp.ReplaceAllString,
 // time.ParseDuration / Duration.String and base64 Std/URL decoding. Regenerate with:
-//   cd tests/externalsecrets/core/go_oracle && go run . > oracle.json
+//
+//	cd tests/externalsecrets/core/go_oracle && go run . > oracle.json
 package main
 
 import (
@@ -89,7 +90,42 @@ type b64Case struct {
 	URLErr bool   `json:"url_error"`
 }
 
+// batch mode (`go run . batch < cases.json`): hashes and ReplaceAllString results for generated cases.
+func batch() {
+	var in struct {
+		Data   []map[string][]byte    `json:"data"`
+		Meta   [][2]map[string]string `json:"meta"`
+		Regexp [][3]string            `json:"regexp"`
+	}
+	if err := json.NewDecoder(os.Stdin).Decode(&in); err != nil {
+		panic(err)
+	}
+	var out struct {
+		Data   []string `json:"data"`
+		Meta   []string `json:"meta"`
+		Regexp []string `json:"regexp"`
+	}
+	for _, d := range in.Data {
+		out.Data = append(out.Data, objectHash(d))
+	}
+	for _, m := range in.Meta {
+		out.Meta = append(out.Meta, objectHash(meta{labels: m[0], annotations: m[1]}))
+	}
+	for _, c := range in.Regexp {
+		out.Regexp = append(out.Regexp, regexp.MustCompile(c[0]).ReplaceAllString(c[2], c[1]))
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		panic(err)
+	}
+}
+
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "batch" {
+		batch()
+		return
+	}
 	var out struct {
 		Data      []dataCase     `json:"data"`
 		Strings   []stringCase   `json:"strings"`

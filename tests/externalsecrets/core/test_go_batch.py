@@ -27,7 +27,7 @@ def _text(rng: random.Random, most: int = 8) -> str:
     return "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, most)))
 
 
-def _cases(seed: int = 12) -> dict[str, list]:  # type: ignore[type-arg]
+def _cases(seed: int = 12) -> dict[str, list]:
     rng = random.Random(seed)
     data = [{_text(rng): bytes(rng.randrange(256) for _ in range(rng.randint(0, 6)))
              for _ in range(rng.randint(0, 5))} for _ in range(150)]

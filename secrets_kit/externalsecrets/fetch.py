@@ -114,6 +114,7 @@ async def _data_from(reader: _Reader, es: ExternalSecret, item: DataFromItem, i:
     store = item.store_ref or es.store_ref
     if item.find is not None:
         what = "find"
+        await reader.client(store)  # a store error is not wrapped in "error getting all secrets"
         try:
             got = await reader.get_all_secrets(store, item.find)
         except NoSecretError:

@@ -115,3 +115,22 @@ def test_foreign_exception_text_not_copied() -> None:
     with pytest.raises(FetchError) as err:
         asyncio.run(fetch(es, client_for(Boom({}))))
     assert "RuntimeError" in str(err.value) and SECRET_VALUE not in str(err.value)
+
+
+def test_store_errors_wrapped_as_eso() -> None:
+    from secrets_kit.errors import ProviderError
+
+    async def broken(_ref: Any) -> Any:
+        raise ProviderError("SecretStore s is not ready")
+
+    cases = [({"dataFrom": [{"find": {"name": {"regexp": "."}}}]},
+              "error processing spec.dataFrom[0].find, err: SecretStore s is not ready"),
+             ({"dataFrom": [{"extract": {"key": "a"}}]},
+              "error processing spec.dataFrom[0].extract, err: SecretStore s is not ready"),
+             ({"data": [{"secretKey": "k", "remoteRef": {"key": "db"}}]},
+              "error processing spec.data[0] (key: db), err: SecretStore s is not ready")]
+    for spec, message in cases:
+        es = parse_external_secret(es_manifest(spec={"secretStoreRef": {"name": "s"}, **spec}))
+        with pytest.raises(FetchError) as err:
+            asyncio.run(fetch(es, broken))
+        assert err.value.message == message

@@ -123,7 +123,7 @@ def test_store_errors_wrapped_as_eso() -> None:
     async def broken(_ref: Any) -> Any:
         raise ProviderError("SecretStore s is not ready")
 
-    cases = [({"dataFrom": [{"find": {"name": {"regexp": "."}}}]},
+    cases: list[tuple[dict[str, Any], str]] = [({"dataFrom": [{"find": {"name": {"regexp": "."}}}]},
               "error processing spec.dataFrom[0].find, err: SecretStore s is not ready"),
              ({"dataFrom": [{"extract": {"key": "a"}}]},
               "error processing spec.dataFrom[0].extract, err: SecretStore s is not ready"),

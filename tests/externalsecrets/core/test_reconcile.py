@@ -414,3 +414,38 @@ def test_no_value_anywhere_in_failure_plans() -> None:
     ]
     for p in plans:
         assert SECRET_VALUE not in json.dumps(p.status) and SECRET_VALUE not in repr(p.events)
+
+
+def _as_stored(body: dict[str, Any]) -> dict[str, Any]:
+    """What the API server returns for a body we wrote (type defaulted, uid and resourceVersion set)."""
+    stored = json.loads(json.dumps(body))
+    stored.setdefault("type", "Opaque")
+    stored["metadata"].update(uid="stored-uid", resourceVersion="9")
+    return stored
+
+
+@pytest.mark.parametrize("target", [
+    {}, {"creationPolicy": "Orphan"}, {"creationPolicy": "Merge"}, {"immutable": True},
+    {"template": {"type": "kubernetes.io/basic-auth", "data": {"username": "{{ .a }}"},
+                  "metadata": {"annotations": {"x": "{{ .a }}"}}}},
+    {"template": {"mergePolicy": "Merge", "data": {"copy": "{{ .a }}"}}},
+])
+@pytest.mark.parametrize("api_version", ["external-secrets.io/v1", "external-secrets.io/v1beta1"])
+def test_second_refresh_writes_nothing(target: dict[str, Any], api_version: str) -> None:
+    spec = {"secretStoreRef": {"name": "s"}, "target": target, "data": [{"secretKey": "a", "remoteRef": {"key": "k"}}]}
+    es = es_manifest(spec=spec, api_version=api_version, labels={"team": "t"},
+                     annotations={"kubectl.kubernetes.io/last-applied-configuration": "{}"})
+    existing = None
+    if target.get("creationPolicy") == "Merge":
+        existing = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": {"theirs": b64("t")},
+                    "metadata": {"name": "my-es", "namespace": "default", "uid": "u", "resourceVersion": "1"}}
+    first = rc.plan(es, existing, fetched(a=b"1"), {}, NOW, render=render)
+    assert first.secret is not None and first.secret_action in ("create", "update")
+    if first.secret_action == "create":
+        refs = first.secret["metadata"].get("ownerReferences", [])
+        assert all(r["apiVersion"] == "external-secrets.io/v1" for r in refs)
+    stored = _as_stored(first.secret)
+    es["status"] = first.status
+    assert not rc.needs_refresh(es, stored, NOW + dt.timedelta(minutes=1)).due
+    again = rc.plan(es, stored, fetched(a=b"1"), {}, NOW + HOUR, render=render)
+    assert again.secret_action is None and again.events == [] and again.ready

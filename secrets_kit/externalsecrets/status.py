@@ -84,9 +84,11 @@ def new_status(existing: Mapping[str, Any] | None) -> dict[str, Any]:
     """ESO's ExternalSecretStatus as it would decode `existing` (unknown fields dropped)."""
     old = existing if isinstance(existing, Mapping) else {}
     out: dict[str, Any] = {}
-    for key in ("refreshTime", "syncedResourceVersion", "binding"):
-        if old.get(key) not in (None, "", {}):
+    for key in ("refreshTime", "syncedResourceVersion"):
+        if old.get(key) not in (None, ""):
             out[key] = copy.deepcopy(old[key])
+    if _binding_name(old):  # an unset binding is {} or {"name": ""}: both mean none
+        out["binding"] = {"name": _binding_name(old)}
     conds = _conditions(old)
     if conds:
         out["conditions"] = conds
@@ -127,13 +129,18 @@ def set_binding(status: dict[str, Any], secret_name: str) -> None:
 
 
 def eso_json(status: Mapping[str, Any]) -> dict[str, Any]:
-    """The status as ESO's Go struct marshals it: `refreshTime` is null until the first sync (metav1.Time is
-    never omitted, and the CRD marks it nullable), `binding` is `{}` until a Secret is bound, conditions and
-    syncedResourceVersion are omitted when empty."""
+    """The status as ESO stores it: `refreshTime` is null until the first sync (metav1.Time is never omitted,
+    and the CRD marks it nullable); `binding` is `{"name": ""}` until a Secret is bound (Go writes `{}`, the
+    CRD defaults `binding.name` to ""); conditions and syncedResourceVersion are omitted when empty."""
     out = new_status(status)
     out.setdefault("refreshTime", None)
-    out.setdefault("binding", {})
+    out["binding"] = {"name": str(_binding_name(out))}
     return out
+
+
+def _binding_name(status: Mapping[str, Any]) -> str:
+    binding = status.get("binding")
+    return str(binding.get("name") or "") if isinstance(binding, Mapping) else ""
 
 
 def status_equal(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:

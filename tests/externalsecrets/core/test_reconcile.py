@@ -215,7 +215,7 @@ def test_none_writes_nothing() -> None:
     spec = {"secretStoreRef": {"name": "s"}, "target": {"creationPolicy": "None"},
             "data": [{"secretKey": "a", "remoteRef": {"key": "k"}}]}
     p = rc.plan(es_manifest(spec=spec), None, fetched(a=b"1"), {}, NOW)
-    assert p.secret_action is None and p.ready and p.reason == "SecretSynced" and p.status["binding"] == {}
+    assert p.secret_action is None and p.ready and p.reason == "SecretSynced" and p.status["binding"] == {"name": ""}
 
 
 def test_fetch_error_leaves_secret_and_keeps_refresh_time() -> None:
@@ -232,9 +232,10 @@ def test_fetch_error_leaves_secret_and_keeps_refresh_time() -> None:
 
 
 def test_status_json_shape_before_first_sync() -> None:
-    """ESO marshals a zero refreshTime as null and an unset binding as {} (both kept by the API server)."""
+    """ESO marshals a zero refreshTime as null (the CRD keeps it: nullable) and an unset binding as {}, which
+    the CRD defaults to {"name": ""}."""
     p = rc.plan(es_manifest(), None, FetchError("boom"), {}, NOW)
-    assert p.status["refreshTime"] is None and p.status["binding"] == {}
+    assert p.status["refreshTime"] is None and p.status["binding"] == {"name": ""}
     assert "syncedResourceVersion" not in p.status
 
 

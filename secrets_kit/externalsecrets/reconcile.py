@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import ConfigError, SecretsKitError
-from .fetch import Fetched
+from .fetch import Fetched, FetchError
 from .hashing import created_by, field_manager, object_hash, synced_resource_version
 from .spec import GROUP, ExternalSecret, parse_external_secret
 from .status import (
@@ -299,6 +299,10 @@ def _default_render() -> Render:
 
 
 def _err_text(err: BaseException) -> str:
+    """An error's text for an event: ESO's wrapped message (a FetchError's `where` is the ExternalSecret the
+    event is about, so it is left out); a foreign exception by its type only (its text could hold anything)."""
+    if isinstance(err, FetchError):
+        return err.message
     return str(err) if isinstance(err, SecretsKitError) else type(err).__name__
 
 

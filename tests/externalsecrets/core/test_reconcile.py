@@ -220,7 +220,7 @@ def test_none_writes_nothing() -> None:
 
 def test_fetch_error_leaves_secret_and_keeps_refresh_time() -> None:
     es = synced_es()
-    err = FetchError("error processing spec.data[0] (key: db), err: connection refused")
+    err = FetchError("error processing spec.data[0] (key: db), err: connection refused", where="ExternalSecret default/my-es")
     p = rc.plan(es, managed_secret({"password": b"x"}), err, {}, NOW)
     assert p.secret_action is None and p.retry and not p.ready
     ready = p.status["conditions"][0]
@@ -228,7 +228,7 @@ def test_fetch_error_leaves_secret_and_keeps_refresh_time() -> None:
         ("False", "SecretSyncedError", "could not get secret data from provider")
     assert ready["lastTransitionTime"] == format_time(NOW)
     assert p.status["refreshTime"] == es["status"]["refreshTime"]
-    assert p.events == [Event("Warning", "UpdateFailed", str(err))]
+    assert p.events == [Event("Warning", "UpdateFailed", "error processing spec.data[0] (key: db), err: connection refused")]
 
 
 def test_status_json_shape_before_first_sync() -> None:

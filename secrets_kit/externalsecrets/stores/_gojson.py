@@ -155,6 +155,8 @@ def format_float_f(value: float) -> str:
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
     text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     if value == 0 and math.copysign(1.0, value) < 0:
         return "-0"
     return text

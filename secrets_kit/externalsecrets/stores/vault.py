@@ -395,6 +395,11 @@ class StoreVaultClient(shared.VaultClient):
                 self._client = client
             return self._client
 
+    @property
+    def connected(self) -> bool:
+        """Logged in (or given its token) already."""
+        return self._client is not None
+
     def _count(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         self.requests += 1
         return response
@@ -436,6 +441,7 @@ class VaultStoreClient:
         self.cache_seconds = cache_seconds
         self._ca_file = ca_file
         self._flights: dict[tuple[Any, ...], _Flight] = {}
+        self._login_lock = asyncio.Lock()
         self.reads = 0  # raw reads sent to Vault (after coalescing)
 
     # ------------------------------------------------------------------------------ raw reads
@@ -468,6 +474,14 @@ class VaultStoreClient:
             now = loop.time()
             for k in [k for k, f in self._flights.items() if f.future.done() and f.expires <= now]:
                 del self._flights[k]
+        if not self.client.connected:
+            # the first login once, before any read takes a worker thread (concurrent reads wait here)
+            async with self._login_lock:
+                if not self.client.connected:
+                    await asyncio.to_thread(self.client.hvac)
+        flight = self._flights.get(key)
+        if flight is not None and (not flight.future.done() or flight.expires > loop.time()):
+            return await asyncio.shield(flight.future)
         self.reads += 1
         future = asyncio.ensure_future(asyncio.to_thread(self._request, method, path, params))
         flight = _Flight(future)

@@ -129,6 +129,9 @@ def parse_spec(spec: Mapping[str, Any], where: str) -> VaultStoreSpec:
     headers = spec.get("headers") or {}
     if not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values()):
         raise ProviderError("spec.provider.vault.headers must map names to strings", where=where)
+    headers = dict(headers)
+    if spec.get("readYourWrites") and spec.get("forwardInconsistent"):
+        headers["X-Vault-Inconsistent"] = "forward-active-node"
     auth = spec.get("auth") or {}
     if not isinstance(auth, Mapping):
         raise ProviderError("spec.provider.vault.auth must be an object", where=where)
@@ -137,7 +140,7 @@ def parse_spec(spec: Mapping[str, Any], where: str) -> VaultStoreSpec:
         raise ProviderError("spec.provider.vault.auth takes exactly one method, not "
                             + ", ".join(methods), where=where)
     return VaultStoreSpec(server=server, path=path, version=version, namespace=spec.get("namespace") or None,
-                          headers=dict(headers), auth=auth, auth_method=methods[0] if methods else None)
+                          headers=headers, auth=auth, auth_method=methods[0] if methods else None)
 
 
 def _selector_ns_check(ctx: StoreContext, ref: Any, message: str) -> None:

@@ -276,7 +276,7 @@ def test_one_login_and_one_read_per_path_for_many_reconciles(vault_dev: VaultSet
 
     async def main() -> None:
         clients = StoreClients(kube)
-        st = store(vault_dev, approle_auth(kube, vault_dev))
+        st = store(vault_dev, approle_auth(kube, vault_dev), headers={"X-Secrets-Kit-Test": "1"})
 
         async def reconcile(i: int) -> bytes:
             client = await clients.client_for(st, NS)  # every reconcile asks the cache
@@ -288,6 +288,7 @@ def test_one_login_and_one_read_per_path_for_many_reconciles(vault_dev: VaultSet
         c = await clients.client_for(st, NS)
         assert isinstance(c, VaultStoreClient)
         assert (clients.built, c.client.logins, c.reads, c.client.requests) == (1, 1, 10, 11)
+        assert c.client.hvac().adapter.session.headers["X-Secrets-Kit-Test"] == "1"
         await asyncio.sleep(c.cache_seconds + 0.1)  # the window passed: one more read per path, no login
         await asyncio.gather(*(reconcile(i) for i in range(100)))
         assert (c.client.logins, c.reads, c.client.requests) == (1, 20, 21)

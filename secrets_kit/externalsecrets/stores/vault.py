@@ -461,7 +461,10 @@ class VaultStoreClient:
             except hexc.Forbidden:
                 if not self.client.logs_in:
                     raise
-                self.client.ensure_token(verify=True)  # a revoked token: log in again (else: a policy denial)
+                logins = self.client.logins
+                self.client.ensure_token(verify=True)  # a revoked token: log in again
+                if self.client.logins == logins:
+                    raise  # the token is fine: the policy denies this path
                 return self.client.raw(method, path, params)
 
         return self.client.call(what, once, path=path, hints={

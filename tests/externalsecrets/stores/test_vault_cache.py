@@ -71,3 +71,38 @@ def test_failures_are_shared_but_not_cached() -> None:
         assert len(c.calls) == 2  # the next reconcile asks again
 
     asyncio.run(main())
+
+
+def test_ca_bundle_and_ca_provider_become_one_verify_file() -> None:
+    import base64
+    import os
+
+    from secrets_kit.externalsecrets.stores import StoreClients
+
+    class Kube:
+        async def secret_value(self, namespace: str, name: str, key: str) -> bytes:
+            assert (namespace, name, key) == ("team-a", "ca", "ca.crt")  # the store's own namespace
+            return b"-----PROVIDER CA-----\n"
+
+        async def service_account_token(self, *args: Any) -> str:
+            raise AssertionError("not used")
+
+    store = {"kind": "SecretStore", "metadata": {"name": "v", "namespace": "team-a", "generation": 1},
+             "spec": {"provider": {"vault": {
+                 "server": "https://vault.example:8200", "caBundle": base64.b64encode(b"-----BUNDLE CA-----\n").decode(),
+                 "caProvider": {"type": "Secret", "name": "ca", "key": "ca.crt"},
+                 "auth": {"tokenSecretRef": {"name": "t", "key": "token"}}}}}}
+
+    async def main() -> None:
+        clients = StoreClients(Kube())
+        client = await clients.client_for(store, "team-a")
+        assert isinstance(client, VaultStoreClient)
+        path = client.client.settings.verify
+        assert isinstance(path, str)
+        with open(path, "rb") as fh:
+            assert fh.read() == b"-----BUNDLE CA-----\n-----PROVIDER CA-----\n"
+        assert client.client.requests == 0  # building a client sends nothing
+        await clients.close()
+        assert not os.path.exists(path)
+
+    asyncio.run(main())

@@ -418,6 +418,7 @@ def test_no_value_in_errors_or_logs(vault_dev: VaultSetup, caplog: pytest.LogCap
         await clients.close()
         clients, c = await client_of(kube, store(vault_dev, approle_auth(kube, vault_dev), path="forbidden", name="f"))
         await expect_error(lambda: c.get_secret(RemoteRef(key)))  # permission denied
+        assert (c.client.logins, c.client.requests) == (1, 3)  # login, the read, a token check; no retry
         await clients.close()
         wrong = {"userPass": {"username": vault_dev.userpass_user, "secretRef": {"name": "pw", "key": "password"}}}
         clients, c = await client_of(kube, store(vault_dev, wrong, name="w"))

@@ -640,11 +640,12 @@ def secret_value(data: Any, prop: str, *, where: str) -> bytes:
     """ESO's getSecretValue."""
     if data is None:
         raise NoSecretError("Secret does not exist", where=where)
+    text = _gojson.marshal(data)
     if not prop:
-        return _gojson.marshal(data).encode()
+        return text.encode()
     if prop in data:
         return byte_value(data[prop])
-    found = _gojson.gjson_get(data, prop, raw=False)
+    found = _gojson.gjson_get(_gojson.parse(text), prop, raw=True)  # gjson over the marshalled map, as ESO
     if found is None:
         raise ProviderError(f"cannot find secret data for key: {go_quote(prop)}", where=where)
     return found.encode()

@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import contextlib
+import contextvars
 import math
 import os
 import tempfile
@@ -303,6 +305,21 @@ class StoreJwtAuth(shared.JwtAuth):
             client.auth.jwt.jwt_login(self.role, jwt, path=_strip_auth(self.mount))))
 
 
+_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+VAULT_THREADS = 16
+
+
+async def in_vault_thread(fn: Callable[..., _T], *args: Any) -> _T:
+    """Run a blocking hvac call in the Vault thread pool: not the loop's default executor, so a login
+    waiting there for a Kubernetes read (which may use the default executor) can never starve it."""
+    global _POOL
+    if _POOL is None:
+        _POOL = concurrent.futures.ThreadPoolExecutor(VAULT_THREADS, thread_name_prefix="secrets-kit-vault")
+    loop = asyncio.get_running_loop()
+    ctx = contextvars.copy_context()
+    return await loop.run_in_executor(_POOL, lambda: ctx.run(fn, *args))
+
+
 def _on_loop(loop: asyncio.AbstractEventLoop, make: Callable[[], Coroutine[Any, Any, _T]],
              timeout: float = 60.0) -> _T:
     """Run a Kubernetes read on the event loop from a worker thread (the login runs in a thread)."""
@@ -484,12 +501,12 @@ class VaultStoreClient:
             # the first login once, before any read takes a worker thread (concurrent reads wait here)
             async with self._login_lock:
                 if not self.client.connected:
-                    await asyncio.to_thread(self.client.hvac)
+                    await in_vault_thread(self.client.hvac)
         flight = self._flights.get(key)
         if flight is not None and (not flight.future.done() or flight.expires > loop.time()):
             return await asyncio.shield(flight.future)
         self.reads += 1
-        future = asyncio.ensure_future(asyncio.to_thread(self._request, method, path, params))
+        future = asyncio.ensure_future(in_vault_thread(self._request, method, path, params))
         flight = _Flight(future)
         self._flights[key] = flight
 
@@ -603,13 +620,13 @@ class VaultStoreClient:
     async def validate(self) -> Validation:
         """ESO's Validate: a token lookup (also the first login, when there was none yet)."""
         try:
-            await asyncio.to_thread(self.client.check_token)
+            await in_vault_thread(self.client.check_token)
         except SecretsKitError as exc:
             return Validation("Error", f"invalid vault credentials: {exc.message}")
         return Validation("Valid")
 
     async def close(self) -> None:
-        await asyncio.to_thread(self.client.close)
+        await in_vault_thread(self.client.close)
         if self._ca_file:
             with contextlib.suppress(OSError):
                 os.unlink(self._ca_file)

@@ -432,3 +432,25 @@ def test_no_value_in_errors_or_logs(vault_dev: VaultSetup, caplog: pytest.LogCap
     for text in [*errors, caplog.text]:
         assert plaintext not in text
         assert vault_dev.approle_secret_id not in text
+
+
+def test_new_generation_replaces_the_client_and_revokes_its_token(vault_dev: VaultSetup) -> None:
+    key = f"gen/{secrets.token_hex(3)}"
+    put_v2(vault_dev, key, {"v": "ok"})
+    kube = FakeKube()
+    root = vault_dev.server.client()
+
+    async def main() -> None:
+        clients = StoreClients(kube)
+        first = await clients.client_for(store(vault_dev, approle_auth(kube, vault_dev)), NS)
+        assert isinstance(first, VaultStoreClient)
+        await first.get_secret(RemoteRef(key, property="v"))
+        old_token = first.client.hvac().token
+        second = await clients.client_for(store(vault_dev, approle_auth(kube, vault_dev), generation=2), NS)
+        assert second is not first and clients.built == 2
+        with pytest.raises(hvac.exceptions.VaultError):  # the replaced client was closed: token revoked
+            root.auth.token.lookup(old_token)
+        assert await second.get_secret(RemoteRef(key, property="v")) == b"ok"
+        await clients.close()
+
+    run(main())

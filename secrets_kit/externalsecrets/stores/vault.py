@@ -466,13 +466,21 @@ class VaultStoreClient:
 
     # ------------------------------------------------------------------------------ raw reads
 
+    def _min_ttl(self) -> float:
+        """Renew when less than a minute is left, or a third of a short token's TTL (a 30 s token is
+        renewed at 10 s left, not at every read)."""
+        lease = self.client.lease
+        if lease is None or lease.ttl <= 0:
+            return 60.0
+        return min(60.0, lease.ttl / 3)
+
     def _request(self, method: str, path: str, params: Mapping[str, Any] | None) -> Any:
         hexc = require("hvac", "vault").exceptions
         what = "list" if method == "LIST" else "read"
 
         def once() -> Any:
             if self.client.logs_in or getattr(self.client.auth, "source", None) is not None:
-                self.client.ensure_token()
+                self.client.ensure_token(self._min_ttl())
             try:
                 return self.client.raw(method, path, params)
             except hexc.Forbidden:

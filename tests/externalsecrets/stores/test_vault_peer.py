@@ -315,11 +315,11 @@ def test_token_renewed_and_relogin_after_revocation(vault_dev: VaultSetup) -> No
         vc = c.client
         token, lease = vc.hvac().token, vc.lease
         assert lease is not None and 0 < lease.ttl <= 90 and lease.renewable
-        vc.lease = type(lease)(lease.ttl, lease.renewable, time.monotonic() - 45)  # 45 s later: < 60 s left
+        vc.lease = type(lease)(lease.ttl, lease.renewable, time.monotonic() - 70)  # 70 s later: 20 s < a third of 90 s
         before = vc.requests
         await c.get_secret(RemoteRef(key, property="v"))
         assert vc.requests - before == 2  # renew-self + the read
-        assert vc.logins == 1 and vc.hvac().token == token and vc.lease.remaining() > 60  # type: ignore[union-attr,operator]
+        assert vc.logins == 1 and vc.hvac().token == token and vc.lease.remaining() > 30  # type: ignore[union-attr,operator]
         root.auth.token.revoke(token)  # revoked behind our back
         assert await c.get_secret(RemoteRef(key, property="v")) == b"x"
         last = vc.hvac().token
@@ -451,6 +451,33 @@ def test_new_generation_replaces_the_client_and_revokes_its_token(vault_dev: Vau
         with pytest.raises(hvac.exceptions.VaultError):  # the replaced client was closed: token revoked
             root.auth.token.lookup(old_token)
         assert await second.get_secret(RemoteRef(key, property="v")) == b"ok"
+        await clients.close()
+
+    run(main())
+
+
+def test_short_lived_token_is_renewed_not_replaced_at_every_read(vault_dev: VaultSetup) -> None:
+    root = vault_dev.server.client()
+    root.auth.approle.create_or_update_approle("eso-30s", token_policies=[vault_dev.policy], token_ttl="30s",
+                                               token_max_ttl="1h")
+    role_id = root.auth.approle.read_role_id("eso-30s")["data"]["role_id"]
+    secret_id = root.auth.approle.generate_secret_id("eso-30s")["data"]["secret_id"]
+    key = f"short/{secrets.token_hex(3)}"
+    put_v2(vault_dev, key, {"v": "x"})
+    kube = FakeKube({(NS, "s30"): {"id": secret_id.encode()}})
+    auth = {"appRole": {"roleId": role_id, "secretRef": {"name": "s30", "key": "id"}}}
+
+    async def main() -> None:
+        clients, c = await client_of(kube, store(vault_dev, auth), vault_cache_seconds=0)
+        for _ in range(5):
+            await c.get_secret(RemoteRef(key, property="v"))
+        vc = c.client
+        assert (vc.logins, vc.requests) == (1, 6)  # 30 s < 60 s, yet no renewal while 2/3 of it is left
+        lease = vc.lease
+        assert lease is not None
+        vc.lease = type(lease)(lease.ttl, lease.renewable, time.monotonic() - 25)  # 5 s left
+        await c.get_secret(RemoteRef(key, property="v"))
+        assert (vc.logins, vc.requests) == (1, 8)  # renew-self + the read
         await clients.close()
 
     run(main())

@@ -22,11 +22,11 @@ import hashlib
 import io
 import json
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from .. import gotemplate
-from ..gotemplate.sprig import go_json
 from ..gotemplate.values import MISSING, text
 
 
@@ -102,7 +102,8 @@ def _b32dec(value: Any) -> str:
 SPRIG_FIXES: dict[str, Callable[..., Any]] = {
     "b64enc": _b64enc, "b64dec": _b64dec, "b32enc": lambda v: base64.b32encode(go_bytes(v)).decode(),
     "b32dec": _b32dec, "sha1sum": _digest("sha1"), "sha256sum": _digest("sha256"),
-    "fromJson": _from_json, "mustFromJson": _must_from_json, "mustToJson": go_json,
+    "fromJson": _from_json, "mustFromJson": _must_from_json,
+    "len": lambda v: len(go_bytes(v)) if isinstance(v, str) else len(v),  # Go: a string's length in bytes
 }
 
 
@@ -336,7 +337,12 @@ def _parse_private_key(pem_text: Any, func: str) -> Any:
 
 def _to_pkcs12(cert_pem: Any, key_pem: Any, password: Any, full: bool, func: str) -> str:
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.serialization import PrivateFormat, pkcs12
+    from cryptography.hazmat.primitives.serialization import (
+        KeySerializationEncryption,
+        NoEncryption,
+        PrivateFormat,
+        pkcs12,
+    )
     block, rest = pem_decode(go_bytes(cert_pem))
     if block is None:
         raise FunctionError(f"error calling {func}: no PEM certificate")
@@ -354,10 +360,13 @@ def _to_pkcs12(cert_pem: Any, key_pem: Any, password: Any, full: bool, func: str
         except ValueError:
             raise FunctionError(f"error calling {func}: x509: malformed certificate") from None
     key = _parse_private_key(key_pem, func)
-    # go-pkcs12 Modern: PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC), 2048 rounds, SHA-256 MAC
-    encryption = (PrivateFormat.PKCS12.encryption_builder().kdf_rounds(2048)
-                  .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256())
-                  .build(go_bytes(password)))
+    # go-pkcs12 Modern: PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC), 2048 rounds, SHA-256 MAC. cryptography
+    # cannot encrypt with an empty password; go-pkcs12 reads an unencrypted, MAC-less file for "".
+    encryption: KeySerializationEncryption = NoEncryption()
+    if go_bytes(password):
+        encryption = (PrivateFormat.PKCS12.encryption_builder().kdf_rounds(2048)
+                      .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256())
+                      .build(go_bytes(password)))
     try:
         pfx = pkcs12.serialize_key_and_certificates(None, key, cert, cas or None, encryption)
     except (ValueError, TypeError):
@@ -425,60 +434,430 @@ def _jwk_private_key_pem(value: Any) -> str:
     return pem_encode("PRIVATE KEY", key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption()))
 
 
+# --- JSON, as Go's encoding/json writes it -----------------------------------------------------------
+
+def _json_string(value: str, escape_html: bool) -> str:
+    out = ['"']
+    for ch in value:
+        code = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch in "\b\f":  # Go 1.22+ writes these short forms too
+            out.append("\\b" if ch == "\b" else "\\f")
+        elif code < 0x20 or (escape_html and ch in "<>&") or code in (0x2028, 0x2029):
+            out.append(f"\\u{code:04x}")
+        elif 0xD800 <= code <= 0xDFFF:  # a byte that was not UTF-8: Go writes U+FFFD
+            out.append("\\ufffd")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _json_float(value: float) -> str:
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("json: unsupported value")
+    if value == int(value) and abs(value) < 1e21:
+        return str(int(value))
+    if abs(value) < 1e-6 or abs(value) >= 1e21:
+        mantissa, _, exp = repr(value).partition("e") if "e" in repr(value) else (f"{value:e}", "", "")
+        text_ = f"{float(mantissa)!r}e{int(exp):+d}" if exp else repr(value)
+        return text_.replace(".0e", "e")
+    return repr(value)
+
+
+def go_json_marshal(value: Any, *, escape_html: bool = True, indent: str | None = None, level: int = 0) -> str:
+    """encoding/json Marshal (or MarshalIndent with `indent`): sorted keys, Go's string escapes."""
+    if value is None or value is MISSING:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _json_float(value)
+    if isinstance(value, str):
+        return _json_string(value, escape_html)
+    if isinstance(value, bytes):
+        return _json_string(base64.b64encode(value).decode(), escape_html)
+    pad, inner = ("", "") if indent is None else ("\n" + indent * level, "\n" + indent * (level + 1))
+    colon = ":" if indent is None else ": "
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [inner + _json_string(text(k), escape_html) + colon
+                 + go_json_marshal(v, escape_html=escape_html, indent=indent, level=level + 1)
+                 for k, v in sorted(value.items(), key=lambda kv: text(kv[0]).encode("utf-8", "surrogateescape"))]
+        return "{" + ",".join(items) + pad + "}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        items = [inner + go_json_marshal(v, escape_html=escape_html, indent=indent, level=level + 1) for v in value]
+        return "[" + ",".join(items) + pad + "]"
+    raise ValueError("json: unsupported type")
+
+
+def _json_or_empty(**options: Any) -> Callable[[Any], str]:
+    def marshal(value: Any) -> str:
+        try:
+            return go_json_marshal(value, **options)
+        except (ValueError, RecursionError):
+            return ""
+    return marshal
+
+
+def _must_json(**options: Any) -> Callable[[Any], str]:
+    def marshal(value: Any) -> str:
+        try:
+            return go_json_marshal(value, **options)
+        except (ValueError, RecursionError):
+            raise FunctionError("error calling mustToJson: json: unsupported value") from None
+    return marshal
+
+
+SPRIG_FIXES.update({
+    "toJson": _json_or_empty(), "toPrettyJson": _json_or_empty(indent="  "),
+    "toRawJson": _json_or_empty(escape_html=False), "mustToJson": _must_json(),
+    "mustToPrettyJson": _must_json(indent="  "), "mustToRawJson": _must_json(escape_html=False),
+})
+
+
 # --- YAML (sigs.k8s.io/yaml: JSON, then goyaml.v2) ---------------------------------------------------
 
-def _json_view(value: Any) -> Any:
-    """What a value becomes after Go's json.Marshal + Unmarshal (sigs.k8s.io/yaml converts via JSON)."""
-    return json.loads(go_json(value)) if value is not MISSING else None
+_YAML_BOOLS = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False",
+               "FALSE", "on", "On", "ON", "off", "Off", "OFF"}
+_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_YAML_SPECIAL_FLOATS = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+                        ".NaN", ".NAN"}
+_YAML_TIMESTAMP = re.compile(r"\d{4}-\d\d?-\d\d?(?:(?:[Tt]|[ \t]+)\d\d?:\d\d:\d\d(?:\.\d*)?"
+                             r"(?:[ \t]*(?:Z|[-+]\d\d?(?::\d\d)?))?)?")
+_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
 
 
-def _yaml() -> Any:
-    from ruamel.yaml import YAML
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.width = 80
-    yaml.indent(mapping=2, sequence=2, offset=0)
-    return yaml
+def _resolves_to_string(plain: str) -> bool:
+    """goyaml.v2 resolve("", s) gives !!str (and s is no base-60 float): the string may go unquoted."""
+    if plain in ("", "~", "null", "Null", "NULL", "<<") or plain in _YAML_BOOLS or plain in _YAML_SPECIAL_FLOATS:
+        return False
+    if _BASE60.fullmatch(plain) or _YAML_FLOAT.fullmatch(plain) or _YAML_TIMESTAMP.fullmatch(plain):
+        return False
+    return parse_go_yaml_int(plain) is None
+
+
+def parse_go_yaml_int(plain: str) -> int | None:
+    cleaned = plain.replace("_", "")
+    try:
+        if re.fullmatch(r"[-+]?0b[01]+", cleaned):
+            return int(cleaned.replace("0b", ""), 2)
+        if re.fullmatch(r"[-+]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", cleaned):
+            sign = -1 if cleaned.startswith("-") else 1
+            body = cleaned.lstrip("+-")
+            base = 16 if body[:2] in ("0x", "0X") else 8 if body.startswith("0") and len(body) > 1 else 10
+            return sign * int(body[2:] if base == 16 else body, base)
+    except ValueError:
+        return None
+    return None
+
+
+def _printable(ch: str) -> bool:
+    code = ord(ch)
+    return (code == 0x0A or 0x20 <= code <= 0x7E or code == 0x85 or 0xA0 <= code <= 0xD7FF
+            or (0xE000 <= code <= 0xFFFD and code != 0xFEFF) or 0x10000 <= code <= 0x10FFFF)
+
+
+def _plain_allowed(value: str) -> bool:
+    """libyaml's analysis: may the scalar be written plain in block context?"""
+    if not value or value[0] in " \n" or value[-1] in " \n" or "\n" in value:
+        return False
+    if any(not _printable(ch) for ch in value):
+        return False
+    first = value[0]
+    if first in "#,[]{}&*!|>'\"%@`":
+        return False
+    if first in "?:-" and (len(value) == 1 or value[1] == " "):
+        return False
+    for i, ch in enumerate(value):
+        following = value[i + 1] if i + 1 < len(value) else ""
+        if ch == ":" and following in ("", " "):
+            return False
+        if ch == "#" and i and value[i - 1] == " ":
+            return False
+    return True
+
+
+def _double_quoted(value: str) -> str:
+    escapes = {"\0": "0", "\a": "a", "\b": "b", "\t": "t", "\n": "n", "\v": "v", "\f": "f", "\r": "r",
+               "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P"}
+    out = ['"']
+    for ch in value:
+        code = ord(ch)
+        if ch in escapes and (ch not in "\xa0" or False):
+            out.append("\\" + escapes[ch])
+        elif not _printable(ch) or code == 0xFEFF:
+            out.append(f"\\x{code:02X}" if code <= 0xFF else f"\\u{code:04X}" if code <= 0xFFFF
+                       else f"\\U{code:08X}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _yaml_string(value: str, indent: int, is_key: bool) -> str:
+    plain = _resolves_to_string(value)
+    if "\n" in value and not is_key and all(_printable(ch) for ch in value) and not value.startswith(" "):
+        trailing = len(value) - len(value.rstrip("\n"))
+        chomp = "-" if trailing == 0 else "" if trailing == 1 else "+"
+        body = value[:-1] if trailing >= 1 else value
+        pad = " " * (indent + 2 if indent or not is_key else 2)
+        lines = "\n".join(pad + line if line else "" for line in body.split("\n"))
+        return f"|{chomp}\n{lines}"
+    if plain and _plain_allowed(value):
+        return value
+    if not plain or "\n" in value or any(not _printable(ch) for ch in value):
+        return _double_quoted(value)
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _go_yaml_key_less(a: str, b: str) -> int:
+    """goyaml.v2 keyList.Less for string keys (digit runs compare as numbers, letters after others)."""
+    ar, br = list(a), list(b)
+    for i in range(min(len(ar), len(br))):
+        if ar[i] == br[i]:
+            continue
+        al, bl = ar[i].isalpha(), br[i].isalpha()
+        if al and bl:
+            return -1 if ar[i] < br[i] else 1
+        if al or bl:
+            return -1 if bl else 1
+        an = bn = 0
+        if ar[i] == "0" or br[i] == "0":
+            j = i - 1
+            while j >= 0 and ar[j].isdigit():
+                if ar[j] != "0":
+                    an = bn = 1
+                    break
+                j -= 1
+        ai = i
+        while ai < len(ar) and ar[ai].isdigit():
+            an, ai = an * 10 + int(ar[ai]), ai + 1
+        bi = i
+        while bi < len(br) and br[bi].isdigit():
+            bn, bi = bn * 10 + int(br[bi]), bi + 1
+        if an != bn:
+            return -1 if an < bn else 1
+        if ai != bi:
+            return -1 if ai < bi else 1
+        return -1 if ar[i] < br[i] else 1
+    return -1 if len(ar) < len(br) else 1 if len(ar) > len(br) else 0
+
+
+def _yaml_node(value: Any, indent: int) -> list[str]:
+    """Lines of a block node at `indent` (goyaml.v2: sequences in mappings are not indented)."""
+    import functools
+    pad = " " * indent
+    if isinstance(value, dict) and value:
+        lines = []
+        for key in sorted(value, key=functools.cmp_to_key(_go_yaml_key_less)):
+            child = value[key]
+            head = pad + _yaml_string(key, indent, True) + ":"
+            if isinstance(child, dict) and child:
+                lines.append(head)
+                lines.extend(_yaml_node(child, indent + 2))
+            elif isinstance(child, list) and child:
+                lines.append(head)
+                lines.extend(_yaml_node(child, indent))
+            else:
+                lines.append(head + " " + _yaml_scalar(child, indent))
+        return lines
+    if isinstance(value, list) and value:
+        lines = []
+        for item in value:
+            if isinstance(item, dict | list) and item:
+                inner = _yaml_node(item, indent + 2)
+                lines.append(pad + "- " + inner[0][indent + 2:])
+                lines.extend(inner[1:])
+            else:
+                lines.append(pad + "- " + _yaml_scalar(item, indent))
+        return lines
+    return [pad + _yaml_scalar(value, indent)]
+
+
+def _yaml_scalar(value: Any, indent: int) -> str:
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return {"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}.get(_go_float64_g(value), _go_float64_g(value))
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    return _yaml_string(text(value), indent, False)
+
+
+def _go_float64_g(value: float) -> str:
+    """strconv.FormatFloat(v, 'g', -1, 64)."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"
+    digits = repr(value)
+    mantissa, _, exp_text = digits.partition("e")
+    digits_only = mantissa.lstrip("-").replace(".", "").lstrip("0") or "0"
+    if "e" in digits:
+        exp = int(exp_text)
+    else:
+        whole = mantissa.lstrip("-").split(".")[0]
+        exp = len(whole.lstrip("0")) - 1 if whole.strip("0") else -(len(mantissa.split(".")[1]) -
+                                                                      len(mantissa.split(".")[1].lstrip("0")) + 1)
+    digits_only = digits_only.rstrip("0") or "0"
+    sign = "-" if value < 0 else ""
+    if exp < -4 or exp >= 21:
+        body = digits_only[0] + ("." + digits_only[1:] if len(digits_only) > 1 else "")
+        return f"{sign}{body}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    text_ = f"{abs(value):f}".rstrip("0").rstrip(".") if abs(value) >= 1e-4 else repr(abs(value))
+    return sign + text_
 
 
 def to_yaml(value: Any) -> str:
-    """ESO's toYaml: sigs.k8s.io/yaml.Marshal without the final newline; "" on error."""
+    """ESO's toYaml: sigs.k8s.io/yaml.Marshal (JSON, then goyaml.v2) without the final newline."""
     try:
-        view = _json_view(value)
-    except (TypeError, ValueError):
+        view = json.loads(go_json_marshal(value))
+    except (TypeError, ValueError, RecursionError):
         return ""
-    out = io.StringIO()
-    _yaml().dump(view, out)
-    result = out.getvalue()
-    if not isinstance(view, dict | list):
-        result = result.removesuffix("\n...\n")
-    if view == {}:
-        return "{}"
-    if view == []:
-        return "[]"
-    return result.removesuffix("\n")
+    return "\n".join(_yaml_node(view, 0))
 
 
-def _yaml_load(source: bytes) -> Any:
+class YamlError(ValueError):
+    """The YAML did not parse (the parser's own text quotes the input, so it is not kept)."""
+
+
+def load_yaml_go(source: bytes) -> Any:
+    """goyaml.v2's view of a document (YAML 1.1: yes/no/on/off/y/n are booleans; timestamps stay text),
+    as sigs.k8s.io/yaml sees it: mapping keys become strings. Raises YamlError."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
     yaml = YAML(typ="safe", pure=True)
-    yaml.version = (1, 1)  # goyaml.v2 resolves yes/no/on/off as booleans
-    return yaml.load(source)
+    yaml.version = (1, 1)
+    try:
+        root = yaml.compose(source)
+    except Exception:
+        raise YamlError("yaml: invalid YAML") from None
+    constructor = yaml.constructor
+
+    def scalar(node: Any) -> Any:
+        tag = node.tag.split(":")[-1]
+        if node.style is None and node.value in ("y", "Y", "n", "N"):
+            return node.value in ("y", "Y")
+        try:
+            if tag == "null":
+                return None
+            if tag == "bool":
+                return node.value.lower() in ("yes", "true", "on", "y")
+            if tag == "int":
+                return constructor.construct_yaml_int(node)
+            if tag == "float":
+                with warnings.catch_warnings():  # ruamel warns about 1e6 (no dot); goyaml reads a float
+                    warnings.simplefilter("ignore")
+                    return constructor.construct_yaml_float(node)
+        except (ValueError, TypeError):
+            return node.value
+        return node.value
+
+    def convert(node: Any, depth: int = 0) -> Any:
+        if depth > 1000:
+            raise YamlError("yaml: exceeded max depth")
+        if isinstance(node, ScalarNode):
+            return scalar(node)
+        if isinstance(node, SequenceNode):
+            return [convert(item, depth + 1) for item in node.value]
+        if isinstance(node, MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = convert(key_node, depth + 1)
+                if isinstance(key, list | dict):
+                    raise YamlError("error converting YAML to JSON: unsupported map key")
+                out["" if key is None else yaml_scalar_text(key)] = convert(value_node, depth + 1)
+            return out
+        return None
+
+    return None if root is None else convert(root)
+
+
+def yaml_scalar_text(value: Any) -> str:
+    """sigs.k8s.io/yaml's text of a scalar for a string target (floats as FormatFloat 'g', 32 bits)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return go_format_float32_g(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def go_format_float32_g(value: float) -> str:
+    """strconv.FormatFloat(v, 'g', -1, 32): the shortest float32 digits, %e when exp < -4 or >= 6."""
+    import math
+    import struct
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    single = struct.unpack("f", struct.pack("f", value))[0]
+    if single == 0:
+        return "0"
+    mantissa = f"{single:.8e}"
+    for digits in range(1, 10):
+        mantissa = f"{single:.{digits - 1}e}"
+        if struct.unpack("f", struct.pack("f", float(mantissa)))[0] == single:
+            break
+    head, _, exponent = mantissa.partition("e")
+    exp = int(exponent)
+    sign = "-" if head.startswith("-") else ""
+    digits_text = head.lstrip("-").replace(".", "")
+    if exp < -4 or exp >= 6:
+        body = digits_text[0] + ("." + digits_text[1:] if len(digits_text) > 1 else "")
+        return f"{sign}{body}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if exp < 0:
+        return f"{sign}0.{'0' * (-exp - 1)}{digits_text}"
+    if len(digits_text) <= exp + 1:
+        return sign + digits_text + "0" * (exp + 1 - len(digits_text))
+    return f"{sign}{digits_text[:exp + 1]}.{digits_text[exp + 1:]}"
 
 
 def from_yaml(value: Any) -> dict[str, Any]:
-    """ESO's fromYaml: a map; a parse failure is reported in the map's "Error" key, as ESO does."""
+    """ESO's fromYaml: a map; a parse failure is reported in the map's "Error" key, as ESO does
+    (with a shorter text than goyaml's, which quotes the input)."""
     try:
-        loaded = _yaml_load(go_bytes(value))
-        view = json.loads(json.dumps(loaded, default=str))
-    except Exception:
-        return {"Error": "error converting YAML to JSON"}
+        view = load_yaml_go(go_bytes(value))
+    except YamlError:
+        return {"Error": "error converting YAML to JSON: yaml: invalid YAML"}
     if view is None:
         return {}
     if not isinstance(view, dict):
-        return {"Error": "error unmarshaling JSON: json: cannot unmarshal into Go value of type "
-                         "map[string]interface {}"}
+        return {"Error": "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal "
+                         f"{json_kind(view)} into Go value of type map[string]interface {{}}"}
     return view
+
+
+def json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "string"
 
 
 ESO_EXTRAS: dict[str, Callable[..., Any]] = {

@@ -47,7 +47,7 @@ from ..gotemplate import TemplateError
 from ..gotemplate.executor import Execution
 from ..gotemplate.parser import parse_tree
 from ..gotemplate.values import MISSING, StringMap, go_type
-from .functions import FUNCTIONS, go_bytes, go_string
+from .functions import FUNCTIONS, YamlError, go_bytes, go_string, json_kind, load_yaml_go, yaml_scalar_text
 
 TemplateSources = Mapping[tuple[str, str], Mapping[str, bytes]]
 FIELD_MANAGER = "externalsecrets.external-secrets.io/{}"
@@ -171,47 +171,24 @@ def _why(ex: BaseException) -> str:
 # --- KeysAndValues: rendered YAML into map[string]string ---------------------------------------------
 
 def _yaml_string_map(rendered: bytes) -> dict[str, str]:
-    """k8s.io/apimachinery yaml.Unmarshal into map[string]string (YAML -> JSON -> Go types)."""
-    from ruamel.yaml import YAML
-    yaml = YAML(typ="safe", pure=True)
-    yaml.version = (1, 1)
+    """k8s.io/apimachinery yaml.Unmarshal into map[string]string (sigs.k8s.io/yaml: YAML -> JSON)."""
     prefix = "could not unmarshal template to 'map[string][]byte': "
     try:
-        loaded = yaml.load(rendered)
-    except Exception:
-        raise TemplateError(prefix + "error converting YAML to JSON: yaml: invalid YAML") from None
+        loaded = load_yaml_go(rendered)
+    except YamlError as ex:
+        raise TemplateError(prefix + f"error converting YAML to JSON: {ex}") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         raise TemplateError(prefix + "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal "
-                            f"{_json_kind(loaded)} into Go value of type map[string]string")
+                            f"{json_kind(loaded)} into Go value of type map[string]string")
     out: dict[str, str] = {}
     for key, value in loaded.items():
-        if value is not None and not isinstance(value, str):
+        if isinstance(value, list | dict):
             raise TemplateError(prefix + "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal "
-                                f"{_json_kind(value)} into Go value of type string")
-        out[_yaml_key(key)] = value or ""
+                                f"{json_kind(value)} into Go value of type string")
+        out[key] = "" if value is None else yaml_scalar_text(value)
     return out
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "string"
-
-
-def _yaml_key(key: Any) -> str:
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if isinstance(key, float) and key.is_integer():
-        return str(int(key))
-    return key if isinstance(key, str) else str(key)
 
 
 # --- application to a Secret -------------------------------------------------------------------------

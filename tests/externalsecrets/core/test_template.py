@@ -8,7 +8,11 @@ import json
 import pytest
 
 from secrets_kit.externalsecrets.template import (
-    TemplateApplyError, managed_keys, render, render_rewrite, template_sources,
+    TemplateApplyError,
+    managed_keys,
+    render,
+    render_rewrite,
+    template_sources,
 )
 
 DATA = {"user": b"admin", "pass": b"hunter2-plaintext", "with-dash": b"d"}

@@ -36,10 +36,12 @@ import (
 
 	esapi "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	v2 "github.com/external-secrets/external-secrets/pkg/template/v2"
+	"github.com/external-secrets/external-secrets/pkg/utils"
 	corev1 "k8s.io/api/core/v1"
 )
 
-// One request per stdin line: {"tpl": {key: template}, "data": {key: base64}, "scope": "Values"}.
+// One request per stdin line: {"tpl": {key: template}, "data": {key: base64}, "scope": "Values"};
+// with "rewrite": a template, utils.RewriteTransform renames the data keys instead.
 func main() {
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 1<<26)
@@ -47,7 +49,8 @@ func main() {
 		var req struct {
 			Tpl   map[string]string `json:"tpl"`
 			Data  map[string]string `json:"data"`
-			Scope string            `json:"scope"`
+			Scope   string            `json:"scope"`
+			Rewrite string            `json:"rewrite"`
 		}
 		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
 			panic(err)
@@ -62,7 +65,12 @@ func main() {
 			data[k] = raw
 		}
 		sec := &corev1.Secret{}
-		err := v2.Execute(tpl, data, esapi.TemplateScope(req.Scope), esapi.TemplateTargetData, sec)
+		var err error
+		if req.Rewrite != "" {
+			sec.Data, err = utils.RewriteTransform(esapi.ExternalSecretRewriteTransform{Template: req.Rewrite}, data)
+		} else {
+			err = v2.Execute(tpl, data, esapi.TemplateScope(req.Scope), esapi.TemplateTargetData, sec)
+		}
 		out := map[string]string{}
 		for k, v := range sec.Data {
 			out[k] = base64.StdEncoding.EncodeToString(v)
@@ -120,12 +128,16 @@ def go_execute(binary: Path, requests: list[dict[str, Any]]) -> list[dict[str, A
 def py_execute(request: dict[str, Any]) -> dict[str, Any]:
     target = eso_template._Target({}, {}, {})
     try:
+        if request.get("rewrite"):
+            renamed = {eso_template.render_rewrite(request["rewrite"], key).encode(): value
+                       for key, value in request["data"].items()}
+            return {"data": {k.decode(): v for k, v in renamed.items()}, "err": ""}
         if request["scope"] == "Values":
             eso_template._values(request["tpl"], request["data"], "Data", target, ("{{", "}}"))
         else:
             for source in request["tpl"].values():
                 eso_template._keys_and_values("kv", source, request["data"], "Data", target, ("{{", "}}"))
-    except TemplateError as ex:
+    except (TemplateError, eso_template.TemplateApplyError) as ex:
         return {"data": target.data, "err": str(ex)}
     return {"data": target.data, "err": ""}
 
@@ -264,7 +276,7 @@ def _mismatches(requests: list[dict[str, Any]], binary: Path) -> list[tuple[str,
     for request, theirs in zip(requests, go_execute(binary, requests), strict=True):
         ours = py_execute(request)
         if _differs(ours, theirs):
-            out.append((next(iter(request["tpl"].values())), ours, theirs))
+            out.append((request.get("rewrite") or next(iter(request["tpl"].values())), ours, theirs))
     return out
 
 
@@ -278,12 +290,31 @@ def test_keys_and_values_match_eso(eso_template_bin: Path, material: dict[str, b
     assert _mismatches(requests, eso_template_bin) == []
 
 
+REWRITES = [
+    "{{ .value | upper }}", "prefix-{{ .value }}", '{{ .value | replace "/" "_" }}', "{{ .value }}{{ .absent }}",
+    '{{ .value | trimPrefix "app/" | lower }}', "{{ .value | b64enc }}", "{{ .value", "{{ nope .value }}",
+    '{{ if hasPrefix "app" .value }}a-{{ end }}{{ .value }}', "{{ .value | toYaml }}",
+]
+
+
+def test_rewrite_transform_matches_eso(eso_template_bin: Path) -> None:
+    data = {"app/db-user": b"u", "APP/Token": b"t", "other.key": b"o"}
+    requests = [{"tpl": {}, "data": data, "scope": "", "rewrite": t} for t in REWRITES]
+    assert _mismatches(requests, eso_template_bin) == []
+
+
 def test_our_pkcs12_reads_in_eso_and_theirs_in_ours(eso_template_bin: Path, material: dict[str, bytes]) -> None:
     """Each side's pemToPkcs12 output decodes on the other side to the same key and certificates."""
-    make = {"p12": '{{ fullPemToPkcs12Pass (print .leaf .mid .root) .key "pw" }}'}
+    _cross_check(eso_template_bin, material, "pw")
+    _cross_check(eso_template_bin, material, "")
+
+
+def _cross_check(eso_template_bin: Path, material: dict[str, bytes], password: str) -> None:
+    make = {"p12": f'{{{{ fullPemToPkcs12Pass (print .leaf .mid .root) .key "{password}" }}}}'}
     go_made = go_execute(eso_template_bin, [{"tpl": make, "data": material, "scope": "Values"}])[0]["data"]["p12"]
     py_made = py_execute({"tpl": make, "data": material, "scope": "Values"})["data"]["p12"]
-    read = {"key": '{{ .p12 | b64dec | pkcs12keyPass "pw" }}', "cert": '{{ .p12 | b64dec | pkcs12certPass "pw" }}'}
+    read = {"key": f'{{{{ .p12 | b64dec | pkcs12keyPass "{password}" }}}}',
+            "cert": f'{{{{ .p12 | b64dec | pkcs12certPass "{password}" }}}}'}
     for made in (go_made, py_made):
         data = {**material, "p12": made}
         theirs = go_execute(eso_template_bin, [{"tpl": read, "data": data, "scope": "Values"}])[0]

@@ -27,7 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import gotemplate
-from ..gotemplate.values import MISSING, text
+from ..gotemplate.sprig import to_int64
+from ..gotemplate.values import MISSING, StringMap, text, truthy
 
 
 class FunctionError(gotemplate.TemplateError):
@@ -76,14 +77,14 @@ def _b64_error_offset(raw: bytes) -> int:
 def _from_json(value: Any) -> Any:
     """Sprig's fromJson: errors are swallowed (an empty map... Go gives nil interface -> <no value>)."""
     try:
-        return json.loads(go_bytes(value))
+        return json.loads(go_bytes(value), parse_int=float)
     except ValueError:
         return MISSING
 
 
 def _must_from_json(value: Any) -> Any:
     try:
-        return json.loads(go_bytes(value))
+        return json.loads(go_bytes(value), parse_int=float)
     except ValueError:
         raise FunctionError("error calling mustFromJson: invalid JSON") from None
 
@@ -842,10 +843,25 @@ def from_yaml(value: Any) -> dict[str, Any]:
         return {"Error": "error converting YAML to JSON: yaml: invalid YAML"}
     if view is None:
         return {}
+    if isinstance(view, dict):
+        return _floats(view)
     if not isinstance(view, dict):
         return {"Error": "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal "
                          f"{json_kind(view)} into Go value of type map[string]interface {{}}"}
     return view
+
+
+def _floats(value: Any) -> Any:
+    """JSON numbers decoded into interface{} are float64 in Go."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    return value
 
 
 def json_kind(value: Any) -> str:
@@ -858,6 +874,423 @@ def json_kind(value: Any) -> str:
     if isinstance(value, dict):
         return "object"
     return "string"
+
+
+# --- Sprig functions the shared table does not have (Sprig 3.2 semantics, as ESO's fork) ------------
+# They would sit better in gotemplate/sprig.py; they live here until its owner takes them.
+
+def _seq(value: Any, func: str) -> list[Any]:
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise FunctionError(f"error calling {func}: Cannot find {func.removeprefix('must').lower()} on type "
+                        f"{_kind(value)}")
+
+
+def _kind(value: Any) -> str:
+    if value is None or value is MISSING:
+        return "invalid"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "slice"
+    if isinstance(value, dict):
+        return "map"
+    return "struct"
+
+
+def _type(value: Any) -> str:
+    if value is None or value is MISSING:
+        return "<nil>"
+    if isinstance(value, StringMap):
+        return "map[string]string"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    if isinstance(value, list | tuple):
+        return "[]interface {}"
+    return _kind(value)
+
+
+def _list_func(name: str, body: Callable[[list[Any]], Any]) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    def plain(value: Any) -> Any:
+        return body(_seq(value, name))
+
+    def must(value: Any) -> Any:
+        return body(_seq(value, "must" + name[0].upper() + name[1:]))
+    return plain, must
+
+
+def _trunc_div(a: int, b: int) -> int:
+    if b == 0:
+        raise FunctionError("error calling div: runtime error: integer divide by zero")
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def _to_float(value: Any) -> float:
+    """spf13/cast ToFloat64 (0 when it cannot convert)."""
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value) if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value) else 0.0
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+def _regex(pattern: Any, func: str) -> re.Pattern[str]:
+    try:
+        return re.compile(text(pattern))
+    except re.error:
+        raise FunctionError(f"error calling {func}: error parsing regexp") from None
+
+
+def _go_expand(template: str, match: re.Match[str]) -> str:
+    """regexp.Expand: $1, ${1}, $name, ${name}, $$; an unknown group is empty."""
+    out, i = [], 0
+    while i < len(template):
+        ch = template[i]
+        if ch != "$" or i + 1 >= len(template):
+            out.append(ch)
+            i += 1
+            continue
+        if template[i + 1] == "$":
+            out.append("$")
+            i += 2
+            continue
+        if template[i + 1] == "{":
+            end = template.find("}", i + 2)
+            name = template[i + 2:end] if end > 0 else ""
+            if end < 0 or not re.fullmatch(r"\w+", name):
+                out.append(ch)
+                i += 1
+                continue
+            i = end + 1
+        else:
+            found = re.match(r"\w+", template[i + 1:])
+            if not found:
+                out.append(ch)
+                i += 1
+                continue
+            name = found.group()
+            i += 1 + len(name)
+        try:
+            group = match.group(int(name)) if name.isdigit() else match.group(name)
+        except IndexError:
+            group = ""
+        out.append(group or "")
+    return "".join(out)
+
+
+def _go_split(pattern: re.Pattern[str], value: str, n: int) -> list[str]:
+    """regexp.Split(s, n)."""
+    if n == 0:
+        return []
+    if pattern.pattern and not value:
+        return [""]
+    matches = list(pattern.finditer(value))
+    if n > 0:
+        matches = matches[:n]
+    out: list[str] = []
+    beg = end = 0
+    for m in matches:
+        if n > 0 and len(out) == n - 1:
+            break
+        end = m.start()
+        if m.end() != 0:
+            out.append(value[beg:end])
+        beg = m.end()
+    if end != len(value):
+        out.append(value[beg:])
+    return out
+
+
+def _go_path_clean(path: str) -> str:
+    if not path:
+        return "."
+    rooted = path.startswith("/")
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append("..")
+            continue
+        parts.append(part)
+    out = ("/" if rooted else "") + "/".join(parts)
+    return out or ("/" if rooted else ".")
+
+
+def _go_path_base(path: str) -> str:
+    if not path:
+        return "."
+    path = path.rstrip("/")
+    if not path:
+        return "/"
+    return path.rsplit("/", 1)[-1]
+
+
+def _go_path_dir(path: str) -> str:
+    head = path[:path.rfind("/") + 1]
+    return _go_path_clean(head)
+
+
+def _go_path_ext(path: str) -> str:
+    for i in range(len(path) - 1, -1, -1):
+        if path[i] == "/":
+            break
+        if path[i] == ".":
+            return path[i:]
+    return ""
+
+
+def _merge(dst: Any, *sources: Any, overwrite: bool = False) -> Any:
+    def into(target: dict[str, Any], src: dict[str, Any]) -> None:
+        for key, value in src.items():
+            if key in target and isinstance(target[key], dict) and isinstance(value, dict):
+                into(target[key], value)
+            elif key not in target or overwrite or not truthy(target[key]):
+                target[key] = value
+    for src in sources:
+        if isinstance(dst, dict) and isinstance(src, dict):
+            into(dst, src)
+    return dst
+
+
+def _dig(*args: Any) -> Any:
+    if len(args) < 3:
+        raise FunctionError("error calling dig: dig needs at least three arguments")
+    current, default, keys = args[-1], args[-2], [text(k) for k in args[:-2]]
+    for index, key in enumerate(keys):
+        if not isinstance(current, dict) or isinstance(current, StringMap):
+            raise FunctionError("error calling dig: interface conversion: not a map[string]interface {}")
+        if key not in current:
+            return default
+        current = current[key]
+        if index == len(keys) - 1:
+            return current
+    return default
+
+
+def _strval(value: Any) -> str:
+    return text(value) if value is not MISSING else "<nil>"
+
+
+def _random(alphabet: str) -> Callable[[Any], str]:
+    import secrets
+
+    def make(count: Any) -> str:
+        return "".join(secrets.choice(alphabet) for _ in range(int(count)))
+    return make
+
+
+def _uuid4() -> str:
+    import uuid
+    return str(uuid.uuid4())
+
+
+def _fail(message: Any) -> str:
+    raise FunctionError("error calling fail: (the template's message is not repeated here)")
+
+
+def _substr(start: Any, end: Any, value: Any) -> str:
+    raw, start, end = go_bytes(value), int(start), int(end)
+    if start < 0:
+        return go_string(raw[:end])
+    if end < 0 or end > len(raw):
+        return go_string(raw[start:])
+    return go_string(raw[start:end])
+
+
+def _abbrev(width: Any, value: Any) -> str:
+    width, value = int(width), text(value)
+    if width < 4 or len(value) <= width:
+        return value
+    return value[:width - 3] + "..."
+
+
+def _uniq(items: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+# an empty list gives Go's nil interface{}, which a template prints as <no value>
+_first, _must_first = _list_func("first", lambda items: items[0] if items else MISSING)
+_last, _must_last = _list_func("last", lambda items: items[-1] if items else MISSING)
+_rest, _must_rest = _list_func("rest", lambda items: items[1:])
+_initial, _must_initial = _list_func("initial", lambda items: items[:-1])
+_reverse, _must_reverse = _list_func("reverse", lambda items: items[::-1])
+_unique, _must_unique = _list_func("uniq", _uniq)
+_compact, _must_compact = _list_func("compact", lambda items: [i for i in items if truthy(i)])
+
+
+def _without(items: Any, *omit: Any) -> list[Any]:
+    return [i for i in _seq(items, "without") if i not in omit]
+
+
+def _has(needle: Any, haystack: Any) -> bool:
+    if haystack is None or haystack is MISSING:
+        return False
+    return needle in _seq(haystack, "has")
+
+
+def _until_step(start: Any, stop: Any, step: Any) -> list[int]:
+    start, stop, step = int(start), int(stop), int(step)
+    if stop < start:
+        return list(range(start, stop, step)) if step < 0 else []
+    return list(range(start, stop, step)) if step > 0 else []
+
+
+def _chunk(size: Any, items: Any) -> list[list[Any]]:
+    values, size = _seq(items, "chunk"), int(size)
+    return [values[i:i + size] for i in range(0, len(values), size)] if size > 0 else []
+
+
+def _slice(items: Any, *indexes: Any) -> list[Any]:
+    values = _seq(items, "slice")
+    start = int(indexes[0]) if indexes else 0
+    end = int(indexes[1]) if len(indexes) > 1 else len(values)
+    if not 0 <= start <= end <= len(values):
+        raise FunctionError("error calling slice: slice bounds out of range")
+    return values[start:end]
+
+
+def _round(value: Any, places: Any, *half: Any) -> float:
+    import math
+    boundary = _to_float(half[0]) if half else 0.5
+    number, scale = _to_float(value), 10 ** int(places)
+    digit = number * scale
+    fraction, _ = math.modf(digit)
+    rounded = math.ceil(digit) if fraction >= boundary else math.floor(digit)
+    return rounded / scale
+
+
+def _regex_find_all(pattern: Any, value: Any, n: Any, func: str = "regexFindAll") -> list[str]:
+    found = [m.group() for m in _regex(pattern, func).finditer(text(value))]
+    return found if int(n) < 0 else found[:int(n)]
+
+
+def _regex_find(pattern: Any, value: Any, func: str = "regexFind") -> str:
+    found = _regex(pattern, func).search(text(value))
+    return found.group() if found else ""
+
+
+def _regex_replace(pattern: Any, value: Any, repl: Any, func: str = "regexReplaceAll") -> str:
+    return _regex(pattern, func).sub(lambda m: _go_expand(text(repl), m), text(value))
+
+
+def _regex_replace_literal(pattern: Any, value: Any, repl: Any, func: str = "regexReplaceAllLiteral") -> str:
+    return _regex(pattern, func).sub(lambda m: text(repl), text(value))
+
+
+def _regex_split(pattern: Any, value: Any, n: Any, func: str = "regexSplit") -> list[str]:
+    return _go_split(_regex(pattern, func), text(value), int(n))
+
+
+def _regex_match(pattern: Any, value: Any) -> bool:
+    try:
+        return re.search(text(pattern), text(value)) is not None
+    except re.error:
+        return False
+
+
+def _deep_copy(value: Any) -> Any:
+    import copy
+    return copy.deepcopy(value)
+
+
+SPRIG_MORE: dict[str, Callable[..., Any]] = {
+    "hello": lambda: "Hello!",
+    # strings
+    "split": lambda sep, s: {f"_{i}": part for i, part in enumerate(text(s).split(text(sep)))},
+    "splitn": lambda sep, n, s: {f"_{i}": part for i, part in enumerate(
+        text(s).split(text(sep), int(n) - 1) if int(n) > 0 else [])},
+    "substr": _substr, "trimall": lambda cut, s: text(s).strip(text(cut)), "abbrev": _abbrev,
+    "plural": lambda one, many, count: text(one) if int(count) == 1 else text(many),
+    "initials": lambda s: "".join(w[0] for w in text(s).split()),
+    "toStrings": lambda items: [_strval(i) for i in _seq(items, "toStrings")],
+    "adler32sum": lambda s: str(__import__("zlib").adler32(go_bytes(s))),
+    # lists
+    "first": _first, "mustFirst": _must_first, "last": _last, "mustLast": _must_last, "rest": _rest,
+    "mustRest": _must_rest, "initial": _initial, "mustInitial": _must_initial, "reverse": _reverse,
+    "mustReverse": _must_reverse, "uniq": _unique, "mustUniq": _must_unique, "compact": _compact,
+    "mustCompact": _must_compact, "without": _without, "mustWithout": _without, "has": _has, "mustHas": _has,
+    "append": lambda items, v: [*_seq(items, "append"), v], "mustAppend": lambda items, v: [*_seq(items, "append"), v],
+    "push": lambda items, v: [*_seq(items, "push"), v],
+    "prepend": lambda items, v: [v, *_seq(items, "prepend")],
+    "mustPrepend": lambda items, v: [v, *_seq(items, "prepend")],
+    "concat": lambda *lists: [i for items in lists for i in _seq(items, "concat")],
+    "sortAlpha": lambda items: sorted(_strval(i) for i in (items if isinstance(items, list) else [items])),
+    "tuple": lambda *a: list(a), "chunk": _chunk, "mustChunk": _chunk, "slice": _slice, "mustSlice": _slice,
+    "until": lambda n: _until_step(0, n, 1 if int(n) >= 0 else -1), "untilStep": _until_step,
+    # dicts
+    "dig": _dig, "pick": lambda d, *ks: {k: d[k] for k in map(text, ks) if k in d},
+    "omit": lambda d, *ks: {k: v for k, v in d.items() if k not in {text(x) for x in ks}},
+    "set": lambda d, k, v: (d.__setitem__(text(k), v), d)[1], "unset": lambda d, k: (d.pop(text(k), None), d)[1],
+    "values": lambda d: list(d.values()), "pluck": lambda k, *ds: [d[text(k)] for d in ds if text(k) in d],
+    "merge": lambda dst, *src: _merge(dst, *src), "mustMerge": lambda dst, *src: _merge(dst, *src),
+    "mergeOverwrite": lambda dst, *src: _merge(dst, *src, overwrite=True),
+    "mustMergeOverwrite": lambda dst, *src: _merge(dst, *src, overwrite=True),
+    "deepCopy": _deep_copy, "mustDeepCopy": _deep_copy,
+    # numbers
+    "add1": lambda a: to_int64(a) + 1, "sub": lambda a, b: to_int64(a) - to_int64(b),
+    "mul": lambda a, *v: __import__("math").prod([to_int64(a), *map(to_int64, v)]),
+    "div": lambda a, b: _trunc_div(to_int64(a), to_int64(b)),
+    "mod": lambda a, b: to_int64(a) - to_int64(b) * _trunc_div(to_int64(a), to_int64(b)),
+    "max": lambda a, *v: max([to_int64(a), *map(to_int64, v)]),
+    "min": lambda a, *v: min([to_int64(a), *map(to_int64, v)]),
+    "int": to_int64, "int64": to_int64, "float64": _to_float,
+    "floor": lambda a: float(__import__("math").floor(_to_float(a))),
+    "ceil": lambda a: float(__import__("math").ceil(_to_float(a))), "round": _round,
+    "toDecimal": lambda v: _to_decimal(v),
+    # types
+    "kindOf": _kind, "typeOf": _type, "kindIs": lambda k, v: text(k) == _kind(v),
+    "typeIs": lambda t, v: text(t) == _type(v), "typeIsLike": lambda t, v: text(t) in (_type(v), "*" + _type(v)),
+    "deepEqual": lambda a, b: a == b and _type(a) == _type(b),
+    # regular expressions (Python's re: RE2 syntax is close for common patterns)
+    "regexMatch": _regex_match, "mustRegexMatch": lambda p, s: _regex(p, "mustRegexMatch").search(text(s)) is not None,
+    "regexFind": _regex_find, "mustRegexFind": lambda p, s: _regex_find(p, s, "mustRegexFind"),
+    "regexFindAll": _regex_find_all, "mustRegexFindAll": lambda p, s, n: _regex_find_all(p, s, n, "mustRegexFindAll"),
+    "regexReplaceAll": _regex_replace,
+    "mustRegexReplaceAll": lambda p, s, r: _regex_replace(p, s, r, "mustRegexReplaceAll"),
+    "regexReplaceAllLiteral": _regex_replace_literal,
+    "mustRegexReplaceAllLiteral": lambda p, s, r: _regex_replace_literal(p, s, r, "mustRegexReplaceAllLiteral"),
+    "regexSplit": _regex_split, "mustRegexSplit": lambda p, s, n: _regex_split(p, s, n, "mustRegexSplit"),
+    "regexQuoteMeta": lambda s: re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", text(s)),
+    # paths
+    "base": lambda p: _go_path_base(text(p)), "dir": lambda p: _go_path_dir(text(p)),
+    "ext": lambda p: _go_path_ext(text(p)), "clean": lambda p: _go_path_clean(text(p)),
+    "isAbs": lambda p: text(p).startswith("/"), "osBase": lambda p: _go_path_base(text(p)),
+    "osDir": lambda p: _go_path_dir(text(p)), "osExt": lambda p: _go_path_ext(text(p)),
+    "osClean": lambda p: _go_path_clean(text(p)), "osIsAbs": lambda p: text(p).startswith("/"),
+    # random values and failure
+    "randAlphaNum": _random("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+    "randAlpha": _random("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"),
+    "randNumeric": _random("0123456789"),
+    "randAscii": _random("".join(chr(c) for c in range(32, 127))), "uuidv4": _uuid4, "fail": _fail,
+}
+
+
+def _to_decimal(value: Any) -> int:
+    """Sprig's toDecimal: an octal string to int64 (0 when it does not parse)."""
+    try:
+        return int(text(value), 8)
+    except ValueError:
+        return 0
 
 
 ESO_EXTRAS: dict[str, Callable[..., Any]] = {
@@ -876,6 +1309,6 @@ ESO_EXTRAS: dict[str, Callable[..., Any]] = {
 
 _REMOVED = ("env", "expandenv", "getHostByName")
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    name: func for name, func in {**gotemplate.BUILTINS, **gotemplate.SPRIG, **SPRIG_FIXES, **ESO_EXTRAS}.items()
+    name: func for name, func in {**gotemplate.BUILTINS, **gotemplate.SPRIG, **SPRIG_MORE, **SPRIG_FIXES, **ESO_EXTRAS}.items()
     if name not in _REMOVED
 }

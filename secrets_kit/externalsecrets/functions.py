@@ -1285,6 +1285,37 @@ SPRIG_MORE: dict[str, Callable[..., Any]] = {
 }
 
 
+def _decimal_fold(op: str) -> Callable[..., float]:
+    """Sprig's addf/subf/mulf/divf/maxf/minf: shopspring decimal arithmetic on toFloat64 values."""
+    from decimal import Decimal, DivisionByZero, InvalidOperation
+
+    def fold(first: Any, *rest: Any) -> float:
+        total = Decimal(repr(_to_float(first)))
+        for value in rest:
+            number = Decimal(repr(_to_float(value)))
+            try:
+                total = {"add": total + number, "sub": total - number, "mul": total * number,
+                         "max": max(total, number), "min": min(total, number)}[op] if op != "div" else total / number
+            except (DivisionByZero, InvalidOperation):
+                raise FunctionError(f"error calling {op}f: decimal division by 0") from None
+        return float(total)
+    return fold
+
+
+def _rand_bytes(count: Any) -> str:
+    import secrets
+    return base64.b64encode(secrets.token_bytes(int(count))).decode()
+
+
+SPRIG_MORE.update({
+    "addf": _decimal_fold("add"), "subf": _decimal_fold("sub"), "mulf": _decimal_fold("mul"),
+    "divf": _decimal_fold("div"), "maxf": _decimal_fold("max"), "minf": _decimal_fold("min"),
+    "add1f": lambda a: _decimal_fold("add")(a, 1.0), "biggest": lambda a, *v: max([to_int64(a), *map(to_int64, v)]),
+    "all": lambda *v: all(truthy(x) for x in v), "any": lambda *v: any(truthy(x) for x in v),
+    "mustPush": lambda items, v: [*_seq(items, "mustPush"), v], "randBytes": _rand_bytes,
+})
+
+
 def _to_decimal(value: Any) -> int:
     """Sprig's toDecimal: an octal string to int64 (0 when it does not parse)."""
     try:

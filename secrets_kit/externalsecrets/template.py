@@ -13,7 +13,8 @@ What this module exposes (the sync engine calls these; the runtime reads the tem
     TemplateApplyError (a RenderError): message as ESO's applyTemplate error, never a value.
 
 `template` is `spec.target.template` as JSON (camelCase). `data` is the provider data keyed by secretKey.
-`existing` is the target Secret as read from the API (base64 `data`, `metadata.managedFields`) or None.
+`existing` is the target Secret as read from the API (base64 `data`, `metadata.managedFields`) or None
+(a `data` value already decoded to bytes is taken as is).
 `sources[(kind, name)]` holds a ConfigMap's `.data` (encoded to bytes) or a Secret's decoded `.data`,
 read in the ExternalSecret's namespace; a missing entry means the object does not exist.
 
@@ -309,8 +310,8 @@ def render(template: Mapping[str, Any] | None, data: Mapping[str, bytes], source
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in managed.annotations}
     secret_data: dict[str, bytes] = {}
     if creation_policy == "Merge":
-        secret_data = {k: base64.b64decode(v or "") for k, v in (existing.get("data") or {}).items()
-                       if k not in managed.data}
+        secret_data = {k: bytes(v) if isinstance(v, bytes | bytearray) else base64.b64decode(v or "")
+                       for k, v in (existing.get("data") or {}).items() if k not in managed.data}
     secret_type = existing.get("type") or None
     out = _Target(secret_data, labels, annotations)
     if template is None:

@@ -31,14 +31,17 @@ pkg/controllers/templating/parser.go), in this order:
 - every template runs with missingkey=error over a map[string]string of the provider data;
   KeysAndValues/literal output is YAML parsed into map[string]string.
 ESO v0.16.2 hard-codes "{{" "}}" in execute (its --template-left/right-delimiter flags are registered
-but unused); `delimiters` lets a caller honour the flags. Go's errors name line:column; this engine's
-do not. A KeysAndValues template is named by where it came from, not by its text as in Go.
+but unused); `delimiters` lets a caller honour the flags. Go's errors name line:column; ours
+give NAME:LINE only for an unknown function and NAME:LINE:COL only for a missing key (found by
+searching the template). A KeysAndValues template is named by its text, as in Go, except one from a
+Secret, named by where it came from.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +79,25 @@ class ManagedKeys:
 
 # --- the engine --------------------------------------------------------------------------------------
 
+class _MissingKey(TemplateError):
+    def __init__(self, field_source: str, key: str) -> None:
+        super().__init__(f'map has no entry for key "{key}"')
+        self.field_source, self.key = field_source, key
+
+
+def _position(source: str, token: str, *, column: bool) -> str:
+    """Go's NAME:LINE[:COL] context, from the first place `token` stands alone in the template (the
+    shared engine keeps no positions; the first occurrence is the failing one unless a branch skipped it)."""
+    found = re.search(r"(?<![\w.$])" + re.escape(token) + r"(?![\w])", source)
+    if found is None:
+        return ""
+    start = found.start() + (len(token.partition(".")[0]) if token.startswith("$") else 0)  # Go: at the field
+    before = source[:start]
+    line = before.count("\n") + 1
+    col = len(before.encode()) - (len(before[:before.rfind("\n") + 1].encode()) if "\n" in before else 0)
+    return f":{line}:{col}" if column else f":{line}"
+
+
 class _Strict(Execution):
     """text/template with Option("missingkey=error"): a missing map key stops the run."""
 
@@ -90,7 +112,7 @@ class _Strict(Execution):
         for part in [p for p in path.split(".") if p]:
             if isinstance(value, dict):
                 if part not in value:
-                    raise TemplateError(f'executing "{self.name}" at <{source}>: map has no entry for key "{part}"')
+                    raise _MissingKey(source, part)
                 value = value[part]
             elif value is MISSING:
                 return MISSING
@@ -131,7 +153,9 @@ def execute(name: str, source: str, data: Mapping[str, bytes], *, strict: bool =
     try:
         tree = parse_tree(_with_default_delimiters(source, *delimiters), FUNCTIONS)
     except TemplateError as ex:
-        raise TemplateError(f"unable to parse template at key {name}: template: {name}: {ex}") from None
+        undefined = re.fullmatch(r'function "(\w+)" not defined', str(ex))
+        where = _position(source, undefined.group(1), column=False) if undefined else ""
+        raise TemplateError(f"unable to parse template at key {name}: template: {name}{where}: {ex}") from None
     except RecursionError:
         raise TemplateError(f"unable to parse template at key {name}: template: {name}: nested too deeply") from None
     run = _Strict(values, FUNCTIONS) if strict else Execution(values, FUNCTIONS)
@@ -139,6 +163,10 @@ def execute(name: str, source: str, data: Mapping[str, bytes], *, strict: bool =
         run.name = name
     try:
         run.walk(tree, values)
+    except _MissingKey as ex:
+        where = _position(source, ex.field_source, column=True)
+        raise TemplateError(f"unable to execute template at key {name}: template: {name}{where}: executing "
+                            f'"{name}" at <{ex.field_source}>: {ex}') from None
     except TemplateError as ex:
         raise TemplateError(f"unable to execute template at key {name}: template: {name}: {ex}") from None
     except RecursionError:
@@ -156,7 +184,9 @@ def render_rewrite(template_text: str, key: str) -> str:
     try:
         tree = parse_tree(template_text, FUNCTIONS)
     except (TemplateError, RecursionError) as ex:
-        raise TemplateApplyError(f"unable to parse transform template: template: transform: {_why(ex)}") from None
+        undefined = re.fullmatch(r'function "(\w+)" not defined', _why(ex))
+        where = _position(template_text, undefined.group(1), column=False) if undefined else ""
+        raise TemplateApplyError(f"unable to parse transform template: template: transform{where}: {_why(ex)}") from None
     run = Execution(values, FUNCTIONS)
     try:
         run.walk(tree, values)
@@ -261,9 +291,9 @@ def _template_from(template: Mapping[str, Any], data: Mapping[str, bytes], sourc
                 try:
                     if scope == "Values":
                         _values({item_key: source}, data, target, out, delimiters)
-                    elif scope == "KeysAndValues":
-                        _keys_and_values(f"{label} {name} key {item_key}", source, data, target, out,
-                                         delimiters)
+                    elif scope == "KeysAndValues":  # Go names it by its text; a Secret's is not repeated
+                        _keys_and_values(source if kind == "ConfigMap" else f"{label} {name} key {item_key}",
+                                         source, data, target, out, delimiters)
                     else:
                         raise TemplateError(f"unknown scope '{scope}': expected 'Values' or 'KeysAndValues'")
                 except TemplateError as ex:
@@ -271,7 +301,7 @@ def _template_from(template: Mapping[str, Any], data: Mapping[str, bytes], sourc
         literal = entry.get("literal")
         if literal is not None:
             try:
-                _keys_and_values("literal", literal, data, target, out, delimiters)
+                _keys_and_values(literal, literal, data, target, out, delimiters)
             except TemplateError as ex:
                 raise TemplateApplyError(f"error fetching templateFrom data: {ex}") from None
 

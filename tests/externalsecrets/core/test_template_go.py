@@ -162,7 +162,11 @@ def py_execute(request: dict[str, Any]) -> dict[str, Any]:
     try:
         if request.get("delims"):
             for key, source in request["tpl"].items():
-                target.data[key] = eso_template.execute(key, source, request["data"], delimiters=tuple(request["delims"]))
+                try:
+                    target.data[key] = eso_template.execute(key, source, request["data"],
+                                                            delimiters=tuple(request["delims"]))
+                except TemplateError as ex:  # Go's text/template alone: without ESO's wrapping
+                    return {"data": {}, "err": str(ex).removeprefix(f"unable to execute template at key {key}: ")}
             return {"data": target.data, "err": ""}
         if request.get("rewrite"):
             renamed = {eso_template.render_rewrite(request["rewrite"], key).encode(): value
@@ -172,7 +176,7 @@ def py_execute(request: dict[str, Any]) -> dict[str, Any]:
             eso_template._values(request["tpl"], request["data"], "Data", target, ("{{", "}}"))
         else:
             for source in request["tpl"].values():
-                eso_template._keys_and_values("kv", source, request["data"], "Data", target, ("{{", "}}"))
+                eso_template._keys_and_values(source, source, request["data"], "Data", target, ("{{", "}}"))
     except (TemplateError, eso_template.TemplateApplyError) as ex:
         return {"data": target.data, "err": str(ex)}
     return {"data": target.data, "err": ""}
@@ -325,7 +329,8 @@ VALUES += [
     '{{ regexQuoteMeta "1.5+x" }}', '{{ regexFind "(" "x" }}',
     '{{ base "/a/b.txt" }} {{ dir "/a/b.txt" }} {{ ext "b.tar.gz" }} {{ clean "a//b/../c/" }} {{ isAbs "/x" }}',
     '{{ base "" }} {{ dir "x" }} {{ base "/" }}', '{{ randAlphaNum 12 | len }}', '{{ uuidv4 | len }}',
-    '{{ fail "stop" }}', '{{ $y := .yaml | fromYaml }}{{ typeOf $y.list }}{{ index $y.list 0 | typeOf }}',
+    '{{ fail "stop" }}', "line one\n  {{ .a }} {{ .absent }}", '{{ if .a }}\n{{ $j := .json | fromJson }}{{ $j.zz }}{{ end }}',
+    "{{ .a }}{{ nope2 }}", "{{ $.absent }}", "ü{{ .absent }}", '{{ $y := .yaml | fromYaml }}{{ typeOf $y.list }}{{ index $y.list 0 | typeOf }}',
 ]
 KEYS_AND_VALUES = [
     "{{ range $k, $v := . }}{{ if eq $k \"a\" \"b\" }}{{ $k }}-copy: {{ $v | quote }}\n{{ end }}{{ end }}",
@@ -340,9 +345,9 @@ def _differs(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
     """Same output, or both an error (Go's also name line:column; a missing key must be the same key)."""
     if bool(ours["err"]) != bool(theirs["err"]):
         return True
-    if theirs["err"]:
-        marker = "map has no entry for key"
-        return marker in theirs["err"] and theirs["err"].split(marker)[1] != ours["err"].split(marker)[-1]
+    if theirs["err"]:  # a missing key or an unknown function: the same text as Go's, position included
+        exact = ("map has no entry for key", "not defined")
+        return any(marker in theirs["err"] for marker in exact) and ours["err"] != theirs["err"]
     return bool(ours["data"] != theirs["data"])
 
 

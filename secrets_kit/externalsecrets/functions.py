@@ -591,25 +591,66 @@ def _plain_allowed(value: str) -> bool:
     return True
 
 
-def _double_quoted(value: str) -> str:
+def _double_quoted(value: str, column: int = 0, cont: int = 0, breaks: bool = False) -> str:
+    """libyaml's double-quoted scalar, folded at spaces past column 80 when `breaks`."""
     escapes = {"\0": "0", "\a": "a", "\b": "b", "\t": "t", "\n": "n", "\v": "v", "\f": "f", "\r": "r",
-               "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P"}
-    out = ['"']
-    for ch in value:
+               "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\u2028": "L", "\u2029": "P"}
+    out, col, spaces = ['"'], column + 1, False
+    for i, ch in enumerate(value):
         code = ord(ch)
-        if ch in escapes and (ch not in "\xa0" or False):
-            out.append("\\" + escapes[ch])
+        if ch == " ":
+            if breaks and not spaces and col > _YAML_WIDTH and 0 < i < len(value) - 1:
+                out.append("\n" + " " * cont)
+                col = cont
+                if value[i + 1] == " ":
+                    out.append("\\")
+                    col += 1
+            else:
+                out.append(ch)
+                col += 1
+            spaces = True
+            continue
+        spaces = False
+        if ch in escapes:
+            piece = "\\" + escapes[ch]
         elif not _printable(ch) or code == 0xFEFF:
-            out.append(f"\\x{code:02X}" if code <= 0xFF else f"\\u{code:04X}" if code <= 0xFFFF
-                       else f"\\U{code:08X}")
+            piece = (f"\\x{code:02X}" if code <= 0xFF else f"\\u{code:04X}" if code <= 0xFFFF
+                     else f"\\U{code:08X}")
         else:
-            out.append(ch)
+            piece = ch
+        out.append(piece)
+        col += len(piece)
     out.append('"')
     return "".join(out)
 
 
-def _yaml_string(value: str, indent: int, is_key: bool) -> str:
+_YAML_WIDTH = 80
+
+
+def _fold(value: str, column: int, cont: int, quoted: bool) -> str:
+    """libyaml's plain / single-quoted writers: a space past column 80 becomes a line break."""
+    out, col, spaces = [], column + (1 if quoted else 0), False
+    for i, ch in enumerate(value):
+        if ch == " ":
+            following = value[i + 1] if i + 1 < len(value) else ""
+            edge_ok = not quoted or 0 < i < len(value) - 1
+            if not spaces and col > _YAML_WIDTH and following != " " and edge_ok:
+                out.append("\n" + " " * cont)
+                col = cont
+            else:
+                out.append(ch)
+                col += 1
+            spaces = True
+        else:
+            out.append(ch)
+            col += 1
+            spaces = False
+    return "".join(out)
+
+
+def _yaml_string(value: str, indent: int, is_key: bool, column: int = 0) -> str:
     plain = _resolves_to_string(value)
+    cont = indent + 2 if not is_key else indent
     if "\n" in value and not is_key and all(_printable(ch) for ch in value) and not value.startswith(" "):
         trailing = len(value) - len(value.rstrip("\n"))
         chomp = "-" if trailing == 0 else "" if trailing == 1 else "+"
@@ -618,10 +659,11 @@ def _yaml_string(value: str, indent: int, is_key: bool) -> str:
         lines = "\n".join(pad + line if line else "" for line in body.split("\n"))
         return f"|{chomp}\n{lines}"
     if plain and _plain_allowed(value):
-        return value
+        return value if is_key else _fold(value, column, cont, quoted=False)
     if not plain or "\n" in value or any(not _printable(ch) for ch in value):
-        return _double_quoted(value)
-    return "'" + value.replace("'", "''") + "'"
+        return _double_quoted(value, column, cont, breaks=not is_key)
+    quoted = value.replace("'", "''")
+    return "'" + (quoted if is_key else _fold(quoted, column, cont, quoted=True)) + "'"
 
 
 def _go_yaml_key_less(a: str, b: str) -> int:
@@ -673,7 +715,7 @@ def _yaml_node(value: Any, indent: int) -> list[str]:
                 lines.append(head)
                 lines.extend(_yaml_node(child, indent))
             else:
-                lines.append(head + " " + _yaml_scalar(child, indent))
+                lines.append(head + " " + _yaml_scalar(child, indent, len(head) + 1))
         return lines
     if isinstance(value, list) and value:
         lines = []
@@ -683,12 +725,12 @@ def _yaml_node(value: Any, indent: int) -> list[str]:
                 lines.append(pad + "- " + inner[0][indent + 2:])
                 lines.extend(inner[1:])
             else:
-                lines.append(pad + "- " + _yaml_scalar(item, indent))
+                lines.append(pad + "- " + _yaml_scalar(item, indent, indent + 2))
         return lines
-    return [pad + _yaml_scalar(value, indent)]
+    return [pad + _yaml_scalar(value, indent, indent)]
 
 
-def _yaml_scalar(value: Any, indent: int) -> str:
+def _yaml_scalar(value: Any, indent: int, column: int = 0) -> str:
     if value is None:
         return "null"
     if value is True or value is False:
@@ -701,7 +743,7 @@ def _yaml_scalar(value: Any, indent: int) -> str:
         return "{}"
     if isinstance(value, list):
         return "[]"
-    return _yaml_string(text(value), indent, False)
+    return _yaml_string(text(value), indent, False, column)
 
 
 def _go_float64_g(value: float) -> str:

@@ -260,7 +260,7 @@ def material() -> dict[str, bytes]:
     return {"a": b"1", "b": b"two", "user": b"admin", "pass": b"p@ss&<x>", "with-dash": b"dashed",
             "json": b'{"k":"v","n":[1,2.5,true],"m":{"z":1,"a":"b"},"s":"l1\\nl2"}',
             "yaml": b"k: v\nlist:\n- 1\n- two\nnested:\n  x: y\n", "bin": bytes(range(256)),
-            "bad64": b"abc$", "multi": b"line1\nline2", **_chain(), **_jwks()}
+            "bad64": b"abc$", "multi": b"line1\nline2", "long": b"word " * 30 + b"end", **_chain(), **_jwks()}
 
 
 VALUES = [

@@ -1344,6 +1344,24 @@ def _decimal_fold(op: str) -> Callable[..., float]:
     return fold
 
 
+def _bcrypt(value: Any) -> str:
+    """Sprig's bcrypt: golang.org/x/crypto/bcrypt at its default cost 10, `$2a$` form; failures as text."""
+    try:
+        import bcrypt
+    except ImportError:
+        raise FunctionError("error calling bcrypt: the Python package 'bcrypt' is not installed") from None
+    secret = go_bytes(value)
+    if len(secret) > 72:
+        return "failed to encrypt string with bcrypt: bcrypt: password length exceeds 72 bytes"
+    return bytes(bcrypt.hashpw(secret, bcrypt.gensalt(rounds=10, prefix=b"2a"))).decode()
+
+
+def _htpasswd(username: Any, password: Any) -> str:
+    if ":" in text(username):
+        return f"invalid username: {text(username)}"
+    return f"{text(username)}:{_bcrypt(password)}"
+
+
 def _rand_bytes(count: Any) -> str:
     import secrets
     return base64.b64encode(secrets.token_bytes(int(count))).decode()
@@ -1355,6 +1373,7 @@ SPRIG_MORE.update({
     "add1f": lambda a: _decimal_fold("add")(a, 1.0), "biggest": lambda a, *v: max([to_int64(a), *map(to_int64, v)]),
     "all": lambda *v: all(truthy(x) for x in v), "any": lambda *v: any(truthy(x) for x in v),
     "mustPush": lambda items, v: [*_seq(items, "mustPush"), v], "randBytes": _rand_bytes,
+    "bcrypt": _bcrypt, "htpasswd": _htpasswd,
 })
 
 

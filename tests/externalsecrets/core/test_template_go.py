@@ -423,10 +423,10 @@ def test_rewrite_transform_matches_eso(eso_template_bin: Path) -> None:
 # ESO's functions we do not have: dates, generators of keys and certificates, semver, case conversions,
 # text wrapping, URLs, bcrypt/htpasswd, AES, derivePassword, seq, ... (getHostByName on purpose).
 NOT_IMPLEMENTED = {
-    "abbrevboth", "ago", "bcrypt", "buildCustomCert", "camelcase", "date", "dateInZone", "dateModify",
+    "abbrevboth", "ago", "buildCustomCert", "camelcase", "date", "dateInZone", "dateModify",
     "date_in_zone", "date_modify", "decryptAES", "derivePassword", "duration", "durationRound", "encryptAES",
     "genCA", "genCAWithKey", "genPrivateKey", "genSelfSignedCert", "genSelfSignedCertWithKey", "genSignedCert",
-    "genSignedCertWithKey", "getHostByName", "htmlDate", "htmlDateInZone", "htpasswd", "kebabcase",
+    "genSignedCertWithKey", "getHostByName", "htmlDate", "htmlDateInZone", "kebabcase",
     "mustDateModify", "mustToDate", "must_date_modify", "now", "randInt", "semver", "semverCompare", "seq",
     "shuffle", "snakecase", "swapcase", "toDate", "unixEpoch", "untitle", "urlJoin", "urlParse", "wrap",
     "wrapWith",
@@ -442,6 +442,21 @@ def test_function_names_match_eso(eso_template_bin: Path) -> None:
                 "ge", "urlquery", "html", "js", "call", "slice"}
     assert set(FUNCTIONS) - eso_names - builtins == set()
     assert eso_names - set(FUNCTIONS) == NOT_IMPLEMENTED & eso_names
+
+
+def test_bcrypt_and_htpasswd_like_eso(eso_template_bin: Path, material: dict[str, bytes]) -> None:
+    """Salts are random: each side's hash has the same form and verifies the password."""
+    bcrypt = pytest.importorskip("bcrypt", reason="bcrypt/htpasswd need the Python package 'bcrypt'")
+    request = {"tpl": {"h": '{{ htpasswd "admin" .pass }}', "b": "{{ bcrypt .pass }}",
+                       "long": '{{ repeat 80 "x" | bcrypt }}', "bad": '{{ htpasswd "a:b" .pass }}'},
+               "data": material, "scope": "Values"}
+    theirs, ours = go_execute(eso_template_bin, [request])[0], py_execute(request)
+    assert not theirs["err"] and not ours["err"]
+    for side in (theirs["data"], ours["data"]):
+        user, _, hashed = side["h"].partition(b":")
+        assert user == b"admin" and hashed[:7] == side["b"][:7] == b"$2a$10$"
+        assert bcrypt.checkpw(material["pass"], hashed) and bcrypt.checkpw(material["pass"], side["b"])
+    assert ours["data"]["long"] == theirs["data"]["long"] and ours["data"]["bad"] == theirs["data"]["bad"]
 
 
 def test_our_pkcs12_reads_in_eso_and_theirs_in_ours(eso_template_bin: Path, material: dict[str, bytes]) -> None:

@@ -1362,6 +1362,54 @@ def _htpasswd(username: Any, password: Any) -> str:
     return f"{text(username)}:{_bcrypt(password)}"
 
 
+def _swapcase(value: Any) -> str:
+    """goutils.SwapCase: upper and title case to lower; lower to upper, or title case after whitespace."""
+    out, whitespace = [], True
+    for ch in text(value):
+        if ch.isupper() or ch.istitle():
+            out.append(ch.lower())
+            whitespace = False
+        elif ch.islower():
+            out.append(ch.title() if whitespace else ch.upper())
+            whitespace = False
+        else:
+            out.append(ch)
+            whitespace = ch.isspace()
+    return "".join(out)
+
+
+def _untitle(value: Any) -> str:
+    """goutils.Uncapitalize: the first letter of each whitespace-separated word to lower case."""
+    out, next_word = [], True
+    for ch in text(value):
+        if ch.isspace():
+            next_word = True
+            out.append(ch)
+        elif next_word:
+            out.append(ch.lower())
+            next_word = False
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _url_parse(value: Any) -> dict[str, Any]:
+    """Sprig's urlParse (net/url.Parse) for hierarchical URLs: scheme, host, hostname, path, query, ..."""
+    from urllib.parse import unquote, urlsplit
+    try:
+        parts = urlsplit(text(value))
+    except ValueError:
+        raise FunctionError("error calling urlParse: unable to parse url") from None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    hostname = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0] \
+        if host.count(":") == 1 else host
+    opaque, path = "", unquote(parts.path)
+    if parts.scheme and not parts.netloc and not text(value)[len(parts.scheme) + 1:].startswith("/"):
+        opaque, path = parts.path, ""
+    return {"scheme": parts.scheme.lower(), "host": host, "hostname": hostname, "path": path, "query": parts.query,
+            "opaque": opaque, "fragment": unquote(parts.fragment), "userinfo": userinfo}
+
+
 def _rand_bytes(count: Any) -> str:
     import secrets
     return base64.b64encode(secrets.token_bytes(int(count))).decode()
@@ -1373,7 +1421,7 @@ SPRIG_MORE.update({
     "add1f": lambda a: _decimal_fold("add")(a, 1.0), "biggest": lambda a, *v: max([to_int64(a), *map(to_int64, v)]),
     "all": lambda *v: all(truthy(x) for x in v), "any": lambda *v: any(truthy(x) for x in v),
     "mustPush": lambda items, v: [*_seq(items, "mustPush"), v], "randBytes": _rand_bytes,
-    "bcrypt": _bcrypt, "htpasswd": _htpasswd,
+    "bcrypt": _bcrypt, "htpasswd": _htpasswd, "swapcase": _swapcase, "untitle": _untitle, "urlParse": _url_parse,
 })
 
 

@@ -1425,6 +1425,168 @@ SPRIG_MORE.update({
 })
 
 
+# --- huandu/xstrings v1.5.0 (ESO's build): snakecase, kebabcase, camelcase (lower camel case) --------
+
+_INVALID, _NUMBER, _UPPER, _ALPHA, _CONNECTOR, _PUNCT, _OTHER = range(7)
+
+
+def _is_connector(ch: str) -> bool:
+    return ch in "-_" or ch.isspace()
+
+
+def _is_alphabet(ch: str) -> bool:
+    if not ch.isalpha():
+        return False
+    code = ord(ch)
+    return code < 0x2E80 or not (0x2E80 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or code >= 0x20000)
+
+
+def _is_punct(ch: str) -> bool:
+    import unicodedata
+    return unicodedata.category(ch).startswith("P")
+
+
+def _is_number(ch: str) -> bool:
+    import unicodedata
+    return unicodedata.category(ch).startswith("N")
+
+
+def _next_word(s: str) -> tuple[int, str, str]:
+    if not s:
+        return _INVALID, "", ""
+    first, i = s[0], 1
+    if _is_connector(first):
+        kind = _CONNECTOR
+        while i < len(s) and _is_connector(s[i]):
+            i += 1
+    elif _is_punct(first):
+        kind = _PUNCT
+        while i < len(s) and _is_punct(s[i]):
+            i += 1
+    elif first.isupper():
+        kind = _UPPER
+        if i < len(s):
+            if s[i].isupper():
+                while i < len(s) and s[i].isupper():
+                    i += 1
+                if i < len(s) and _is_alphabet(s[i]):
+                    i -= 1  # "HTTPStatus": "HTTP" then "Status"
+            elif _is_alphabet(s[i]):
+                while i < len(s) and _is_alphabet(s[i]) and not s[i].isupper():
+                    i += 1
+    elif _is_alphabet(first):
+        kind = _ALPHA
+        while i < len(s) and _is_alphabet(s[i]) and not s[i].isupper():
+            i += 1
+    elif _is_number(first):
+        kind = _NUMBER
+        while i < len(s) and _is_number(s[i]):
+            i += 1
+    else:
+        kind = _OTHER
+        while i < len(s) and not (_is_connector(s[i]) or _is_alphabet(s[i]) or _is_number(s[i]) or _is_punct(s[i])):
+            i += 1
+    return kind, s[:i], s[i:]
+
+
+def _to_lower(buf: list[str], kind: int, word: str, connector: str) -> None:
+    if kind not in (_UPPER, _CONNECTOR):
+        buf.append(word)
+        return
+    for ch in word:
+        buf.append(connector if _is_connector(ch) else ch.lower() if ch.isupper() else ch)
+
+
+def _camel_to_lower(value: Any, connector: str) -> str:
+    s = text(value)
+    if not s:
+        return ""
+    buf: list[str] = []
+    kind, word, rest = _next_word(s)
+    while rest:
+        if kind != _CONNECTOR:
+            _to_lower(buf, kind, word, connector)
+        prev, last = kind, word
+        kind, word, rest = _next_word(rest)
+        if prev == _NUMBER:
+            while kind in (_ALPHA, _NUMBER):
+                _to_lower(buf, kind, word, connector)
+                kind, word, rest = _next_word(rest)
+            if kind not in (_INVALID, _PUNCT, _CONNECTOR):
+                buf.append(connector)
+        elif prev == _CONNECTOR:
+            _to_lower(buf, prev, last, connector)
+        elif prev == _PUNCT:
+            pass
+        else:
+            if kind != _NUMBER:
+                if kind not in (_CONNECTOR, _PUNCT):
+                    buf.append(connector)
+                continue
+            if not rest:
+                continue
+            number = word
+            kind, word, rest = _next_word(rest)
+            if kind != _ALPHA:
+                _to_lower(buf, _NUMBER, number, connector)
+                if kind not in (_CONNECTOR, _PUNCT):
+                    buf.append(connector)
+                continue
+            buf.append(connector)
+            _to_lower(buf, _NUMBER, number, connector)
+            while kind in (_ALPHA, _NUMBER):
+                _to_lower(buf, kind, word, connector)
+                kind, word, rest = _next_word(rest)
+            if kind not in (_INVALID, _CONNECTOR, _PUNCT):
+                buf.append(connector)
+    _to_lower(buf, kind, word, connector)
+    return "".join(buf)
+
+
+def _camelcase(value: Any) -> str:
+    """xstrings.ToCamelCase (v1.5: lower camel case)."""
+    s = text(value)
+    if not s:
+        return ""
+    buf: list[str] = []
+    i, first_upper, r0 = 0, False, ""
+    while i < len(s):
+        r0 = s[i]
+        i += 1
+        if not _is_connector(r0):
+            first_upper = r0.isupper()
+            r0 = r0.lower()
+            break
+        buf.append(r0)
+    if i >= len(s):  # one rune left (or only connectors: Go writes the last one twice)
+        buf.append(r0)
+        return "".join(buf)
+    while i < len(s):
+        r1, r0 = r0, s[i]
+        i += 1
+        if _is_connector(r0) and _is_connector(r1):
+            buf.append(r1)
+            continue
+        if _is_connector(r1):
+            first_upper = r0.isupper()
+            r0 = r0.upper()
+        else:
+            if first_upper:
+                if r0.isupper():
+                    r0 = r0.lower()
+                else:
+                    first_upper = False
+            buf.append(r1)
+    if first_upper:
+        r0 = r0.lower()
+    buf.append(r0)
+    return "".join(buf)
+
+
+SPRIG_MORE.update({"snakecase": lambda v: _camel_to_lower(v, "_"), "kebabcase": lambda v: _camel_to_lower(v, "-"),
+                   "camelcase": _camelcase})
+
+
 def _to_decimal(value: Any) -> int:
     """Sprig's toDecimal: an octal string to int64 (0 when it does not parse)."""
     try:

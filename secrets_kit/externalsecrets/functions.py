@@ -8,6 +8,14 @@ rsaDecrypt, pemTruststoreToPKCS12 or hexdec (later releases add them), so a temp
 to parse, as in ESO. getHostByName is left out on purpose (ESO keeps it; a template must not make the
 operator resolve names): a template using it fails to parse here.
 
+FUNCTIONS = Go's built-ins + the shared Sprig table + SPRIG_MORE (Sprig functions the shared table lacks)
++ SPRIG_FIXES (Sprig functions redone for Go's byte strings, Go's JSON and float64 numbers) + ESO_EXTRAS.
+Not implemented (a template using one fails to parse, listed in tests as NOT_IMPLEMENTED): dates
+(now, date, toDate, ago, duration...), generated keys and certificates (genPrivateKey, genCA...),
+encryptAES/decryptAES, derivePassword, semver, seq, shuffle, randInt, wrap/wrapWith, abbrevboth,
+urlJoin. bcrypt/htpasswd need the optional Python package `bcrypt`. Regular expressions use Python's
+`re` (RE2's syntax agrees for common patterns).
+
 Go strings are bytes: a value that is not UTF-8 (a pkcs12 file after b64dec) travels through the
 engine as a str with surrogate escapes (`go_bytes`/`go_string`), so binary survives b64dec |
 pkcs12key and the final encode. Errors name the function and the failure, never an argument.

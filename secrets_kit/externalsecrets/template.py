@@ -229,10 +229,13 @@ class _Target:
         self.data, self.labels, self.annotations = data, labels, annotations
 
     def apply(self, key: str, value: bytes, target: str) -> None:
+        # A label or annotation is JSON text on the wire: bytes that are not UTF-8 become U+FFFD, as
+        # Go's encoding/json writes them. A data key with surrogate escapes gets the same treatment.
+        key = go_bytes(key).decode("utf-8", "replace")
         if target == "Annotations":
-            self.annotations[key] = go_string(value)
+            self.annotations[key] = value.decode("utf-8", "replace")
         elif target == "Labels":
-            self.labels[key] = go_string(value)
+            self.labels[key] = value.decode("utf-8", "replace")
         elif target == "Data":
             self.data[key] = value
 

@@ -131,6 +131,12 @@ def test_binary_values_survive() -> None:
     assert out.data == {"copy": raw, "round": raw}
 
 
+def test_binary_in_metadata_becomes_replacement_characters() -> None:
+    out = render({"metadata": {"annotations": {"a": "{{ .bin }}"}}, "data": {"k": "x"}}, {"bin": b"ok\xff"}, {},
+                 es_name="es")
+    assert out.annotations == {"a": "ok\ufffd"}
+
+
 def test_managed_keys_reads_only_this_es_manager() -> None:
     secret = {"metadata": {"managedFields": [
         {"manager": "externalsecrets.external-secrets.io/es", "fieldsV1": json.dumps(

@@ -12,8 +12,7 @@ FUNCTIONS = Go's built-ins + the shared Sprig table + SPRIG_MORE (Sprig function
 + SPRIG_FIXES (Sprig functions redone for Go's byte strings, Go's JSON and float64 numbers) + ESO_EXTRAS.
 Not implemented (a template using one fails to parse, listed in tests as NOT_IMPLEMENTED): dates
 (now, date, toDate, ago, duration...), generated keys and certificates (genPrivateKey, genCA...),
-encryptAES/decryptAES, derivePassword, semver, seq, shuffle, randInt, wrap/wrapWith, abbrevboth,
-urlJoin. bcrypt/htpasswd need the optional Python package `bcrypt`. Regular expressions use Python's
+encryptAES/decryptAES, derivePassword, semver. bcrypt/htpasswd need the optional Python package `bcrypt`. Regular expressions use Python's
 `re` (RE2's syntax agrees for common patterns).
 
 Go strings are bytes: a value that is not UTF-8 (a pkcs12 file after b64dec) travels through the
@@ -1593,6 +1592,135 @@ def _camelcase(value: Any) -> str:
 
 SPRIG_MORE.update({"snakecase": lambda v: _camel_to_lower(v, "_"), "kebabcase": lambda v: _camel_to_lower(v, "-"),
                    "camelcase": _camelcase})
+
+
+def _wrap_custom(value: str, width: int, newline: str, long_words: bool) -> str:
+    """goutils.WrapCustom (byte offsets, as Go)."""
+    if not value:
+        return ""
+    newline = newline or "\n"
+    width = max(width, 1)
+    out, offset, total = [], 0, len(value)
+    while total - offset > width:
+        if value[offset] == " ":
+            offset += 1
+            continue
+        end = width + offset + 1
+        space = value[offset:end].rfind(" ") + offset
+        if space >= offset:
+            out.append(value[offset:space] + newline)
+            offset = space + 1
+        elif long_words:
+            out.append(value[offset:width + offset] + newline)
+            offset += width
+        else:
+            index = value[width + offset:].find(" ")
+            if index == -1:
+                out.append(value[offset:])
+                offset = total
+            else:
+                space = index + width + offset
+                out.append(value[offset:space] + newline)
+                offset = space + 1
+    out.append(value[offset:])
+    return "".join(out)
+
+
+def _abbrev_full(value: str, offset: int, width: int) -> str:
+    """goutils.AbbreviateFull ("" on its errors, as Sprig ignores them)."""
+    if not value:
+        return ""
+    if width < 4:
+        return ""
+    if len(value) <= width:
+        return value
+    offset = min(offset, len(value))
+    if len(value) - offset < width - 3:
+        offset = len(value) - (width - 3)
+    if offset <= 4:
+        return value[:width - 3] + "..."
+    if width < 7:
+        return ""
+    if offset + width - 3 < len(value):
+        return "..." + _abbrev(width - 3, value[offset:])
+    return "..." + value[len(value) - (width - 3):]
+
+
+def _sprig_seq(*params: Any) -> str:
+    """Sprig's seq: numbers joined by spaces, like GNU seq."""
+    numbers = [int(p) for p in params]
+    if len(numbers) == 1:
+        start, end = 1, numbers[0]
+        step = -1 if end < start else 1
+        return " ".join(map(str, _until_step(start, end + step, step)))
+    if len(numbers) == 2:
+        start, end = numbers
+        step = -1 if end < start else 1
+        return " ".join(map(str, _until_step(start, end + step, step)))
+    if len(numbers) == 3:
+        start, step, end = numbers
+        increment = 1
+        if end < start:
+            increment = -1
+            if step > 0:
+                return ""
+        return " ".join(map(str, _until_step(start, end + increment, step)))
+    return ""
+
+
+def _url_join(parts: Any) -> str:
+    """Sprig's urlJoin: net/url.URL{...}.String() for the common fields."""
+    from urllib.parse import quote
+    if not isinstance(parts, dict):
+        raise FunctionError("error calling urlJoin: not a dict")
+    get = {k: text(parts.get(k, "")) for k in ("scheme", "host", "path", "query", "opaque", "fragment", "userinfo")}
+    out = []
+    if get["scheme"]:
+        out.append(get["scheme"] + ":")
+    if get["opaque"]:
+        out.append(get["opaque"])
+    else:
+        if get["scheme"] or get["host"] or get["userinfo"]:
+            if get["host"] or get["path"] or get["userinfo"]:
+                out.append("//")
+            if get["userinfo"]:
+                out.append(get["userinfo"] + "@")
+            out.append(get["host"])
+        path = quote(get["path"], safe="/:@!$&'()*+,;=-._~")
+        if path and not path.startswith("/") and get["host"]:
+            out.append("/")
+        out.append(path)
+    if get["query"]:
+        out.append("?" + get["query"])
+    if get["fragment"]:
+        out.append("#" + quote(get["fragment"], safe="/:@!$&'()*+,;=-._~?"))
+    return "".join(out)
+
+
+def _rand_int(low: Any, high: Any) -> int:
+    import secrets
+    low, high = int(low), int(high)
+    if high <= low:
+        raise FunctionError("error calling randInt: invalid argument to Intn")
+    return low + secrets.randbelow(high - low)
+
+
+def _shuffle(value: Any) -> str:
+    import secrets
+    chars = list(text(value))
+    for i in range(len(chars) - 1, 0, -1):
+        j = secrets.randbelow(i + 1)
+        chars[i], chars[j] = chars[j], chars[i]
+    return "".join(chars)
+
+
+SPRIG_MORE.update({
+    "wrap": lambda width, s: _wrap_custom(text(s), int(width), "", False),
+    "wrapWith": lambda width, sep, s: _wrap_custom(text(s), int(width), text(sep), True),
+    "abbrevboth": lambda left, right, s: text(s) if int(right) < 4 or (int(left) > 0 and int(right) < 7)
+    else _abbrev_full(text(s), int(left), int(right)),
+    "seq": _sprig_seq, "urlJoin": _url_join, "randInt": _rand_int, "shuffle": _shuffle,
+})
 
 
 def _to_decimal(value: Any) -> int:

@@ -325,7 +325,14 @@ VALUES += [
     '{{ list | rest }}', '{{ list | initial }}', '{{ list | last }}', '{{ addf 1.1 2.2 }}', '{{ subf 1 0.3 }}',
     '{{ mulf 1.5 3 }}', '{{ divf 10 4 }}', '{{ maxf 1 2.5 }}', '{{ minf 1 2.5 }}', '{{ add1f 1.5 }}', '{{ divf 1 0 }}',
     '{{ biggest 1 7 3 }}', '{{ all 1 "a" }}-{{ all 1 "" }}', '{{ any 0 "" }}-{{ any 0 "x" }}',
-    '{{ mustPush (list 1) 2 | toJson }}',
+    '{{ mustPush (list 1) 2 | toJson }}', '{{ wrap 10 "the quick brown fox jumps over the lazy dog" }}',
+    '{{ wrap 3 "averyveryverylongword and more" }}', '{{ wrapWith 5 "\n\t" "Hello World loooooong" }}',
+    '{{ abbrevboth 5 10 "1234 5678 9123 4567" }}', '{{ abbrevboth 0 8 "abcdefghijkl" }}', '{{ abbrevboth 2 5 "abc" }}',
+    '{{ seq 5 }}', '{{ seq 3 1 }}', '{{ seq 0 2 10 }}', '{{ seq 10 -3 1 }}', '{{ seq 1 2 0 }}', '{{ seq }}',
+    '{{ urlJoin (dict "scheme" "https" "host" "h:1" "path" "/a b" "query" "x=1" "fragment" "f") }}',
+    '{{ urlJoin (dict "scheme" "mailto" "opaque" "me@x") }}', '{{ urlJoin (dict "host" "h" "path" "p") }}',
+    '{{ urlJoin (dict "scheme" "https" "host" "h" "userinfo" "u:p") }}',
+    '{{ $r := randInt 3 5 }}{{ or (eq $r 3) (eq $r 4) }}', '{{ shuffle "abc" | len }}',
     '{{ "HTTPStatusCode" | snakecase }}', '{{ "HTTPStatusCode" | kebabcase }}', '{{ "HTTPStatusCode" | camelcase }}',
     '{{ "some words" | snakecase }}', '{{ "some words" | kebabcase }}', '{{ "some words" | camelcase }}',
     '{{ "GOLANG_IS_GREAT" | snakecase }}', '{{ "GOLANG_IS_GREAT" | kebabcase }}', '{{ "GOLANG_IS_GREAT" | camelcase }}',
@@ -448,13 +455,13 @@ def test_rewrite_transform_matches_eso(eso_template_bin: Path) -> None:
 # ESO's functions we do not have: dates, generators of keys and certificates, semver, case conversions,
 # text wrapping, URLs, bcrypt/htpasswd, AES, derivePassword, seq, ... (getHostByName on purpose).
 NOT_IMPLEMENTED = {
-    "abbrevboth", "ago", "buildCustomCert", "date", "dateInZone", "dateModify",
+    "ago", "buildCustomCert", "date", "dateInZone", "dateModify",
     "date_in_zone", "date_modify", "decryptAES", "derivePassword", "duration", "durationRound", "encryptAES",
     "genCA", "genCAWithKey", "genPrivateKey", "genSelfSignedCert", "genSelfSignedCertWithKey", "genSignedCert",
     "genSignedCertWithKey", "getHostByName", "htmlDate", "htmlDateInZone",
-    "mustDateModify", "mustToDate", "must_date_modify", "now", "randInt", "semver", "semverCompare", "seq",
-    "shuffle", "toDate", "unixEpoch", "urlJoin", "wrap",
-    "wrapWith",
+    "mustDateModify", "mustToDate", "must_date_modify", "now", "semver", "semverCompare",
+    "toDate", "unixEpoch",
+
 }
 
 

@@ -7,6 +7,8 @@ What this module exposes (the sync engine calls these; the runtime reads the tem
            es_annotations: Mapping[str, str] | None = None, existing: Mapping | None = None,
            creation_policy: str = "Owner", delimiters: tuple[str, str] = ("{{", "}}")) -> Rendered
     render_rewrite(template_text: str, key: str) -> str          # dataFrom rewrite[].transform
+    execute(name: str, source: str, data: Mapping[str, bytes], *, strict: bool = True,
+            delimiters: tuple[str, str] = ("{{", "}}")) -> bytes   # one template, as ESO's execute
     template_sources(template: Mapping | None) -> set[tuple[str, str]]   # ("ConfigMap"|"Secret", name)
     managed_keys(secret: Mapping | None, es_name: str) -> ManagedKeys
     Rendered(data: dict[str, bytes], labels: dict[str, str], annotations: dict[str, str], type: str | None)

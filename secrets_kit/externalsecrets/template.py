@@ -42,6 +42,7 @@ Secret, named by where it came from.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -148,12 +149,18 @@ def _with_default_delimiters(source: str, left: str, right: str) -> str:
         pos = end + len(right)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(source: str) -> list[Any]:
+    """Parse trees are never changed by a run: 1,000 ExternalSecrets sharing templates parse each once."""
+    return parse_tree(source, FUNCTIONS)
+
+
 def execute(name: str, source: str, data: Mapping[str, bytes], *, strict: bool = True,
             delimiters: tuple[str, str] = DEFAULT_DELIMITERS) -> bytes:
     """One template over `data` as ESO's execute does; errors as `template: NAME: ...`."""
     values = StringMap({key: go_string(bytes(value)) for key, value in data.items()})
     try:
-        tree = parse_tree(_with_default_delimiters(source, *delimiters), FUNCTIONS)
+        tree = _parsed(_with_default_delimiters(source, *delimiters))
     except TemplateError as ex:
         undefined = re.fullmatch(r'function "(\w+)" not defined', str(ex))
         where = _position(source, undefined.group(1), column=False) if undefined else ""
@@ -184,7 +191,7 @@ def render_rewrite(template_text: str, key: str) -> str:
     """
     values = StringMap({"value": key})
     try:
-        tree = parse_tree(template_text, FUNCTIONS)
+        tree = _parsed(template_text)
     except (TemplateError, RecursionError) as ex:
         undefined = re.fullmatch(r'function "(\w+)" not defined', _why(ex))
         where = _position(template_text, undefined.group(1), column=False) if undefined else ""

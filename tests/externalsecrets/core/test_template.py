@@ -144,3 +144,10 @@ def test_managed_keys_reads_only_this_es_manager() -> None:
         {"manager": "kubectl", "fieldsV1": {"f:data": {"f:b": {}}}}]}}
     keys = managed_keys(secret, "es")
     assert (keys.data, keys.labels, keys.annotations) == ({"a"}, set(), {"x"})
+
+
+def test_a_cached_template_renders_each_data_set() -> None:
+    template = {"data": {"k": "{{ range $k, $v := . }}{{ $k }}={{ $v }};{{ end }}{{ $x := .a }}{{ $x }}"}}
+    first = render(template, {"a": b"1"}, {}, es_name="es").data
+    second = render(template, {"a": b"2", "b": b"3"}, {}, es_name="es").data
+    assert first == {"k": b"a=1;1"} and second == {"k": b"a=2;b=3;2"}

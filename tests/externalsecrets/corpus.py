@@ -65,7 +65,7 @@ def fake(*entries: tuple[str, str] | tuple[str, str, str]) -> dict[str, Any]:
     for e in entries:
         item = {"key": e[0], "value": e[1]}
         if len(e) == 3:
-            item["version"] = e[2]  # type: ignore[misc]
+            item["version"] = e[2]
         data.append(item)
     return {"fake": {"data": data}}
 
@@ -281,9 +281,9 @@ add(Case(
     tags=frozenset({"fake", "e2e:DeletionPolicyDelete", "deletionPolicy:Delete", "no-secret"}),
 ))
 
-# e2e common.go DecodingPolicySync; utils.go Decode: Auto tries std base64, then URL base64, else raw.
 DECODING_VALUE = json.dumps({"name": "Z3JlYXQtbmFtZQ==", "surname": "Z3JlYXQtc3VybmFtZQ==",
                              "address": "happy calm street No. 1"})
+# e2e common.go DecodingPolicySync; utils.go Decode: Auto tries std base64, then URL base64, else raw.
 add(Case(
     id="e2e-decoding-policy-sync",
     store=fake(("dec-one", DECODING_VALUE)),
@@ -1011,8 +1011,31 @@ add(fcase("store-missing",
 # no status is ever written. envtest ignoreMismatchController. The harness must not wait for Ready.
 add(fcase("store-other-controller-class",
           {"secretStoreRef": {"name": "store-other-class", "kind": "SecretStore"}, "data": [d("plain", "plain")]},
-          None, {"store:controller-class", "no-status", "no-secret", "envtest:ignoreMismatchController"},
+          None, {"store:controller-class", "no-status", "no-secret", "solo", "envtest:ignoreMismatchController"},
           ready="", reason="",
           extra_objects=[{"apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
                           "metadata": {"name": "store-other-class"},
                           "spec": {"controller": "not-ours", "provider": fake(("plain", "x"))}}]))
+
+# --- API versions and store kinds ------------------------------------------------------------------
+
+# v0.16.2 still serves v1beta1 (CRD served: true, storage v1, no conversion webhook: same schema);
+# the harness creates the ES as v1beta1 for the tag "v1beta1". Same result as e2e-simple-data-sync.
+add(fcase("v1beta1-external-secret",
+          {"data": [d("plain", "plain")], "dataFrom": [{"extract": {"key": "kv"}}]},
+          secret({"plain": "plain-value", "user": "alice", "pass": "s3cret"}),
+          {"v1beta1", "data", "dataFrom:extract"}))
+
+# A ClusterSecretStore (the harness adds a condition allowing the case's namespace):
+# ctrl.go shouldSkipUnmanagedStore/mgr.Get with kind ClusterSecretStore; fake store as above.
+add(fcase("cluster-store-fake",
+          {"data": [d("plain", "plain")]},
+          secret({"plain": "plain-value"}), {"cluster-store", "data"}))
+
+# e2e vault.go withReferentAuth + JSONDataFromSync: a ClusterSecretStore whose tokenSecretRef has
+# no namespace reads the token Secret in the ExternalSecret's namespace (referent auth).
+_id = "vault-v2-referent-auth-json-data-from-sync"
+add(vcase(_id, {vp(_id, "one"): {"name": "great-name", "surname": "great-surname"}},
+          {"dataFrom": [{"extract": {"key": vk(_id, "one")}}]},
+          secret({"name": "great-name", "surname": "great-surname"}),
+          {"e2e:JSONDataFromSync", "e2e:vault:withReferentAuth", "cluster-store", "dataFrom:extract"}))

@@ -555,6 +555,12 @@ add(vcase(_id, {vp(_id, "k"): {"u": "user1"}},
           {"data": [d("u", "secret/" + vk(_id, "k"), property="u")]},
           secret({"u": "user1"}), {"data"}))
 
+# vault/get.go buildPath: "<mount>/data/" at the start of a v2 key is cut too, then re-added once.
+_id = "vault-v2-key-with-data-prefix"
+add(vcase(_id, {vp(_id, "k"): {"u": "user3"}},
+          {"data": [d("u", "secret/data/" + vk(_id, "k"), property="u")]},
+          secret({"u": "user3"}), {"data"}))
+
 # vault/get.go buildPath without store path: v2 inserts "data" after the first segment.
 _id = "vault-v2-no-store-path"
 add(Case(id=_id, store={"vault": {"server": "{{VAULT_ADDR}}", "version": "v2", "auth": VAULT_TOKEN_AUTH}},

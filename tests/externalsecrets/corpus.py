@@ -1150,3 +1150,68 @@ add(vcase(_id, {vp(_id, "one"): {"name": "great-name", "surname": "great-surname
           {"dataFrom": [{"extract": {"key": vk(_id, "one")}}]},
           secret({"name": "great-name", "surname": "great-surname"}),
           {"e2e:JSONDataFromSync", "e2e:vault:withReferentAuth", "cluster-store", "dataFrom:extract"}))
+
+# --- more option tables -----------------------------------------------------------------------------
+
+# ctrl.go: empty data + Delete + creationPolicy Orphan -> errDeleteCreatePolicy -> markAsFailed
+# ("could not delete secret"); only Owner may delete.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+add(fcase("deletion-delete-with-orphan-creation",
+          {"target": {"deletionPolicy": "Delete", "creationPolicy": "Orphan"}, "data": [d("missing", "does-not-exist")]},
+          None, {"deletionPolicy:Delete", "creationPolicy:Orphan", "error"}, ready="False", reason="SecretSyncedError"))
+
+# ctrl.go: find matching nothing + Delete + Owner -> empty -> markAsDone(SecretDeleted), no Secret.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+add(fcase("deletion-delete-empty-find",
+          {"target": {"deletionPolicy": "Delete"}, "dataFrom": [{"find": {"name": {"regexp": "^matches-nothing$"}}}]},
+          None, {"deletionPolicy:Delete", "find:name", "no-secret"}, reason="SecretDeleted"))
+
+# secret.go handleSecretData applies only the decoding strategy: a conversionStrategy on a data[]
+# remoteRef is ignored (the secretKey is used as written).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+add(fcase("conversion-ignored-on-data",
+          {"data": [d("plain.key", "plain", conversionStrategy="Unicode")]},
+          secret({"plain.key": "plain-value"}), {"conversion:Unicode", "data"}))
+
+# utils.go Decode(Auto) on a data[] entry: std base64 fails on '-'/'_', URL base64 succeeds.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+add(fcase("decoding-auto-on-data-url",
+          {"data": [d("url", "enc", property="url", decodingStrategy="Auto"),
+                    d("std", "enc", property="std", decodingStrategy="Auto")]},
+          secret({"url": "<<??>>", "std": "hello"}), {"decoding:Auto", "data"}, store=B64_VALUES))
+
+# tplv2 tplFuncs: ESO's toYaml/fromYaml extras (pkg/template/v2/yaml.go: toYAML is sigs.k8s.io/yaml
+# Marshal with the trailing newline trimmed) and Sprig's b64dec in template.data.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+add(fcase("template-yaml-functions",
+          {"target": {"template": {"data": {
+              "yaml": "{{ .cfg | fromJson | toYaml }}", "port": "{{ (.doc | fromYaml).port }}",
+              "decoded": "{{ .enc | b64dec }}"}}},
+           "data": [d("cfg", "cfg"), d("doc", "doc"), d("enc", "enc")]},
+          secret({"yaml": "host: db.local\nport: 5432", "port": "5432", "decoded": "hello"}),
+          {"template", "template:data"},
+          store=fake(("cfg", '{"host": "db.local", "port": 5432}'), ("doc", "port: 5432\nhost: x\n"),
+                     ("enc", "aGVsbG8="))))
+
+# pkg/find/find.go: an invalid RE2 regexp in find.name -> error -> markAsFailed.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+add(fcase("find-name-invalid-regexp",
+          {"dataFrom": [{"find": {"name": {"regexp": "(unclosed"}}}]},
+          None, {"find:name", "error"}, ready="False", reason="SecretSyncedError"))
+
+# vault/get.go GetSecretMap: extract of typed members through utils.go GetByteValue (numbers as
+# their JSON text, bools, nested maps as compact JSON).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+_id = "vault-v2-extract-typed-values"
+add(vcase(_id, {vp(_id, "typed"): {"n": 7, "b": False, "obj": {"z": 1, "a": "x"}}},
+          {"dataFrom": [{"extract": {"key": vk(_id, "typed")}}]},
+          secret({"n": "7", "b": "false", "obj": '{"a":"x","z":1}'}), {"dataFrom:extract"}))
+
+# vault/all.go on KV v1: find.name lists <mount>/<path>/ (no metadata endpoint on v1).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+_id = "vault-v1-find-by-name"
+add(vcase(_id, {vp(_id, "app-one", "secret_v1"): {"k": "1"}, vp(_id, "app-two", "secret_v1"): {"k": "2"},
+                vp(_id, "other", "secret_v1"): {"k": "3"}},
+          {"dataFrom": [{"find": {"path": f"corpus/{_id}", "name": {"regexp": "app-"}}}]},
+          secret({f"corpus_{_id}_app-one": '{"k":"1"}', f"corpus_{_id}_app-two": '{"k":"2"}'}),
+          {"find:name", "find:path", "conversion:Default"}, store=VAULT_V1))

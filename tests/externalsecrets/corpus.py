@@ -17,6 +17,11 @@ so a Secret without `target.name` is named after the case id too. Vault cases us
 harness creates; every Vault path is under `<mount>/corpus/<case id>/` so cases never see each
 other's data (find lists recursively).
 
+Checked against the real ESO v0.16.2 on 2026-12-03 (`test_differential.py::test_eso_meets_case`,
+ESO side only, fake and Vault groups): every case meets its expectation except
+`store-other-controller-class`, where ESO (as expected) never writes a status: the harness cannot
+yet express "no Ready condition" (ready="").
+
 `expect` keys beyond case.py's documented ones (harnesses may ignore them): `immutable` (bool) and
 `absent_labels` (label keys that must not be on the Secret).
 

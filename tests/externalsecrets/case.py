@@ -31,9 +31,9 @@ class Case:
     # "metadata" key, if present, is used as the ES metadata (labels/annotations) and removed from
     # the spec.
     external_secret: dict[str, Any]
-    # Vault cases: values to write before the run, {path: {key: value}} (path under the kv mount as
-    # the store addresses it, e.g. "secret/data/foo" for kv v2 — the harness writes with `bao kv put`
-    # semantics: {"secret/foo": {...}} for mount "secret").
+    # Vault cases: values to write before the run, {path: {key: value}}, path as `bao kv put`
+    # takes it: "<mount>/<key>", e.g. {"secret/foo": {"user": "u"}} (kv v2 at "secret", kv v1 at
+    # "secret_v1", as ESO's e2e configures Vault). Values may be any JSON.
     remote: dict[str, dict[str, Any]] | None = None
     # ConfigMaps/Secrets (full objects without metadata.namespace) to create before the store.
     extra_objects: list[dict[str, Any]] = field(default_factory=list)

@@ -656,7 +656,7 @@ class Harness:
                         self.create(obj)
             observed = self.wait_settled(cases, namespaces)
         finally:
-            for side, ctl in controllers.items():
+            for ctl in controllers.values():
                 # the log stays readable for the report: stop the process, keep the folder
                 getattr(ctl, "stop_process", ctl.stop)()
         results = []

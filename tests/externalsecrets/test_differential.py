@@ -13,6 +13,7 @@ batch, one controller process per batch (harness.batches). The corpus is tests/e
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from collections.abc import Callable
 from typing import Any
@@ -115,8 +116,7 @@ FALLBACK_CASES: list[Case] = [
 def _corpus() -> list[Case]:
     if importlib.util.find_spec("tests.externalsecrets.corpus") is None:
         return FALLBACK_CASES
-    from tests.externalsecrets import corpus
-
+    corpus = importlib.import_module("tests.externalsecrets.corpus")
     return list(corpus.CASES)
 
 

@@ -111,24 +111,32 @@ def ours_binary() -> str:
     return str(beside) if beside.exists() else (shutil.which("secrets-kit") or "secrets-kit")
 
 
-_OURS_MISSING: list[str | None] = []
+_OURS_HELP: list[str] = []
 
 
-def ours_missing() -> str | None:
-    """Why our ESO-compatible controller cannot be started, or None (checked once)."""
-    if not _OURS_MISSING:
+def _ours_help() -> str:
+    if not _OURS_HELP:
         try:
             done = subprocess.run([ours_binary(), "operator", "run", "--help"], capture_output=True, text=True,
                                   timeout=60)
-            helptext = done.stdout + done.stderr
+            _OURS_HELP.append(done.stdout + done.stderr)
         except (OSError, subprocess.TimeoutExpired) as err:
-            helptext = f"(failed: {err})"
-        if "--external-secrets" in helptext:
-            _OURS_MISSING.append(None)
-        else:
-            _OURS_MISSING.append("`secrets-kit operator run` has no --external-secrets flag yet (issue 12, "
-                                 "eso-runtime): the ours half of the differential test cannot run")
-    return _OURS_MISSING[0]
+            _OURS_HELP.append(f"(failed: {err})")
+    return _OURS_HELP[0]
+
+
+def ours_missing() -> str | None:
+    """Why our ESO-compatible controller cannot be started, or None (its --help is read once)."""
+    helptext = " ".join(_ours_help().split())
+    if "--external-secrets" not in helptext or "not built yet" in helptext:
+        return ("`secrets-kit operator run --external-secrets` is not built yet (issue 12, eso-runtime): "
+                "the ours half of the differential test cannot run")
+    return None
+
+
+def ours_metrics_flag() -> str:
+    """The plan's `--metrics-addr`; the sealed-secrets-era `--listen-metrics-addr` while only it exists."""
+    return "--metrics-addr" if re.search(r"(?<![\w-])--metrics-addr\b", _ours_help()) else "--listen-metrics-addr"
 
 
 @dataclass
@@ -188,7 +196,7 @@ def start_ours(cluster: KubeCluster, namespace: str, *, extra_args: tuple[str, .
     port = free_port()
     args = (ours_binary(), "operator", "run", "--external-secrets", "--no-sealed-secrets",
             "--namespace", namespace, "--kubeconfig", str(cluster.kubeconfig),
-            "--metrics-addr", f"127.0.0.1:{port}", *extra_args)
+            ours_metrics_flag(), f"127.0.0.1:{port}", *extra_args)
     ours = OursEso(cluster=cluster, namespace=namespace, metrics_port=port, log_file=workdir / "ours.log",
                    workdir=workdir, args=args)
     started = time.monotonic()

@@ -73,9 +73,10 @@ def _hand_over(cluster: KubeCluster, namespace: str, first: Callable[[str], Any]
     finally:
         getattr(one, "stop_process", one.stop)()
     for case in ADOPTED:
-        cond = ready_condition(h.read(case, "x", namespace, False).es) or {}
-        assert cond.get("status") == "True", (
-            f"{case.id}: the first controller did not sync it: {cond.get('reason')} {cond.get('message')!r}")
+        first_cond = ready_condition(h.read(case, "x", namespace, False).es) or {}
+        assert first_cond.get("status") == "True", (
+            f"{case.id}: the first controller did not sync it: {first_cond.get('reason')} "
+            f"{first_cond.get('message')!r}")
     if between is not None:
         between(namespace)
     before = _snapshot(h, namespace)

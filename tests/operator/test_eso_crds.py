@@ -237,16 +237,42 @@ def fixtures(eso: Path) -> list[tuple[str, dict[str, Any]]]:
         for n, doc in enumerate(_yaml_docs(path)):
             if (isinstance(doc, dict) and doc.get("kind") in kinds
                     and doc.get("apiVersion") in ("external-secrets.io/v1", "external-secrets.io/v1beta1")):
-                out.append((f"{path.parent.name}/{path.name}#{n}", doc))
+                name = f"{path.parent.name}/{path.name}#{n}"
+                out.append((name, doc))
+                if path.parent.name == "__snapshot__":
+                    out.extend((f"{name} {variant}", one) for variant, one in snapshot_variants(doc))
     return out
+
+
+def snapshot_variants(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The snapshots fill every field, so ESO's own CRDs refuse them (one provider, one sourceRef at most):
+    split them into manifests ESO accepts, so every field is applied."""
+    spec = doc.get("spec") or {}
+    providers = (spec.get("provider") or {})
+    for name in providers:
+        one = copy.deepcopy(doc)
+        one["spec"]["provider"] = {name: providers[name]}
+        yield f"provider={name}", one
+    es_spec = spec.get("externalSecretSpec", spec)
+    if "data" in es_spec or "dataFrom" in es_spec:
+        for ref in ("storeRef", "generatorRef"):
+            one = copy.deepcopy(doc)
+            inner = one["spec"].get("externalSecretSpec", one["spec"])
+            for entry in [*inner.get("data", []), *inner.get("dataFrom", [])]:
+                if isinstance(entry.get("sourceRef"), dict):
+                    entry["sourceRef"] = {ref: entry["sourceRef"][ref]}
+            yield f"sourceRef={ref}", one
 
 
 def test_fixture_corpus_is_big_enough(eso: Path) -> None:
     found = fixtures(eso)
     by_origin = {"__snapshot__": 0, "snippets": 0}
     for name, _ in found:
-        by_origin[name.split("/")[0]] += 1
+        if " " not in name:  # not a split variant
+            by_origin[name.split("/")[0]] += 1
     assert by_origin["__snapshot__"] == 8  # four kinds, v1 and v1beta1
+    variants = [name for name, _ in found if " provider=" in name]
+    assert len(variants) == 4 * 35  # every provider of (Cluster)SecretStore v1 and v1beta1
     assert by_origin["snippets"] >= 100, by_origin
 
 

@@ -63,6 +63,10 @@ DIFFERENCES: list[tuple[str, frozenset[str], str]] = [
 ]
 
 
+# Where ours keeps fields ESO's CRDs would refuse (the API server's field paths in a 422 response).
+PRESERVED_FIELDS = r"^spec\.provider\.((?!fake\b|vault\b)[a-z0-9]+|vault\.auth\.iam)\b"
+
+
 def allowed(path: str, keyword: str) -> bool:
     return any(re.search(rx, path) and keyword in keywords for rx, keywords, _ in DIFFERENCES)
 
@@ -220,10 +224,17 @@ def test_differences_table_entries_are_all_used(eso: Path) -> None:
 # ----------------------------------------------------------------------------- manifests to apply
 
 
+class _Loader(yaml.SafeLoader):
+    """Timestamps stay strings, as the API server receives them from kubectl."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+
+
 def _yaml_docs(path: Path) -> list[Any]:
-    text = re.sub(r"{%-?\s*(raw|endraw)\s*-?%}", "", path.read_text())
+    text = re.sub(r"{%-?\s*(raw|endraw)\s*-?%}", "", path.read_text())  # mkdocs macros around some snippets
     try:
-        return [d for d in yaml.safe_load_all(text) if d is not None]
+        return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
     except yaml.YAMLError:
         return []
 
@@ -331,7 +342,8 @@ def outcome(cluster: KubeCluster, group: str, namespace: str, n: int, doc: dict[
     try:
         got = cluster.request("POST", base, body)
     except KubeAPIError as err:
-        return {"refused": err.status}
+        causes = ((err.body.get("details") or {}).get("causes")) or []
+        return {"refused": err.status, "fields": sorted({c.get("field", "") for c in causes})}
     result: dict[str, Any] = {"stored": strip(got)}
     other = "v1" if ver == "v1beta1" else "v1beta1"
     result["read back as " + other] = strip(cluster.request("GET", f"{base.replace('/' + ver + '/', '/' + other + '/')}"
@@ -381,15 +393,28 @@ def test_esos_fixtures_get_the_same_outcome_from_ours_and_esos(kube_cluster: Kub
                                       [kube_namespace] * len(corpus), range(len(corpus)),
                                       [doc for _, doc in corpus]))
                    for who, group in groups.items()}
-    different = [f"{name}:\n  ours   {json.dumps(mine, sort_keys=True)}\n  theirs {json.dumps(their, sort_keys=True)}"
-                 for (name, _), mine, their in zip(corpus, results["ours"], results["theirs"], strict=True)
-                 if mine != their]
+    different, superset = [], []
+    for (name, _), mine, their in zip(corpus, results["ours"], results["theirs"], strict=True):
+        if mine == their:
+            continue
+        if "stored" in mine and "refused" in their and their["fields"] and all(
+                re.match(PRESERVED_FIELDS, field) for field in their["fields"]):
+            superset.append(name)  # ESO refuses it for a field in a subtree ours keeps whole: see DIFFERENCES
+            continue
+        if ("refused" in mine and mine["refused"] == their.get("refused") and set(mine["fields"]) < set(their["fields"])
+                and all(re.match(PRESERVED_FIELDS, f) for f in set(their["fields"]) - set(mine["fields"]))):
+            continue  # both refuse it; ESO also names fields in subtrees ours keeps whole
+        different.append(f"{name}:\n  ours   {json.dumps(mine, sort_keys=True)}\n  theirs {json.dumps(their, sort_keys=True)}")
     assert not different, f"{len(different)} of {len(corpus)} differ:\n" + "\n".join(different)
     accepted = [name for (name, _), r in zip(corpus, results["theirs"], strict=True) if "stored" in r]
-    refused = [name for (name, _), r in zip(corpus, results["theirs"], strict=True) if "refused" in r]
-    snippet_refused = [name for name in refused if name.startswith("snippets/")]
-    assert not snippet_refused, f"ESO's own CRDs refuse docs manifests (fix the loader?): {snippet_refused}"
-    assert len(accepted) >= 100, (len(accepted), refused)
+    assert len(accepted) >= 250, len(accepted)
+    assert len(superset) <= 25, superset  # the docs manifests with placeholders ESO's CRDs refuse, and a few snapshots
+    # Docs manifests ESO's own CRDs refuse in typed parts (caBundle "..." is not base64, engineVersion v1 is
+    # gone in v0.16.2, two auth methods at once in vault-mtls-store): ours refuses them the same way (the
+    # equality above); they must stay few, or the corpus no longer proves acceptance.
+    both_refuse = [name for (name, _), r in zip(corpus, results["ours"], strict=True)
+                   if name.startswith("snippets/") and "refused" in r]
+    assert len(both_refuse) <= 5, both_refuse
     # defaults were applied (the comparison would be empty otherwise)
     stored_es = [r["stored"] for (_, doc), r in zip(corpus, results["ours"], strict=True)
                  if doc["kind"] == "ExternalSecret" and "stored" in r]

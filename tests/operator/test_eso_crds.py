@@ -151,6 +151,14 @@ def test_main_kustomization_does_not_install_them() -> None:
 
 
 @pytest.mark.parametrize("plural", list(KINDS))
+def test_v1beta1_is_served_with_the_v1_schema(plural: str) -> None:
+    """As in ESO v0.16.2: one schema, two versions, no conversion webhook (`strategy: None`)."""
+    crd = ours(plural)
+    assert "conversion" not in crd["spec"]
+    assert version(crd, "v1") == {**version(crd, "v1beta1"), "name": "v1", "storage": True}
+
+
+@pytest.mark.parametrize("plural", list(KINDS))
 def test_identity_matches_esos(eso: Path, plural: str) -> None:
     mine, upstream = ours(plural), theirs(eso, plural)
     for key in ("group", "names", "scope"):
@@ -469,3 +477,12 @@ def test_esos_fixtures_get_the_same_outcome_from_ours_and_esos(kube_cluster: Kub
     stored_es = [r["stored"] for (_, doc), r in zip(corpus, results["ours"], strict=True)
                  if doc["kind"] == "ExternalSecret" and "stored" in r]
     assert all(es["spec"]["target"]["creationPolicy"] for es in stored_es)
+
+
+@pytest.mark.peer("kube")
+def test_kubectl_apply_k_dry_run(kube_cluster: KubeCluster, kubectl: Path) -> None:
+    """The install command the README gives, against the real API server (server-side dry-run)."""
+    done = kube_cluster.kubectl("apply", "-k", str(OURS), "--dry-run=server", "--server-side",
+                                "--force-conflicts", "--field-manager=secrets-kit-eso-crds-test")
+    for plural in KINDS:
+        assert f"{plural}.external-secrets.io serverside-applied (server dry run)" in done.stdout, done.stdout

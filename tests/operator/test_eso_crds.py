@@ -268,7 +268,63 @@ def fixtures(eso: Path) -> list[tuple[str, dict[str, Any]]]:
                         out.append((f"{name} {variant} defaults-omitted", without(one, leaves)))
                         if len(leaves) < len(defaults):  # `.spec.target` has an object default of its own
                             out.append((f"{name} {variant} defaulted-objects-omitted", without(one, list(defaults))))
+    out.extend((f"invalid/{case}", doc) for case, doc in INVALID.items())
     return out
+
+
+def _es(spec: dict[str, Any], ver: str = "v1") -> dict[str, Any]:
+    return {"apiVersion": f"external-secrets.io/{ver}", "kind": "ExternalSecret", "metadata": {"name": "x"},
+            "spec": {"secretStoreRef": {"name": "s"}, **spec}}
+
+
+def _ss(provider: dict[str, Any], ver: str = "v1") -> dict[str, Any]:
+    return {"apiVersion": f"external-secrets.io/{ver}", "kind": "SecretStore", "metadata": {"name": "x"},
+            "spec": {"provider": provider}}
+
+
+VAULT = {"server": "http://vault:8200", "auth": {"tokenSecretRef": {"name": "t", "key": "token"}}}
+# Manifests ESO's CRDs refuse in the typed parts: ours must refuse each one, at the same fields.
+INVALID: dict[str, dict[str, Any]] = {
+    "creationPolicy": _es({"target": {"creationPolicy": "Bogus"}}),
+    "deletionPolicy": _es({"target": {"deletionPolicy": "Keep"}}, "v1beta1"),
+    "refreshPolicy": _es({"refreshPolicy": "Never"}),
+    "secretKey pattern": _es({"data": [{"secretKey": "a b", "remoteRef": {"key": "k"}}]}),
+    "remoteRef missing": _es({"data": [{"secretKey": "a"}]}),
+    "remoteRef.key missing": _es({"data": [{"secretKey": "a", "remoteRef": {"property": "p"}}]}),
+    "decodingStrategy": _es({"data": [{"secretKey": "a", "remoteRef": {"key": "k", "decodingStrategy": "Hex"}}]}),
+    "engineVersion v1": _es({"target": {"template": {"engineVersion": "v1"}}}),
+    "store kind": _es({"secretStoreRef": {"name": "s", "kind": "Vault"}}),
+    "store name": _es({"secretStoreRef": {"name": "Not_A_Name"}}),
+    "two sourceRefs": _es({"dataFrom": [{"extract": {"key": "k"}, "sourceRef": {
+        "storeRef": {"name": "a"}, "generatorRef": {"kind": "Password", "name": "p"}}}]}),
+    "generator kind": _es({"dataFrom": [{"sourceRef": {"generatorRef": {"kind": "Dice", "name": "p"}}}]}),
+    "templateAs": _es({"target": {"template": {"templateFrom": [
+        {"configMap": {"name": "c", "items": [{"key": "k", "templateAs": "Both"}]}}]}}}),
+    "rewrite target missing": _es({"dataFrom": [{"find": {"path": "p"}, "rewrite": [{"regexp": {"source": "a"}}]}]}),
+    "no provider": {"apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "x"},
+                    "spec": {"provider": {}}},
+    "two providers": _ss({"fake": {"data": []}, "vault": VAULT}),
+    "fake value missing": _ss({"fake": {"data": [{"key": "k"}]}}),
+    "vault server missing": _ss({"vault": {"path": "secret"}}),
+    "vault version": _ss({"vault": {**VAULT, "version": "v3"}}, "v1beta1"),
+    "vault caBundle not base64": _ss({"vault": {**VAULT, "caBundle": "not base64!"}}),
+    "vault kubernetes role missing": _ss({"vault": {"server": "s", "auth": {"kubernetes": {"mountPath": "k8s"}}}}),
+    "vault userPass username missing": _ss({"vault": {"server": "s", "auth": {"userPass": {}}}}),
+    "vault jwt serviceAccountRef missing": _ss({"vault": {"server": "s", "auth": {"jwt": {
+        "kubernetesServiceAccountToken": {"audiences": ["a"]}}}}}),
+    "ref namespace pattern": _ss({"vault": {"server": "s", "auth": {"tokenSecretRef": {"name": "t", "namespace": "A"}}}}),
+    "store refreshInterval string": {"apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+                                     "metadata": {"name": "x"},
+                                     "spec": {"refreshInterval": "5m", "provider": {"fake": {"data": []}}}},
+    "css condition namespace": {"apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
+                                "metadata": {"name": "x"},
+                                "spec": {"provider": {"fake": {"data": []}}, "conditions": [{"namespaces": ["Bad_NS"]}]}},
+    "ces without externalSecretSpec": {"apiVersion": "external-secrets.io/v1", "kind": "ClusterExternalSecret",
+                                       "metadata": {"name": "x"}, "spec": {"namespaces": ["a"]}},
+    "ces bad embedded spec": {"apiVersion": "external-secrets.io/v1beta1", "kind": "ClusterExternalSecret",
+                              "metadata": {"name": "x"},
+                              "spec": {"externalSecretSpec": {"target": {"creationPolicy": "Maybe"}}}},
+}
 
 
 PLURALS = {"ExternalSecret": "externalsecrets", "ClusterExternalSecret": "clusterexternalsecrets",
@@ -329,7 +385,7 @@ def snapshot_variants(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]
 
 def test_fixture_corpus_is_big_enough(eso: Path) -> None:
     found = fixtures(eso)
-    by_origin = {"__snapshot__": 0, "snippets": 0}
+    by_origin = {"__snapshot__": 0, "snippets": 0, "invalid": 0}
     for name, _ in found:
         if " " not in name:  # not a split variant
             by_origin[name.split("/")[0]] += 1
@@ -467,6 +523,9 @@ def test_esos_fixtures_get_the_same_outcome_from_ours_and_esos(kube_cluster: Kub
     accepted = [name for (name, _), r in zip(corpus, results["theirs"], strict=True) if "stored" in r]
     assert len(accepted) >= 400, len(accepted)
     assert len(superset) <= 30, superset  # the docs manifests with placeholders ESO's CRDs refuse, and a few snapshots
+    invalid = {name: r for (name, _), r in zip(corpus, results["ours"], strict=True) if name.startswith("invalid/")}
+    assert len(invalid) == len(INVALID) and all(r.get("refused") == 422 and r["fields"] for r in invalid.values()), \
+        invalid
     # Docs manifests ESO's own CRDs refuse in typed parts (caBundle "..." is not base64, engineVersion v1 is
     # gone in v0.16.2, two auth methods at once in vault-mtls-store): ours refuses them the same way (the
     # equality above); they must stay few, or the corpus no longer proves acceptance.

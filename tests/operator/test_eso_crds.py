@@ -494,13 +494,19 @@ def test_our_crds_as_shipped_pass_server_side_dry_run(kube_cluster: KubeCluster)
         assert got["metadata"]["name"] == f"{plural}.external-secrets.io"
 
 
-@pytest.mark.peer("kube")
-def test_esos_fixtures_get_the_same_outcome_from_ours_and_esos(kube_cluster: KubeCluster, kube_namespace: str,
-                                                               eso: Path) -> None:
-    """Snapshots and docs manifests: accepted by ours whenever ESO's accept them, stored the same way."""
+@pytest.fixture(scope="module")
+def groups(kube_cluster: KubeCluster, eso: Path) -> dict[str, str]:
+    """Our CRDs and ESO's on one API server, each renamed into a private group (same schema, other name)."""
     groups = {"ours": "ours.eso-crds-test.secrets-kit.io", "theirs": "theirs.eso-crds-test.secrets-kit.io"}
     establish(kube_cluster, [renamed(ours(p), groups["ours"]) for p in KINDS]
               + [renamed(theirs(eso, p), groups["theirs"]) for p in KINDS])
+    return groups
+
+
+@pytest.mark.peer("kube")
+def test_esos_fixtures_get_the_same_outcome_from_ours_and_esos(kube_cluster: KubeCluster, kube_namespace: str,
+                                                               eso: Path, groups: dict[str, str]) -> None:
+    """Snapshots and docs manifests: accepted by ours whenever ESO's accept them, stored the same way."""
     corpus = fixtures(eso)
     with ThreadPoolExecutor(8) as pool:  # one TLS connection per request: in parallel, it takes seconds
         results = {who: list(pool.map(outcome, [kube_cluster] * len(corpus), [group] * len(corpus),
@@ -545,3 +551,23 @@ def test_kubectl_apply_k_dry_run(kube_cluster: KubeCluster, kubectl: Path) -> No
                                 "--force-conflicts", "--field-manager=secrets-kit-eso-crds-test")
     for plural in KINDS:
         assert f"{plural}.external-secrets.io serverside-applied (server dry run)" in done.stdout, done.stdout
+
+
+@pytest.mark.peer("kube")
+def test_pruning_same_in_typed_parts_kept_in_preserved_providers(kube_cluster: KubeCluster, kube_namespace: str,
+                                                                 groups: dict[str, str]) -> None:
+    """The one stored difference DIFFERENCES allows, shown: an unknown field is pruned by both in a typed part,
+    and kept by ours (pruned by ESO's) inside a provider ours keeps whole."""
+    es = _es({"target": {"name": "t", "bogus": 1}, "bogus": 2,
+              "data": [{"secretKey": "a", "remoteRef": {"key": "k", "bogus": 3}}]})
+    vault = _ss({"vault": {**VAULT, "bogus": 4}})
+    aws = _ss({"aws": {"service": "SecretsManager", "region": "eu-west-1", "bogus": 5}})
+    got = {who: [outcome(kube_cluster, group, kube_namespace, 900 + n, doc) for n, doc in enumerate([es, vault, aws])]
+           for who, group in groups.items()}
+    for who in ("ours", "theirs"):
+        stored_es, stored_vault, _ = (r["stored"]["spec"] for r in got[who])
+        assert "bogus" not in json.dumps(stored_es) and "bogus" not in stored_vault["provider"]["vault"], who
+        assert stored_es["target"] == {"name": "t", "creationPolicy": "Owner", "deletionPolicy": "Retain"}
+    assert got["ours"][:2] == got["theirs"][:2]
+    assert got["ours"][2]["stored"]["spec"]["provider"]["aws"]["bogus"] == 5
+    assert "bogus" not in got["theirs"][2]["stored"]["spec"]["provider"]["aws"]

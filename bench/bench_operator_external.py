@@ -131,7 +131,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_LIST = _forward  # noqa: N815 - http.server's naming
+    do_GET = do_POST = do_PUT = do_DELETE = do_LIST = _forward
 
 
 # ------------------------------------------------------------------------------------ the objects

@@ -1,0 +1,195 @@
+"""The runtime's one seam to the pure sync engine (`secrets_kit.externalsecrets`: eso-core's spec/fetch/
+reconcile/fanout, eso-stores' StoreClients, eso-template's render). Every call into the engine goes
+through here, so its exact signatures are adapted in one place; the store checks the runtime owns
+(ClusterSecretStore conditions, store status) are written here too, from ESO v0.16.2's
+pkg/controllers/secretstore/{client_manager,common}.go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from secrets_kit.errors import SecretsKitError
+
+from . import core as facts
+
+MSG_STORE_VALIDATED = "store validated"
+MSG_UNABLE_CREATE_CLIENT = "unable to create client"
+MSG_UNABLE_VALIDATE = "unable to validate store: {}"
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+def is_expected_error(err: BaseException) -> bool:
+    """An error the engine reports as a status (provider, config, template): anything else is a bug."""
+    return isinstance(err, SecretsKitError)
+
+
+# -- the engine's entry points ---------------------------------------------------------------------
+
+
+def store_clients(reads: Any, metrics: Any, options: Any) -> Any:
+    from secrets_kit.externalsecrets.stores import StoreClients
+
+    params = inspect.signature(StoreClients).parameters
+    kwargs: dict[str, Any] = {}
+    if "kube" in params:
+        kwargs["kube"] = reads
+    elif "reads" in params:
+        kwargs["reads"] = reads
+    elif "kube_reads" in params:
+        kwargs["kube_reads"] = reads
+    if "on_call" in params:  # provider call counts (externalsecret_provider_api_calls_count)
+        kwargs["on_call"] = metrics.provider_call
+    if kwargs:
+        return StoreClients(**kwargs)
+    return StoreClients(reads)
+
+
+def needs_refresh(es: dict[str, Any], existing: dict[str, Any] | None, now: dt.datetime) -> Any:
+    from secrets_kit.externalsecrets.reconcile import needs_refresh as core_needs_refresh
+
+    return core_needs_refresh(es, existing, now)
+
+
+async def fetch(es_obj: dict[str, Any], client_for: Callable[[Any], Awaitable[Any]]) -> Any:
+    from secrets_kit.externalsecrets.fetch import fetch as core_fetch
+    from secrets_kit.externalsecrets.spec import parse_external_secret
+
+    es = parse_external_secret(es_obj)
+    return await core_fetch(es, client_for)
+
+
+async def plan(es: dict[str, Any], existing: dict[str, Any] | None, fetched: Any,
+               sources: Mapping[tuple[str, str], Mapping[str, bytes]], now: dt.datetime, options: Any) -> Any:
+    from secrets_kit.externalsecrets.reconcile import plan as core_plan
+
+    kwargs: dict[str, Any] = {}
+    params = inspect.signature(core_plan).parameters
+    if "left_delimiter" in params:
+        kwargs["left_delimiter"] = options.template_left_delimiter
+        kwargs["right_delimiter"] = options.template_right_delimiter
+    elif "delimiters" in params:
+        kwargs["delimiters"] = (options.template_left_delimiter, options.template_right_delimiter)
+    # templates are CPU work: off the event loop, so watches and HTTP keep flowing
+    return await asyncio.to_thread(core_plan, es, existing, fetched, sources, now, **kwargs)
+
+
+# -- ClusterSecretStore conditions (client_manager.go shouldProcessSecret) ---------------------------
+
+
+def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), list(expr.get("values") or [])
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def namespace_allowed(store: Mapping[str, Any], namespace: str, labels: Mapping[str, str]) -> bool:
+    """A ClusterSecretStore's spec.conditions (ORed): namespaceSelector, namespaces (a selector on
+    kubernetes.io/metadata.name) or namespaceRegexes (Go MatchString: unanchored search)."""
+    conditions = (store.get("spec") or {}).get("conditions") or []
+    if not conditions:
+        return True
+    labels = {**labels, "kubernetes.io/metadata.name": namespace}
+    for condition in conditions:
+        if condition.get("namespaceSelector") is not None and _selector_matches(condition["namespaceSelector"], labels):
+            return True
+        if namespace in (condition.get("namespaces") or []):
+            return True
+        for pattern in condition.get("namespaceRegexes") or []:
+            try:
+                if re.search(pattern, namespace):
+                    return True
+            except re.error:
+                continue
+    return False
+
+
+# -- store validation (common.go reconcile / validateStore) ---------------------------------------
+
+
+async def validate_store(clients: Any, store: dict[str, Any], now: dt.datetime) -> tuple[dict[str, Any], list[Event], bool]:
+    """(the store's new status, events, ok). As ESO v0.16.2: a store whose client cannot be built is
+    Ready=False InvalidProviderConfig "unable to create client" (the error in a Warning event); a failed
+    Validate() is Ready=False ValidationFailed; Valid and Unknown results are Ready=True Valid "store
+    validated". Deliberate: the Normal `Valid` event is posted when the condition changes, not on every
+    re-validation (ESO posts one every --store-requeue-interval per store)."""
+    status = facts.status_of(store)
+    was = facts.ready_condition(store)
+    try:
+        result = await clients.validate(store)
+    except SecretsKitError as err:
+        new = facts.set_condition(status, facts.READY, "False", "InvalidProviderConfig", MSG_UNABLE_CREATE_CLIENT, now)
+        return new, [Event("Warning", "InvalidProviderConfig", str(err))], False
+    outcome = str(getattr(result, "result", "Valid"))
+    if outcome == "Error":
+        message = str(getattr(result, "message", "") or "validation failed")
+        new = facts.set_condition(status, facts.READY, "False", "ValidationFailed",
+                                  MSG_UNABLE_VALIDATE.format(message), now)
+        return new, [Event("Warning", "ValidationFailed", message)], False
+    new = facts.set_condition(status, facts.READY, "True", "Valid", MSG_STORE_VALIDATED, now)
+    new["capabilities"] = "ReadWrite"  # fake and vault: SecretStoreReadWrite in v0.16.2
+    events = [] if (was or {}).get("reason") == "Valid" and (was or {}).get("status") == "True" else [
+        Event("Normal", "Valid", MSG_STORE_VALIDATED)]
+    return new, events, True
+
+
+def store_interval(store: Mapping[str, Any], default: dt.timedelta) -> float:
+    """spec.refreshInterval (seconds, as ESO v0.16.2's int field) or --store-requeue-interval."""
+    value = (store.get("spec") or {}).get("refreshInterval")
+    try:
+        seconds = float(value) if value not in (None, "") else 0.0
+    except (TypeError, ValueError):
+        seconds = 0.0
+    return seconds if seconds > 0 else default.total_seconds()
+
+
+# -- ClusterExternalSecret ---------------------------------------------------------------------------
+
+
+def owned_by_ces(es: Mapping[str, Any], ces: Mapping[str, Any]) -> bool:
+    uid = (ces.get("metadata") or {}).get("uid")
+    return any(ref.get("kind") == "ClusterExternalSecret" and (ref.get("uid") == uid or not uid)
+               and ref.get("name") == ces["metadata"]["name"]
+               for ref in (es.get("metadata") or {}).get("ownerReferences") or [])
+
+
+@dataclass
+class Fanout:
+    actions: list[tuple[str, dict[str, Any]]]
+    status: dict[str, Any] | None
+    requeue_after: float | None
+    events: tuple[Event, ...] = ()
+
+
+def fanout(ces: dict[str, Any], namespaces: Mapping[str, Mapping[str, str]],
+           existing: Mapping[tuple[str, str], dict[str, Any]], now: dt.datetime) -> Fanout:
+    from secrets_kit.externalsecrets.fanout import plan as fanout_plan
+
+    planned = fanout_plan(ces, namespaces, existing, now)
+    actions = [(a.action, a.body) if hasattr(a, "action") else tuple(a) for a in planned.actions]
+    return Fanout(actions=[(str(x), dict(y)) for x, y in actions], status=planned.status,
+                  requeue_after=getattr(planned, "requeue_after", None),
+                  events=tuple(getattr(planned, "events", ())))

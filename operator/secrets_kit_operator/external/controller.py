@@ -257,7 +257,7 @@ class ExternalSecretsController:
                 raise
             fetched = err
         sources: dict[tuple[str, str], dict[str, bytes]] = {}
-        if not isinstance(fetched, BaseException):
+        if not isinstance(fetched, BaseException) and facts.template_from(es):
             try:
                 sources = await self._template_sources(es)
             except Exception as err:
@@ -265,37 +265,57 @@ class ExternalSecretsController:
                     raise
                 fetched = err
         plan = await engine.plan(es, existing, fetched, sources, now, self.options)
-        failed = isinstance(fetched, BaseException) or bool(getattr(plan, "failed", False))
-        status = plan.status
+        status: dict[str, Any] | None = plan.status if plan.status_changed else None
         events = list(plan.events)
+        retry = bool(plan.retry)
+        action = "cleanup_orphans"
         try:
+            if plan.cleanup_orphans:
+                events += await self._cleanup_orphans(plan.cleanup_orphans)
+            action = str(plan.secret_action or "")
             written = await self._write_secret(es, existing, plan)
         except KubeError as err:
             if err.status == 409:  # our view lagged: decide again on what the API holds now
                 self.kube.forget_cached(ns, facts.target_name(es))
                 await self.queue.put(item)
                 return
-            failed = True
-            message = facts.MSG_UPDATE_IMMUTABLE if "immutable" in err.message.lower() else facts.MSG_UPDATE
-            status = facts.failed_status(es, message, now)
-            events = [engine.Event("Warning", "UpdateFailed", f"{err.status} {err.reason}".strip())]
-            written = None
             log.error("writing the Secret failed", extra={"fields": {
-                "externalsecret": f"{ns}/{name}", "status": err.status, "reason": err.reason}})
+                "externalsecret": f"{ns}/{name}", "action": action, "status": err.status, "reason": err.reason}})
+            failed = engine.write_failed(es, f"{err.status} {err.reason}: {err.message}", now, action)
+            status = failed.status if failed.status_changed else None
+            events, retry, written = list(failed.events), True, None
         if written is not None:
             self._seen_versions[item] = str(written["metadata"].get("resourceVersion"))
         await self._report(item, es, status, events)
-        if failed:
+        if retry:
             self.metrics.sync_errors.labels(name, ns).inc()
             delay = self.scheduler.backoff(item, self.options.error_backoff_base, self.options.error_backoff_max)
             log.warning("sync failed; retrying", extra={"fields": {"externalsecret": f"{ns}/{name}",
                                                                    "retry_in_s": round(delay, 1)}})
-        else:
-            self.scheduler.succeeded(item)
-            after = getattr(plan, "requeue_after", None)
-            if after:
-                self.scheduler.refresh(item, float(after), jitter=self.options.refresh_jitter,
-                                       jitter_max=self.options.refresh_jitter_max.total_seconds())
+            return
+        if not plan.ready:
+            self.metrics.sync_errors.labels(name, ns).inc()
+        self.scheduler.succeeded(item)
+        if plan.requeue_after:
+            self.scheduler.refresh(item, float(plan.requeue_after), jitter=self.options.refresh_jitter,
+                                   jitter_max=self.options.refresh_jitter_max.total_seconds())
+
+    async def _cleanup_orphans(self, cleanup: dict[str, Any]) -> list[Any]:
+        """Owner: delete other Secrets carrying this ExternalSecret's created-by label (an old target name).
+        ESO LISTs the namespace's Secrets by label on every sync; the managed-Secret informer already holds
+        them (created-by is only ever set together with managed=true), so no LIST is made."""
+        ns, keep = cleanup["namespace"], cleanup["keep"]
+        wanted = dict(cleanup.get("labels") or {})
+        events = []
+        for (secret_ns, secret_name), secret in list(self.secrets.items.items()):
+            if secret_ns != ns or secret_name == keep:
+                continue
+            labels = secret["metadata"].get("labels") or {}
+            if all(labels.get(k) == v for k, v in wanted.items()):
+                await self.kube.delete_secret(ns, secret_name)
+                self.secrets.drop(ns, secret_name)
+                events.append(engine.Event("Normal", "Deleted", "secret deleted because it was orphaned"))
+        return events
 
     async def _client_for(self, es: dict[str, Any], ref: Any) -> Any:
         """The StoreClient for one store reference, with ESO's checks in ESO's order (store found, class,
@@ -315,7 +335,7 @@ class ExternalSecretsController:
         if not self.ours(store):
             raise ProviderError(facts.ERR_UNMANAGED_STORE)
         if kind == CSS and not engine.namespace_allowed(store, ns, self.namespace_labels(ns) or {}):
-            raise ProviderError(facts.ERR_CLUSTER_STORE_MISMATCH.format(name=store_name, namespace=ns))
+            raise ProviderError(engine.denied_message(store, ns))
         if self.options.enable_flood_gate and not facts.is_ready(store):
             raise ProviderError(facts.ERR_STORE_NOT_READY.format(kind=kind, name=store_name))
         return await self.clients.client_for(store, ns)
@@ -348,9 +368,6 @@ class ExternalSecretsController:
         action = plan.secret_action
         ns, es_name = es["metadata"]["namespace"], es["metadata"]["name"]
         manager = field_manager(es_name)
-        for orphan in getattr(plan, "delete_secrets", None) or ():  # Owner: old target names
-            await self.kube.delete_secret(ns, orphan)
-            self.secrets.drop(ns, orphan)
         if action is None:
             return None
         if action == "delete":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import inspect
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,18 +41,6 @@ def is_expected_error(err: BaseException) -> bool:
 def store_clients(reads: Any, metrics: Any, options: Any) -> Any:
     from secrets_kit.externalsecrets.stores import StoreClients
 
-    params = inspect.signature(StoreClients).parameters
-    kwargs: dict[str, Any] = {}
-    if "kube" in params:
-        kwargs["kube"] = reads
-    elif "reads" in params:
-        kwargs["reads"] = reads
-    elif "kube_reads" in params:
-        kwargs["kube_reads"] = reads
-    if "on_call" in params:  # provider call counts (externalsecret_provider_api_calls_count)
-        kwargs["on_call"] = metrics.provider_call
-    if kwargs:
-        return StoreClients(**kwargs)
     return StoreClients(reads)
 
 
@@ -86,45 +73,26 @@ async def plan(es: dict[str, Any], existing: dict[str, Any] | None, fetched: Any
     return await asyncio.to_thread(core_plan, es, existing, fetched, sources, now, **kwargs)
 
 
-# -- ClusterSecretStore conditions (client_manager.go shouldProcessSecret) ---------------------------
+def write_failed(es: dict[str, Any], error_text: str, now: dt.datetime, action: str) -> Any:
+    from secrets_kit.externalsecrets.reconcile import write_failed as core_write_failed
+
+    return core_write_failed(es, error_text, now, action=action if action in (
+        "create", "update", "delete", "cleanup_orphans") else "update")
 
 
-def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), list(expr.get("values") or [])
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
+# -- ClusterSecretStore conditions: eso-stores' cluster_store_allows / denied_message ---------------
 
 
 def namespace_allowed(store: Mapping[str, Any], namespace: str, labels: Mapping[str, str]) -> bool:
-    """A ClusterSecretStore's spec.conditions (ORed): namespaceSelector, namespaces (a selector on
-    kubernetes.io/metadata.name) or namespaceRegexes (Go MatchString: unanchored search)."""
-    conditions = (store.get("spec") or {}).get("conditions") or []
-    if not conditions:
-        return True
-    labels = {**labels, "kubernetes.io/metadata.name": namespace}
-    for condition in conditions:
-        if condition.get("namespaceSelector") is not None and _selector_matches(condition["namespaceSelector"], labels):
-            return True
-        if namespace in (condition.get("namespaces") or []):
-            return True
-        for pattern in condition.get("namespaceRegexes") or []:
-            try:
-                if re.search(pattern, namespace):
-                    return True
-            except re.error:
-                continue
-    return False
+    from secrets_kit.externalsecrets.stores import cluster_store_allows
+
+    return bool(cluster_store_allows(dict(store), namespace, labels))
+
+
+def denied_message(store: Mapping[str, Any], namespace: str) -> str:
+    from secrets_kit.externalsecrets.stores import denied_message as stores_denied
+
+    return str(stores_denied(dict(store), namespace))
 
 
 # -- store validation (common.go reconcile / validateStore) ---------------------------------------

@@ -1,0 +1,361 @@
+"""ESO v0.16.2's template engine v2 and its application to a target Secret.
+
+What this module exposes (the sync engine calls these; the runtime reads the template sources):
+
+    render(template: Mapping | None, data: Mapping[str, bytes], sources: TemplateSources, *,
+           es_name: str, es_labels: Mapping[str, str] | None = None,
+           es_annotations: Mapping[str, str] | None = None, existing: Mapping | None = None,
+           creation_policy: str = "Owner", delimiters: tuple[str, str] = ("{{", "}}")) -> Rendered
+    render_rewrite(template_text: str, key: str) -> str          # dataFrom rewrite[].transform
+    template_sources(template: Mapping | None) -> set[tuple[str, str]]   # ("ConfigMap"|"Secret", name)
+    managed_keys(secret: Mapping | None, es_name: str) -> ManagedKeys
+    Rendered(data: dict[str, bytes], labels: dict[str, str], annotations: dict[str, str], type: str | None)
+    TemplateApplyError (a RenderError): message as ESO's applyTemplate error, never a value.
+
+`template` is `spec.target.template` as JSON (camelCase). `data` is the provider data keyed by secretKey.
+`existing` is the target Secret as read from the API (base64 `data`, `metadata.managedFields`) or None.
+`sources[(kind, name)]` holds a ConfigMap's `.data` (encoded to bytes) or a Secret's decoded `.data`,
+read in the ExternalSecret's namespace; a missing entry means the object does not exist.
+
+Upstream (pkg/controllers/externalsecret/externalsecret_controller{,_template}.go, pkg/template/v2,
+pkg/controllers/templating/parser.go), in this order:
+- keys this ES wrote before (managedFields of manager `externalsecrets.external-secrets.io/<es-name>`)
+  are dropped from the existing data, labels and annotations;
+- existing data is kept only with creationPolicy Merge;
+- no template: provider data is copied, and the ES's own labels/annotations merged onto the Secret's;
+- template: its type (when set) replaces the Secret's; metadata labels/annotations are copied, then
+  rendered as templates; provider data is included when mergePolicy is Merge or there is neither
+  data nor templateFrom; templateFrom entries apply in order (configMap, secret, literal), then
+  template.data (precedence), then labels, then annotations;
+- every template runs with missingkey=error over a map[string]string of the provider data;
+  KeysAndValues/literal output is YAML parsed into map[string]string.
+ESO v0.16.2 hard-codes "{{" "}}" in execute (its --template-left/right-delimiter flags are registered
+but unused); `delimiters` lets a caller honour the flags. Go's errors name line:column; this engine's
+do not. A KeysAndValues template is named by where it came from, not by its text as in Go.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import RenderError
+from ..gotemplate import TemplateError
+from ..gotemplate.executor import Execution
+from ..gotemplate.parser import parse_tree
+from ..gotemplate.values import MISSING, StringMap, go_type
+from .functions import FUNCTIONS, go_bytes, go_string
+
+TemplateSources = Mapping[tuple[str, str], Mapping[str, bytes]]
+FIELD_MANAGER = "externalsecrets.external-secrets.io/{}"
+DEFAULT_DELIMITERS = ("{{", "}}")
+
+
+class TemplateApplyError(RenderError):
+    """The template could not be applied (ESO: `could not apply template: ...` once the core wraps it)."""
+
+
+@dataclass
+class Rendered:
+    data: dict[str, bytes]
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    type: str | None
+
+
+@dataclass
+class ManagedKeys:
+    data: set[str] = field(default_factory=set)
+    labels: set[str] = field(default_factory=set)
+    annotations: set[str] = field(default_factory=set)
+
+
+# --- the engine --------------------------------------------------------------------------------------
+
+class _Strict(Execution):
+    """text/template with Option("missingkey=error"): a missing map key stops the run."""
+
+    name = ""
+
+    def field(self, source: str, dot: Any) -> Any:
+        if source.startswith("$"):
+            var, _, path = source.partition(".")
+            value = self.variable(var)[1]
+        else:
+            value, path = dot, source[1:]
+        for part in [p for p in path.split(".") if p]:
+            if isinstance(value, dict):
+                if part not in value:
+                    raise TemplateError(f'executing "{self.name}" at <{source}>: map has no entry for key "{part}"')
+                value = value[part]
+            elif value is MISSING:
+                return MISSING
+            else:
+                raise TemplateError(f"can't evaluate field {part} in type {go_type(value)}")
+        return value
+
+
+def _escape_text(piece: str) -> str:
+    out = piece.replace("{{", '{{"{{"}}')
+    if out.endswith("{"):
+        out = out[:-1] + '{{"{"}}'
+    return out
+
+
+def _with_default_delimiters(source: str, left: str, right: str) -> str:
+    """Rewrite a template written with custom delimiters into one with {{ }} for the shared lexer."""
+    if (left, right) == DEFAULT_DELIMITERS:
+        return source
+    out, pos = [], 0
+    while True:
+        start = source.find(left, pos)
+        if start < 0:
+            out.append(_escape_text(source[pos:]))
+            return "".join(out)
+        end = source.find(right, start + len(left))
+        if end < 0:
+            raise TemplateError("unclosed action")
+        out.append(_escape_text(source[pos:start]))
+        out.append("{{" + source[start + len(left):end] + "}}")
+        pos = end + len(right)
+
+
+def execute(name: str, source: str, data: Mapping[str, bytes], *, strict: bool = True,
+            delimiters: tuple[str, str] = DEFAULT_DELIMITERS) -> bytes:
+    """One template over `data` as ESO's execute does; errors as `template: NAME: ...`."""
+    values = StringMap({key: go_string(bytes(value)) for key, value in data.items()})
+    try:
+        tree = parse_tree(_with_default_delimiters(source, *delimiters), FUNCTIONS)
+    except TemplateError as ex:
+        raise TemplateError(f"unable to parse template at key {name}: template: {name}: {ex}") from None
+    except RecursionError:
+        raise TemplateError(f"unable to parse template at key {name}: template: {name}: nested too deeply") from None
+    run = _Strict(values, FUNCTIONS) if strict else Execution(values, FUNCTIONS)
+    if isinstance(run, _Strict):
+        run.name = name
+    try:
+        run.walk(tree, values)
+    except TemplateError as ex:
+        raise TemplateError(f"unable to execute template at key {name}: template: {name}: {ex}") from None
+    except RecursionError:
+        raise TemplateError(f"unable to execute template at key {name}: template: {name}: nested too deeply") from None
+    return b"".join(go_bytes(piece) for piece in run.out)
+
+
+def render_rewrite(template_text: str, key: str) -> str:
+    """dataFrom[].rewrite[].transform: the new key for `key` (`.value`), as ESO's utils.transform.
+
+    Same functions, no missingkey=error, default delimiters; errors as ESO's
+    `unable to parse/execute transform template: ...`.
+    """
+    values = StringMap({"value": key})
+    try:
+        tree = parse_tree(template_text, FUNCTIONS)
+    except (TemplateError, RecursionError) as ex:
+        raise TemplateApplyError(f"unable to parse transform template: template: transform: {_why(ex)}") from None
+    run = Execution(values, FUNCTIONS)
+    try:
+        run.walk(tree, values)
+    except (TemplateError, RecursionError) as ex:
+        raise TemplateApplyError(f"unable to execute transform template: template: transform: {_why(ex)}") from None
+    return go_string(b"".join(go_bytes(piece) for piece in run.out))
+
+
+def _why(ex: BaseException) -> str:
+    return "nested too deeply" if isinstance(ex, RecursionError) else str(ex)
+
+
+# --- KeysAndValues: rendered YAML into map[string]string ---------------------------------------------
+
+def _yaml_string_map(rendered: bytes) -> dict[str, str]:
+    """k8s.io/apimachinery yaml.Unmarshal into map[string]string (YAML -> JSON -> Go types)."""
+    from ruamel.yaml import YAML
+    yaml = YAML(typ="safe", pure=True)
+    yaml.version = (1, 1)
+    prefix = "could not unmarshal template to 'map[string][]byte': "
+    try:
+        loaded = yaml.load(rendered)
+    except Exception:
+        raise TemplateError(prefix + "error converting YAML to JSON: yaml: invalid YAML") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise TemplateError(prefix + "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal "
+                            f"{_json_kind(loaded)} into Go value of type map[string]string")
+    out: dict[str, str] = {}
+    for key, value in loaded.items():
+        if value is not None and not isinstance(value, str):
+            raise TemplateError(prefix + "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal "
+                                f"{_json_kind(value)} into Go value of type string")
+        out[_yaml_key(key)] = value or ""
+    return out
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "string"
+
+
+def _yaml_key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, float) and key.is_integer():
+        return str(int(key))
+    return key if isinstance(key, str) else str(key)
+
+
+# --- application to a Secret -------------------------------------------------------------------------
+
+class _Target:
+    def __init__(self, data: dict[str, bytes], labels: dict[str, str], annotations: dict[str, str]) -> None:
+        self.data, self.labels, self.annotations = data, labels, annotations
+
+    def apply(self, key: str, value: bytes, target: str) -> None:
+        if target == "Annotations":
+            self.annotations[key] = go_string(value)
+        elif target == "Labels":
+            self.labels[key] = go_string(value)
+        elif target == "Data":
+            self.data[key] = value
+
+
+def _values(templates: Mapping[str, str], data: Mapping[str, bytes], target: str, out: _Target,
+            delimiters: tuple[str, str]) -> None:
+    for key in sorted(templates):  # Go ranges over a map: any order; sorted makes errors repeatable
+        try:
+            rendered = execute(key, templates[key], data, delimiters=delimiters)
+        except TemplateError as ex:
+            raise TemplateError(f"unable to execute template at key {key}: {ex}") from None
+        out.apply(key, rendered, target)
+
+
+def _keys_and_values(name: str, source: str, data: Mapping[str, bytes], target: str, out: _Target,
+                     delimiters: tuple[str, str]) -> None:
+    try:
+        rendered = execute(name, source, data, delimiters=delimiters)
+    except TemplateError as ex:
+        raise TemplateError(f"unable to execute template at key {name}: {ex}") from None
+    for key, value in _yaml_string_map(rendered).items():
+        out.apply(key, value.encode(), target)
+
+
+def template_sources(template: Mapping[str, Any] | None) -> set[tuple[str, str]]:
+    """The ConfigMaps and Secrets a template reads (kind, name), in the ExternalSecret's namespace."""
+    wanted: set[tuple[str, str]] = set()
+    for entry in (template or {}).get("templateFrom") or []:
+        for field_name, kind in (("configMap", "ConfigMap"), ("secret", "Secret")):
+            ref = entry.get(field_name)
+            if ref:
+                wanted.add((kind, ref.get("name", "")))
+    return wanted
+
+
+def _template_from(template: Mapping[str, Any], data: Mapping[str, bytes], sources: TemplateSources,
+                   out: _Target, delimiters: tuple[str, str]) -> None:
+    for entry in template.get("templateFrom") or []:
+        target = entry.get("target") or "Data"
+        for field_name, kind, plural, label in (("configMap", "ConfigMap", "configmaps", "configmap"),
+                                                ("secret", "Secret", "secrets", "secret")):
+            ref = entry.get(field_name)
+            if not ref:
+                continue
+            name = ref.get("name", "")
+            if (kind, name) not in sources:
+                raise TemplateApplyError(f'error fetching templateFrom data: {plural} "{name}" not found')
+            items = sources[(kind, name)]
+            for item in ref.get("items") or []:
+                item_key = item.get("key", "")
+                if item_key not in items:
+                    raise TemplateApplyError(f"error fetching templateFrom data: error in {label} {name}: "
+                                             f"missing key {item_key}")
+                scope = item.get("templateAs") or "Values"
+                source = go_string(bytes(items[item_key]))
+                try:
+                    if scope == "Values":
+                        _values({item_key: source}, data, target, out, delimiters)
+                    elif scope == "KeysAndValues":
+                        _keys_and_values(f"{label} {name} key {item_key}", source, data, target, out,
+                                         delimiters)
+                    else:
+                        raise TemplateError(f"unknown scope '{scope}': expected 'Values' or 'KeysAndValues'")
+                except TemplateError as ex:
+                    raise TemplateApplyError(f"error fetching templateFrom data: {ex}") from None
+        literal = entry.get("literal")
+        if literal is not None:
+            try:
+                _keys_and_values("literal", literal, data, target, out, delimiters)
+            except TemplateError as ex:
+                raise TemplateApplyError(f"error fetching templateFrom data: {ex}") from None
+
+
+def managed_keys(secret: Mapping[str, Any] | None, es_name: str) -> ManagedKeys:
+    """The data, label and annotation keys the ExternalSecret `es_name` wrote (its managedFields entry)."""
+    keys = ManagedKeys()
+    manager = FIELD_MANAGER.format(es_name)
+    for entry in ((secret or {}).get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") != manager:
+            continue
+        fields = entry.get("fieldsV1") or {}
+        if isinstance(fields, str):
+            fields = json.loads(fields)
+        meta = fields.get("f:metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        for found, group in ((keys.data, fields.get("f:data")), (keys.labels, meta.get("f:labels")),
+                             (keys.annotations, meta.get("f:annotations"))):
+            if isinstance(group, dict):
+                found.update(k.removeprefix("f:") for k in group if k != ".")
+    return keys
+
+
+def render(template: Mapping[str, Any] | None, data: Mapping[str, bytes], sources: TemplateSources, *,
+           es_name: str, es_labels: Mapping[str, str] | None = None,
+           es_annotations: Mapping[str, str] | None = None, existing: Mapping[str, Any] | None = None,
+           creation_policy: str = "Owner", delimiters: tuple[str, str] = DEFAULT_DELIMITERS) -> Rendered:
+    """The target Secret's data, labels, annotations and type, as ESO's mutationFunc + applyTemplate.
+
+    The core then adds ESO's own labels/annotation (managed, created-by, data-hash) and ownerRef.
+    """
+    existing = existing or {}
+    meta = existing.get("metadata") or {}
+    managed = managed_keys(existing, es_name)
+    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k not in managed.labels}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in managed.annotations}
+    secret_data: dict[str, bytes] = {}
+    if creation_policy == "Merge":
+        secret_data = {k: base64.b64decode(v or "") for k, v in (existing.get("data") or {}).items()
+                       if k not in managed.data}
+    secret_type = existing.get("type") or None
+    out = _Target(secret_data, labels, annotations)
+    if template is None:
+        labels.update(es_labels or {})
+        annotations.update(es_annotations or {})
+        secret_data.update({k: bytes(v) for k, v in data.items()})
+        return Rendered(secret_data, labels, annotations, secret_type)
+    template_meta = template.get("metadata") or {}
+    labels.update(template_meta.get("labels") or {})
+    annotations.update(template_meta.get("annotations") or {})
+    if template.get("type"):
+        secret_type = template["type"]
+    if (not template.get("data") and not template.get("templateFrom")) or template.get("mergePolicy") == "Merge":
+        secret_data.update({k: bytes(v) for k, v in data.items()})
+    engine = template.get("engineVersion") or "v2"
+    if engine != "v2":
+        raise TemplateApplyError(f"unsupported template engine version: {engine}")
+    _template_from(template, data, sources, out, delimiters)
+    for group, target in ((template.get("data"), "Data"), (template_meta.get("labels"), "Labels"),
+                          (template_meta.get("annotations"), "Annotations")):
+        try:
+            _values(group or {}, data, target, out, delimiters)
+        except TemplateError as ex:
+            raise TemplateApplyError(f"could not execute template: could not execute template: {ex}") from None
+    return Rendered(secret_data, labels, annotations, secret_type)

@@ -67,16 +67,17 @@ def event_body(obj: dict[str, Any], kind: str, event: Any, now: dt.datetime) -> 
 
 
 class ExternalSecretsController:
-    def __init__(self, options: ExternalOptions, kube: Kube, metrics: ExternalMetrics) -> None:
+    def __init__(self, options: ExternalOptions, kube: Kube | ExternalKube, metrics: ExternalMetrics) -> None:
         self.options, self.metrics = options, metrics
-        self.kube = ExternalKube(kube, qps=options.client_qps, burst=options.client_burst,
-                                 cache_ttl=options.credentials_cache_ttl)
+        self.kube = kube if isinstance(kube, ExternalKube) else ExternalKube(
+            kube, qps=options.client_qps, burst=options.client_burst, cache_ttl=options.credentials_cache_ttl)
         self.queue: WorkQueue[Item] = WorkQueue(options.queue_size)
         self.scheduler: Scheduler[Item] = Scheduler(self.queue)
         self.secrets = SecretInformer(self.kube, options.namespace, self._secret_changed)
         self.reads = KubeReadsAdapter(self.kube)
         self.clients = engine.store_clients(self.reads, self.metrics, options)
         self.indexes: dict[str, Any] = {}
+        self._index_names: dict[str, str] = {}  # kopf index id → kind
         self.by_target: dict[tuple[str, str], set[str]] = {}  # (ns, secret name) → ES names
         self._own_versions: dict[Item, str] = {}  # resourceVersion of our own last status write
         self._seen_versions: dict[Item, str] = {}
@@ -139,7 +140,6 @@ class ExternalSecretsController:
         kopf.index(GROUP, VERSION, plural, id=index_id, registry=registry, when=in_scope)(_named(index_fn, index_id))
         kopf.on.event(GROUP, VERSION, plural, id=event_id, registry=registry,
                       when=in_scope)(_named(event_fn, event_id))
-        self._index_names = getattr(self, "_index_names", {})
         self._index_names[index_id] = kind
 
     def _capture(self, kw: dict[str, Any]) -> None:
@@ -453,33 +453,45 @@ class ExternalSecretsController:
     # -- ClusterExternalSecret --------------------------------------------------------------------
 
     async def reconcile_ces(self, name: str) -> None:
+        """ClusterExternalSecret fan-out (eso-core's plan_fanout): ExternalSecrets created, updated and deleted
+        per selected namespace, then the status (namespaces whose write failed are reported failed)."""
         item = (CES, "", name)
         ces = self.get(CES, "", name)
         if ces is None:
             return
-        started, now = time.perf_counter(), utcnow()
-        namespaces = {key: dict((_first(self.indexes.get("Namespace"), key) or {}).get("metadata", {}).get(
-            "labels") or {}) for key in list(self.indexes.get("Namespace") or ())}
-        if self.options.namespace:
-            namespaces = {k: v for k, v in namespaces.items() if k == self.options.namespace}
-        existing = {key: es for key in list(self.indexes.get(ES) or ())
-                    if (es := self.get(ES, *key)) is not None and engine.owned_by_ces(es, ces)}
-        fan = engine.fanout(ces, namespaces, existing, now)
-        failed = False
-        for action, es_body in fan.actions:
-            meta = es_body["metadata"]
-            try:
-                if action == "create":
-                    await self.kube.create_object(ES, meta["namespace"], es_body)
-                elif action == "update":
-                    await self.kube.replace_object(ES, meta["namespace"], meta["name"], es_body)
-                elif action == "delete":
-                    await self.kube.delete_object(ES, meta["namespace"], meta["name"])
-            except KubeError as err:
-                failed = True
-                log.error("ClusterExternalSecret fan-out write failed", extra={"fields": {
-                    "clusterexternalsecret": name, "namespace": meta.get("namespace"), "status": err.status}})
-        await self._report(item, ces, fan.status, list(getattr(fan, "events", ())))
+        started = time.perf_counter()
+        namespaces = [n for key in list(self.indexes.get("Namespace") or ())
+                      if (n := _first(self.indexes.get("Namespace"), key)) is not None
+                      and (self.options.namespace is None or key == self.options.namespace)]
+        es_name = engine.fanout_es_name(ces)
+        existing = {n["metadata"]["name"]: self.get(ES, n["metadata"]["name"], es_name) for n in namespaces}
+        try:
+            fan = engine.fanout_plan(ces, namespaces, existing)
+        except Exception as err:
+            if not engine.is_expected_error(err):
+                raise
+            log.error("ClusterExternalSecret is invalid", extra={"fields": {"clusterexternalsecret": name,
+                                                                            "error": str(err)}})
+            return
+        failed: dict[str, str] = {}
+        for body in fan.creates:
+            await self._ces_write(failed, body["metadata"]["namespace"],
+                                  self.kube.create_object(ES, body["metadata"]["namespace"], body))
+        for body in fan.updates:
+            meta = body["metadata"]
+            await self._ces_write(failed, meta["namespace"],
+                                  self.kube.replace_object(ES, meta["namespace"], meta["name"], body))
+        for ns, es in fan.deletes:
+            if engine.fanout_owned(self.get(ES, ns, es), name):
+                await self._ces_write(failed, ns, self.kube.delete_object(ES, ns, es))
+        status = fan.status
+        if failed:
+            provisioned = [ns for ns in status.get("provisionedNamespaces") or [] if ns not in failed]
+            for entry in status.get("failedNamespaces") or []:
+                failed.setdefault(entry["namespace"], entry.get("reason", ""))
+            status = engine.fanout_status(ces, provisioned, failed)
+        changed = fan.status_changed or bool(failed)
+        await self._report(item, ces, status if changed else None, [])
         self.metrics.ces_duration.labels(name, "").set((time.perf_counter() - started) * 1e9)
         if failed:
             self.scheduler.backoff(item, self.options.error_backoff_base, self.options.error_backoff_max)
@@ -487,6 +499,14 @@ class ExternalSecretsController:
             self.scheduler.succeeded(item)
             if fan.requeue_after:
                 self.scheduler.at(item, float(fan.requeue_after))
+
+    async def _ces_write(self, failed: dict[str, str], namespace: str, call: Any) -> None:
+        try:
+            await call
+        except KubeError as err:
+            failed[namespace] = f"{err.reason or err.status}: {err.message}"[:200]
+            log.error("ClusterExternalSecret fan-out write failed", extra={"fields": {
+                "namespace": namespace, "status": err.status, "reason": err.reason}})
 
     async def close(self) -> None:
         self.scheduler.close()

@@ -134,30 +134,29 @@ def store_interval(store: Mapping[str, Any], default: dt.timedelta) -> float:
     return seconds if seconds > 0 else default.total_seconds()
 
 
-# -- ClusterExternalSecret ---------------------------------------------------------------------------
+# -- ClusterExternalSecret: eso-core's fanout.py ---------------------------------------------------
 
 
-def owned_by_ces(es: Mapping[str, Any], ces: Mapping[str, Any]) -> bool:
-    uid = (ces.get("metadata") or {}).get("uid")
-    return any(ref.get("kind") == "ClusterExternalSecret" and (ref.get("uid") == uid or not uid)
-               and ref.get("name") == ces["metadata"]["name"]
-               for ref in (es.get("metadata") or {}).get("ownerReferences") or [])
+def fanout_plan(ces: dict[str, Any], namespaces: list[dict[str, Any]],
+                existing: Mapping[str, Mapping[str, Any] | None]) -> Any:
+    from secrets_kit.externalsecrets.fanout import plan_fanout
+
+    return plan_fanout(ces, namespaces, existing)
 
 
-@dataclass
-class Fanout:
-    actions: list[tuple[str, dict[str, Any]]]
-    status: dict[str, Any] | None
-    requeue_after: float | None
-    events: tuple[Event, ...] = ()
+def fanout_es_name(ces: Mapping[str, Any]) -> str:
+    from secrets_kit.externalsecrets.fanout import external_secret_name
+
+    return str(external_secret_name(ces))
 
 
-def fanout(ces: dict[str, Any], namespaces: Mapping[str, Mapping[str, str]],
-           existing: Mapping[tuple[str, str], dict[str, Any]], now: dt.datetime) -> Fanout:
-    from secrets_kit.externalsecrets.fanout import plan as fanout_plan
+def fanout_owned(es: Mapping[str, Any] | None, ces_name: str) -> bool:
+    from secrets_kit.externalsecrets.fanout import owned_by
 
-    planned = fanout_plan(ces, namespaces, existing, now)
-    actions = [(a.action, a.body) if hasattr(a, "action") else tuple(a) for a in planned.actions]
-    return Fanout(actions=[(str(x), dict(y)) for x, y in actions], status=planned.status,
-                  requeue_after=getattr(planned, "requeue_after", None),
-                  events=tuple(getattr(planned, "events", ())))
+    return bool(owned_by(es, ces_name))
+
+
+def fanout_status(ces: Mapping[str, Any], provisioned: list[str], failed: Mapping[str, str]) -> dict[str, Any]:
+    from secrets_kit.externalsecrets.fanout import fanout_status as core_status
+
+    return dict(core_status(ces, provisioned, failed))

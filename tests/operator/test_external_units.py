@@ -254,3 +254,24 @@ def test_cli_flags() -> None:
     assert bad.exit_code != 0 and "--store-requeue-interval" in bad.output
     nothing = runner.invoke(operator, ["run", "--no-sealed-secrets"])
     assert nothing.exit_code != 0 and "nothing to run" in nothing.output
+
+
+def test_an_unlabelled_secret_of_that_name_is_taken_over_after_a_conflict() -> None:
+    async def main() -> None:
+        api = FakeApi()
+        ctl = controller(api)
+        put(ctl, SS, store("a", {"/pw": "new"}))
+        api.objects["/api/v1/namespaces/a/secrets/app"] = {
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": {"pw": "b2xk"},
+            "metadata": {"name": "app", "namespace": "a", "uid": "old", "resourceVersion": "5"}}
+        body = es("a")
+        api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"] = body
+        put(ctl, ES, body)
+        await ctl.reconcile_es("a", "app")
+        secret = api.objects["/api/v1/namespaces/a/secrets/app"]
+        assert secret["metadata"]["uid"] == "old" and base64.b64decode(secret["data"]["pw"]) == b"new"
+        assert api.calls["POST Secret"] == 1 and api.calls["PUT Secret"] == 1  # one conflict, then an update
+        assert api.calls["GET SecretStore"] == 0  # stores come from the index
+        ctl.scheduler.close()
+
+    asyncio.run(main())

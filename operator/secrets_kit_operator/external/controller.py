@@ -264,26 +264,31 @@ class ExternalSecretsController:
                 if not engine.is_expected_error(err):
                     raise
                 fetched = err
-        plan = await engine.plan(es, existing, fetched, sources, now, self.options)
-        status: dict[str, Any] | None = plan.status if plan.status_changed else None
-        events = list(plan.events)
-        retry = bool(plan.retry)
-        action = "cleanup_orphans"
-        try:
-            if plan.cleanup_orphans:
-                events += await self._cleanup_orphans(plan.cleanup_orphans)
-            action = str(plan.secret_action or "")
-            written = await self._write_secret(es, existing, plan)
-        except KubeError as err:
-            if err.status == 409:  # our view lagged: decide again on what the API holds now
-                self.kube.forget_cached(ns, facts.target_name(es))
-                await self.queue.put(item)
-                return
-            log.error("writing the Secret failed", extra={"fields": {
-                "externalsecret": f"{ns}/{name}", "action": action, "status": err.status, "reason": err.reason}})
-            failed = engine.write_failed(es, f"{err.status} {err.reason}: {err.message}", now, action)
-            status = failed.status if failed.status_changed else None
-            events, retry, written = list(failed.events), True, None
+        for attempt in range(3):
+            plan = await engine.plan(es, existing, fetched, sources, now, self.options)
+            status: dict[str, Any] | None = plan.status if plan.status_changed else None
+            events = list(plan.events)
+            retry = bool(plan.retry)
+            action = "cleanup_orphans"
+            try:
+                if plan.cleanup_orphans:
+                    events += await self._cleanup_orphans(plan.cleanup_orphans)
+                action = str(plan.secret_action or "")
+                written = await self._write_secret(es, existing, plan)
+                break
+            except KubeError as err:
+                if err.status == 409 and attempt < 2:
+                    # our view lagged (an unlabelled Secret of that name, or a newer version): plan again on
+                    # what the API holds now, with the data already fetched (no second provider read)
+                    existing = await self.kube.get_secret(ns, facts.target_name(es))
+                    continue
+                log.error("writing the Secret failed", extra={"fields": {
+                    "externalsecret": f"{ns}/{name}", "action": action, "status": err.status,
+                    "reason": err.reason}})
+                failed = engine.write_failed(es, f"{err.status} {err.reason}: {err.message}", now, action)
+                status = failed.status if failed.status_changed else None
+                events, retry, written = list(failed.events), True, None
+                break
         if written is not None:
             self._seen_versions[item] = str(written["metadata"].get("resourceVersion"))
         await self._report(item, es, status, events)
@@ -341,26 +346,21 @@ class ExternalSecretsController:
         return await self.clients.client_for(store, ns)
 
     async def _template_sources(self, es: dict[str, Any]) -> dict[tuple[str, str], dict[str, bytes]]:
-        """ConfigMaps/Secrets `templateFrom` names, read in the ExternalSecret's own namespace only."""
+        """ConfigMaps/Secrets `templateFrom` names, read in the ExternalSecret's own namespace only (a
+        missing one is left out: the template engine reports it as ESO does)."""
         import base64
-
-        from secrets_kit.errors import ConfigError
 
         ns = es["metadata"]["namespace"]
         out: dict[tuple[str, str], dict[str, bytes]] = {}
         for kind, name in facts.template_from(es):
             if kind == "ConfigMap":
                 found = await self.kube.get_configmap(ns, name)
-                if found is None:
-                    raise ConfigError(f'error fetching templateFrom data: configmaps "{name}" not found')
-                data = {k: str(v).encode() for k, v in (found.get("data") or {}).items()}
-                data.update({k: base64.b64decode(v) for k, v in (found.get("binaryData") or {}).items()})
+                if found is not None:
+                    out[(kind, name)] = {k: str(v).encode() for k, v in (found.get("data") or {}).items()}
             else:
                 secret = await self.kube.get_secret(ns, name)
-                if secret is None:
-                    raise ConfigError(f'error fetching templateFrom data: secrets "{name}" not found')
-                data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
-            out[(kind, name)] = data
+                if secret is not None:
+                    out[(kind, name)] = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
         return out
 
     async def _write_secret(self, es: dict[str, Any], existing: dict[str, Any] | None,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,12 +62,14 @@ async def plan(es: dict[str, Any], existing: dict[str, Any] | None, fetched: Any
     from secrets_kit.externalsecrets.reconcile import plan as core_plan
 
     kwargs: dict[str, Any] = {}
-    params = inspect.signature(core_plan).parameters
-    if "left_delimiter" in params:
-        kwargs["left_delimiter"] = options.template_left_delimiter
-        kwargs["right_delimiter"] = options.template_right_delimiter
-    elif "delimiters" in params:
-        kwargs["delimiters"] = (options.template_left_delimiter, options.template_right_delimiter)
+    delimiters = (options.template_left_delimiter, options.template_right_delimiter)
+    if delimiters != ("{{", "}}"):  # --template-left/right-delimiter
+        from secrets_kit.externalsecrets import template as _template
+
+        def render(*args: Any, **kw: Any) -> Any:
+            return _template.render(*args, delimiters=delimiters, **kw)
+
+        kwargs["render"] = render
     # templates are CPU work: off the event loop, so watches and HTTP keep flowing
     return await asyncio.to_thread(core_plan, es, existing, fetched, sources, now, **kwargs)
 

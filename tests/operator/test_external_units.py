@@ -124,6 +124,11 @@ def test_create_then_nothing_is_written() -> None:
         assert [(c["type"], c["status"], c["reason"]) for c in status["conditions"]] == [
             ("Ready", "True", "SecretSynced")]
         assert len(ctl.scheduler) == 1  # the next refresh is scheduled
+        text = ctl.metrics.exposition().decode()
+        assert 'externalsecret_provider_api_calls_count{call="GetSecret",provider="Fake",status="success"} 1.0' in text
+        assert 'externalsecret_sync_calls_total{name="app",namespace="a"} 1.0' in text
+        assert 'externalsecret_status_condition{condition="Ready",name="app",namespace="a",status="True"} 1.0' in text
+        assert "externalsecret_sync_calls_error{" not in text
         refresh_es(ctl, api, "a")
         before = sum(api.calls.values())
         for _ in range(3):
@@ -149,6 +154,7 @@ def test_provider_error_leaves_the_secret_and_backs_off() -> None:
         assert (ready["status"], ready["reason"], ready["message"]) == (
             "False", "SecretSyncedError", "could not get secret data from provider")
         assert ctl.scheduler.failures(("ExternalSecret", "a", "app")) == 1
+        assert 'externalsecret_sync_calls_error{name="app",namespace="a"} 1.0' in ctl.metrics.exposition().decode()
         events = [o for p, o in api.objects.items() if "/events/" in p]
         assert [e["reason"] for e in events] == ["UpdateFailed"] and events[0]["type"] == "Warning"
         ctl.scheduler.close()

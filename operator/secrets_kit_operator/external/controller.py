@@ -343,7 +343,8 @@ class ExternalSecretsController:
             raise ProviderError(engine.denied_message(store, ns))
         if self.options.enable_flood_gate and not facts.is_ready(store):
             raise ProviderError(facts.ERR_STORE_NOT_READY.format(kind=kind, name=store_name))
-        return await self.clients.client_for(store, ns)
+        client = await self.clients.client_for(store, ns)
+        return engine.CountingClient(client, engine.provider_name(store), self.metrics.provider_call)
 
     async def _template_sources(self, es: dict[str, Any]) -> dict[tuple[str, str], dict[str, bytes]]:
         """ConfigMaps/Secrets `templateFrom` names, read in the ExternalSecret's own namespace only (a

@@ -161,3 +161,56 @@ def fanout_status(ces: Mapping[str, Any], provisioned: list[str], failed: Mappin
     from secrets_kit.externalsecrets.fanout import fanout_status as core_status
 
     return dict(core_status(ces, provisioned, failed))
+
+
+# -- provider call counts (externalsecret_provider_api_calls_count) --------------------------------
+
+PROVIDER_LABELS = {"vault": ("HashiCorp/Vault", "ReadSecretData", "ListSecrets"),
+                   "fake": ("Fake", "GetSecret", "GetAllSecrets")}
+
+
+class CountingClient:
+    """A StoreClient that counts its reads into the provider-call metric (ESO's provider/call/status
+    labels; a provider's own answer that a key does not exist counts as a successful call)."""
+
+    def __init__(self, inner: Any, provider: str, on_call: Callable[[str, str, bool], None]) -> None:
+        self.inner, self.on_call = inner, on_call
+        self.provider, self.read_call, self.find_call = PROVIDER_LABELS.get(provider, (provider, "GetSecret",
+                                                                                        "GetAllSecrets"))
+
+    async def _count(self, call: str, work: Awaitable[Any]) -> Any:
+        from secrets_kit.externalsecrets.refs import NoSecretError
+
+        try:
+            result = await work
+        except NoSecretError:
+            self.on_call(self.provider, call, True)
+            raise
+        except BaseException:
+            self.on_call(self.provider, call, False)
+            raise
+        self.on_call(self.provider, call, True)
+        return result
+
+    async def get_secret(self, ref: Any) -> bytes:
+        value: bytes = await self._count(self.read_call, self.inner.get_secret(ref))
+        return value
+
+    async def get_secret_map(self, ref: Any) -> dict[str, bytes]:
+        value: dict[str, bytes] = await self._count(self.read_call, self.inner.get_secret_map(ref))
+        return value
+
+    async def get_all_secrets(self, find: Any) -> dict[str, bytes]:
+        value: dict[str, bytes] = await self._count(self.find_call, self.inner.get_all_secrets(find))
+        return value
+
+    async def validate(self) -> Any:
+        return await self.inner.validate()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def provider_name(store: Mapping[str, Any]) -> str:
+    provider = (store.get("spec") or {}).get("provider") or {}
+    return next(iter(provider), "") if isinstance(provider, Mapping) else ""

@@ -8,8 +8,42 @@ from typing import Any
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.metrics_core import Metric
 
 NAME_NS = ["name", "namespace"]
+
+
+class GoCounter:
+    """A counter exposed under exactly its Go name (prometheus_client would add `_total`, which ESO's
+    `externalsecret_sync_calls_error` and `externalsecret_provider_api_calls_count` do not have)."""
+
+    def __init__(self, name: str, documentation: str, labelnames: list[str], registry: CollectorRegistry) -> None:
+        self.name, self.documentation, self.labelnames = name, documentation, tuple(labelnames)
+        self.values: dict[tuple[str, ...], float] = {}
+        registry.register(self)
+
+    def labels(self, *values: str) -> _Child:
+        return _Child(self, tuple(str(v) for v in values))
+
+    def remove(self, *values: str) -> None:
+        del self.values[tuple(str(v) for v in values)]
+
+    def describe(self) -> list[Metric]:
+        return [Metric(self.name, self.documentation, "counter")]
+
+    def collect(self) -> list[Metric]:
+        metric = Metric(self.name, self.documentation, "counter")
+        for values, value in sorted(self.values.items()):
+            metric.add_sample(self.name, dict(zip(self.labelnames, values, strict=True)), value)
+        return [metric]
+
+
+class _Child:
+    def __init__(self, parent: GoCounter, key: tuple[str, ...]) -> None:
+        self.parent, self.key = parent, key
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.parent.values[self.key] = self.parent.values.get(self.key, 0.0) + amount
 CONDITION = ["name", "namespace", "condition", "status"]
 
 
@@ -22,13 +56,13 @@ class ExternalMetrics:
         r = self.registry
         self.sync_calls = Counter("externalsecret_sync_calls_total", "Total number of the External Secret sync calls",
                                   NAME_NS, registry=r)
-        self.sync_errors = Counter("externalsecret_sync_calls_error", "Total number of the External Secret sync errors",
+        self.sync_errors = GoCounter("externalsecret_sync_calls_error", "Total number of the External Secret sync errors",
                                    NAME_NS, registry=r)
         self.es_condition = Gauge("externalsecret_status_condition",
                                   "The status condition of a specific External Secret", CONDITION, registry=r)
         self.es_duration = Gauge("externalsecret_reconcile_duration",
                                  "The duration time to reconcile the External Secret", NAME_NS, registry=r)
-        self.provider_calls = Counter("externalsecret_provider_api_calls_count",
+        self.provider_calls = GoCounter("externalsecret_provider_api_calls_count",
                                       "Number of API calls towards the secret provider",
                                       ["provider", "call", "status"], registry=r)
         self.store_condition = {

@@ -238,6 +238,8 @@ def space(op_cluster: KubeCluster) -> str:
 def synced_setup(ours: Ours, ns: str, *, es_name: str = "app", target: str | None = None) -> tuple[str, dict[str, Any]]:
     secret_value = value("pw")
     create(ours.cluster, fake_store(ns, "fake", {"/db/password": secret_value}))
+    wait_for("the store Ready", lambda: (ready_of(ours.cluster.request(
+        "GET", f"{ES_API}/namespaces/{ns}/secretstores/fake")) or {}).get("status") == "True", 20, ours.log_text)
     create(ours.cluster, external_secret(ns, es_name, "fake", {"password": "/db/password"}, target=target,
                                          labels={"team": "a"}))
     return secret_value, wait_ready(ours, ns, es_name)

@@ -374,3 +374,44 @@ def test_zz_no_plaintext_in_logs_events_statuses_or_metrics(ours: Ours, op_clust
              json.dumps([item.get("status") for item in op_cluster.request("GET", f"{ES_API}/externalsecrets")["items"]]),
              json.dumps([item.get("status") for item in op_cluster.request("GET", f"{ES_API}/secretstores")["items"]])]
     assert_no_plaintext(PLAINTEXTS, *texts)
+
+
+def test_both_controllers_in_one_process(op_cluster: KubeCluster, crds: None) -> None:
+    """`--external-secrets` next to the sealed controller: one process, one kopf operator; the sealed
+    controller keeps its keys in $POD_NAMESPACE and the ExternalSecret metrics join its /metrics."""
+    keys_ns, ns = unique("eso-keys"), unique("eso-both")
+    for name in (keys_ns, ns):
+        op_cluster.ensure_namespace(name)
+    from tests.peers.sealed_controller import register_crd
+
+    register_crd(op_cluster)
+    workdir = scratch_dir("secrets-kit-eso-both-")
+    port, metrics_port = free_port(), free_port()
+    args = [secrets_kit_binary(), "operator", "run", "--external-secrets", "--kubeconfig", str(op_cluster.kubeconfig),
+            f"--listen-addr=127.0.0.1:{port}", f"--listen-metrics-addr=127.0.0.1:{metrics_port}",
+            "--all-namespaces=false", f"--additional-namespaces={ns}", "--key-size=2048", "--log-format=json"]
+    log_file = workdir / "operator.log"
+    proc = start_process(args, log_file, env={**_env(), "POD_NAMESPACE": keys_ns})
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    try:
+        wait_until_ready(ready, "secrets-kit operator (both)", proc, log_file, timeout=90)
+        keys = op_cluster.request("GET", f"/api/v1/namespaces/{keys_ns}/secrets")
+        assert any(s["metadata"]["name"].startswith("sealed-secrets-key") for s in keys.get("items", []))
+        secret_value = value("both")
+        create(op_cluster, fake_store(ns, "fake", {"/k": secret_value}))
+        create(op_cluster, external_secret(ns, "app", "fake", {"k": "/k"}))
+        log_text = lambda: log_file.read_text(errors="replace")  # noqa: E731
+        wait_for("the Secret", lambda: get_secret(op_cluster, ns, "app") is not None, 30, log_text)
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+        assert "sealed_secrets_controller_build_info" in text and "externalsecret_sync_calls_total{" in text
+        assert_no_plaintext([secret_value], log_text(), text)
+    finally:
+        stop_child(proc)

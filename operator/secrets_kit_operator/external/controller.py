@@ -122,6 +122,7 @@ class ExternalSecretsController:
             if kw["type"] == "DELETED":
                 self.scheduler.cancel(item)
                 self._own_versions.pop(item, None)
+                self._seen_versions.pop(item, None)
                 if kind == ES:
                     self.metrics.forget_es(ns, name)
                 if kind == CES:

@@ -79,6 +79,7 @@ class ExternalSecretsController:
         self.indexes: dict[str, Any] = {}
         self._index_names: dict[str, str] = {}  # kopf index id → kind
         self.by_target: dict[tuple[str, str], set[str]] = {}  # (ns, secret name) → ES names
+        self._targets: dict[tuple[str, str], str] = {}  # (ns, ES name) → its target Secret's name
         self._own_versions: dict[Item, str] = {}  # resourceVersion of our own last status write
         self._seen_versions: dict[Item, str] = {}
         self.ready = asyncio.Event()
@@ -152,13 +153,17 @@ class ExternalSecretsController:
         self.ready.set()
 
     def _track_target(self, ns: str, name: str, body: Any, *, deleted: bool) -> None:
-        for key, names in list(self.by_target.items()):
-            if key[0] == ns and name in names:
+        before = self._targets.pop((ns, name), None)
+        if before is not None:
+            names = self.by_target.get((ns, before))
+            if names is not None:
                 names.discard(name)
                 if not names:
-                    del self.by_target[key]
+                    del self.by_target[(ns, before)]
         if not deleted:
-            self.by_target.setdefault((ns, facts.target_name(dict(body))), set()).add(name)
+            target = facts.target_name(dict(body))
+            self._targets[(ns, name)] = target
+            self.by_target.setdefault((ns, target), set()).add(name)
 
     async def _secret_changed(self, key: tuple[str, str], secret: dict[str, Any] | None) -> None:
         """A managed Secret changed or went away (drift, deletion): reconcile the ExternalSecrets targeting it."""

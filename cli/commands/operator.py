@@ -99,8 +99,10 @@ def operator() -> None:
                    "served with the sealed ones on --listen-metrics-addr.")
 @click.option("--enable-leader-election", type=click.BOOL, default=False, show_default=True,
               is_flag=False, flag_value=True,
-              help="[external-secrets] Refused: this controller runs as a single replica (no Lease-based "
-                   "leader election; run one Deployment replica with strategy Recreate).")
+              help="[external-secrets] Reconcile only while holding the coordination.k8s.io Lease "
+                   "`external-secrets-controller` in the controller's namespace ($POD_NAMESPACE, the service "
+                   "account's, else `default`); lease 15s, renew deadline 10s, retry 2s, as ESO. Needs "
+                   "--no-sealed-secrets.")
 @click.option("--store-requeue-interval", default="5m", show_default=True,
               help="[external-secrets] Re-validate (Cluster)SecretStores this often unless the store sets "
                    "spec.refreshInterval (a Go duration).")
@@ -123,9 +125,10 @@ def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, na
     if not sealed_secrets and not external_secrets:
         click.echo("secrets-kit: error: nothing to run: --no-sealed-secrets and no other controller", err=True)
         raise SystemExit(EXIT_USAGE)
-    if flags["enable_leader_election"]:
-        click.echo("secrets-kit: error: --enable-leader-election: not supported; run a single replica "
-                   "(Deployment replicas: 1, strategy: Recreate)", err=True)
+    if flags["enable_leader_election"] and (sealed_secrets or not external_secrets):
+        click.echo("secrets-kit: error: --enable-leader-election: only for the ExternalSecret controller alone "
+                   "(--external-secrets --no-sealed-secrets); the sealed controller runs as a single replica",
+                   err=True)
         raise SystemExit(EXIT_USAGE)
     from secrets_kit_operator import lean_imports
 
@@ -149,6 +152,7 @@ def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, na
                 metrics_addr=parse_address(metrics_addr, "--metrics-addr") if metrics_addr else None,
                 store_requeue_interval=parse_go_duration(flags["store_requeue_interval"], "--store-requeue-interval"),
                 enable_flood_gate=flags["enable_flood_gate"],
+                enable_leader_election=flags["enable_leader_election"], leader_election_namespace=_own_namespace(),
                 template_left_delimiter=flags["template_left_delimiter"],
                 template_right_delimiter=flags["template_right_delimiter"])
             if external.store_requeue_interval.total_seconds() <= 0:

@@ -161,11 +161,30 @@ async def _run_external_only(external: ExternalOptions) -> int:
     controller, metrics = eso
     kopf_ready = asyncio.Event()
     address = external.metrics_addr or ("0.0.0.0", 8080)
-    runners = [await serve(metrics_app(metrics, ready=lambda: kopf_ready.is_set()
-                                       and controller.secrets.synced.is_set()), *address)]
+    standby = asyncio.Event()  # leader election: waiting for the Lease (ready, as controller-runtime's probes)
+    runners = [await serve(metrics_app(metrics, ready=lambda: standby.is_set() or (
+        kopf_ready.is_set() and controller.secrets.synced.is_set())), *address)]
     log.info("listening", extra={"fields": {"metrics": "{}:{}".format(*address)}})
     tasks: list[asyncio.Task[Any]] = []
+    lost = False
     try:
+        if external.enable_leader_election:
+            from .external.leader import LeaderElector
+            from .external.options import LEADER_ELECTION_ID
+
+            elector = LeaderElector(controller.kube, external.leader_election_namespace, LEADER_ELECTION_ID)
+            standby.set()
+            acquired = await elector.acquire(stop)
+            standby.clear()
+            if not acquired:
+                return 0
+
+            def on_lost() -> None:
+                nonlocal lost
+                lost = True
+                stop.set()
+
+            tasks.append(loop.create_task(elector.keep(stop, on_lost)))
         registry = kopf.OperatorRegistry()
 
         @kopf.on.login(registry=registry)
@@ -176,7 +195,7 @@ async def _run_external_only(external: ExternalOptions) -> int:
                                        insecure=creds.insecure, default_namespace=external.namespace)
 
         controller.register(registry)
-        tasks = _external_tasks(controller, external, stop)
+        tasks += _external_tasks(controller, external, stop)
         namespaces = external.watched_namespaces
         log.info("starting", extra={"fields": {"controller": "external-secrets",
                                                "namespaces": ",".join(namespaces) if namespaces else "*",
@@ -185,7 +204,7 @@ async def _run_external_only(external: ExternalOptions) -> int:
         await kopf.operator(registry=registry, standalone=True, clusterwide=namespaces is None,
                             namespaces=namespaces or (), stop_flag=stop, ready_flag=kopf_ready,
                             settings=_settings())
-        return 0
+        return 1 if lost else 0
     finally:
         await controller.close()
         for task in tasks:

@@ -121,8 +121,17 @@ def test_external_secrets_rbac_is_exactly_what_that_controller_calls() -> None:
         (("",), ("serviceaccounts/token",)): ["create"],
         (("",), ("events",)): ["create", "patch"],
     }
+    lease = one("Role")
+    assert lease["metadata"]["namespace"] == one("ServiceAccount")["metadata"]["namespace"]
+    assert [(r["apiGroups"], r["resources"], r.get("resourceNames"), sorted(r["verbs"])) for r in lease["rules"]] == [
+        (["coordination.k8s.io"], ["leases"], ["external-secrets-controller"], ["get", "update"]),
+        (["coordination.k8s.io"], ["leases"], None, ["create"])]
+    lease_binding = one("RoleBinding")
+    assert lease_binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                        "name": lease["metadata"]["name"]}
     binding = one("ClusterRoleBinding", ESO_ROLE)
     sa = one("ServiceAccount")
+    assert lease_binding["subjects"] == binding["subjects"]
     assert binding["roleRef"]["name"] == ESO_ROLE
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
                                     "namespace": sa["metadata"]["namespace"]}]
@@ -167,6 +176,8 @@ def resource_path(doc: dict[str, Any]) -> str:
         "Service": ("/api/v1", "services", True),
         "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
         "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+        "Role": ("/apis/rbac.authorization.k8s.io/v1", "roles", True),
+        "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
         "Deployment": ("/apis/apps/v1", "deployments", True),
     }
     base, plural, namespaced = kinds[doc["kind"]]
@@ -322,12 +333,15 @@ def test_kubectl_apply_k_dry_run(kube_cluster: KubeCluster, kubectl: Path) -> No
 def test_external_secrets_rbac_allows_what_it_needs_and_nothing_more(kube_cluster: KubeCluster,
                                                                      kube_namespace: str) -> None:
     rules = one("ClusterRole", ESO_ROLE)["rules"]
-    user = kube_cluster.create_service_account(kube_namespace, "eso-controller", cluster_rules=rules)
+    user = kube_cluster.create_service_account(kube_namespace, "eso-controller", one("Role")["rules"],
+                                               cluster_rules=rules)
 
-    def allowed(verb: str, resource: str, group: str = "", namespace: str = "apps", subresource: str = "") -> bool:
+    def allowed(verb: str, resource: str, group: str = "", namespace: str = "apps", subresource: str = "",
+                name: str = "") -> bool:
         review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
                   "spec": {"resourceAttributes": {"verb": verb, "resource": resource, "group": group,
-                                                  "namespace": namespace, "subresource": subresource}}}
+                                                  "namespace": namespace, "subresource": subresource,
+                                                  "name": name}}}
         result = kube_cluster.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review,
                                       token=user.token)
         return bool(result["status"]["allowed"])
@@ -341,6 +355,12 @@ def test_external_secrets_rbac_allows_what_it_needs_and_nothing_more(kube_cluste
         assert allowed(verb, "secrets"), verb
     assert allowed("get", "configmaps") and allowed("create", "serviceaccounts", subresource="token")
     assert allowed("watch", "namespaces", namespace="") and allowed("create", "events")
+    lease = ("coordination.k8s.io", kube_namespace)
+    for verb in ("get", "update"):
+        assert allowed(verb, "leases", lease[0], lease[1], name="external-secrets-controller")
+        assert not allowed(verb, "leases", lease[0], lease[1], name="another-lease")
+    assert allowed("create", "leases", *lease) and not allowed("delete", "leases", *lease,
+                                                              name="external-secrets-controller")
     for verb, resource, group, sub in [("patch", "secrets", "", ""), ("deletecollection", "secrets", "", ""),
                                        ("list", "configmaps", "", ""), ("update", "configmaps", "", ""),
                                        ("create", "secretstores", eso, ""), ("update", "secretstores", eso, ""),

@@ -407,6 +407,45 @@ def _exists(cluster: KubeCluster, ns: str, name: str) -> bool:
         raise
 
 
+def test_leader_election_one_replica_reconciles_and_the_other_takes_over(op_cluster: KubeCluster,
+                                                                         crds: None) -> None:
+    lease_ns, ns = unique("eso-lease"), unique("eso-le")
+    for name in (lease_ns, ns):
+        op_cluster.ensure_namespace(name)
+    replicas = []
+    for i in range(2):
+        port = free_port()
+        args = [secrets_kit_binary(), "operator", "run", "--external-secrets", "--no-sealed-secrets",
+                "--enable-leader-election", "--namespace", ns, "--kubeconfig", str(op_cluster.kubeconfig),
+                f"--metrics-addr=127.0.0.1:{port}", "--log-format=json"]
+        replica = Ours(op_cluster, args, port, scratch_dir(f"secrets-kit-eso-le{i}-") / "operator.log")
+        replica.proc = start_process(args, replica.log_file, env={**_env(), "POD_NAMESPACE": lease_ns})
+        wait_until_ready(replica.ready, "replica", replica.proc, replica.log_file, timeout=90)
+        replicas.append(replica)
+        if i == 0:
+            wait_for("the first replica leads", lambda r=replica: "became leader" in r.log_text(), 30)
+    try:
+        lease = op_cluster.request("GET", f"/apis/coordination.k8s.io/v1/namespaces/{lease_ns}/leases/"
+                                          "external-secrets-controller")
+        assert lease["spec"]["leaseDurationSeconds"] == 15
+        assert "became leader" not in replicas[1].log_text()
+        create(op_cluster, fake_store(ns, "fake", {"/k": value("le")}))
+        create(op_cluster, external_secret(ns, "one", "fake", {"k": "/k"}))
+        wait_ready(replicas[0], ns, "one")
+        assert replicas[1].log_text().count("store validated") == 0  # the standby reconciles nothing
+        replicas[0].stop()  # SIGTERM: no release, the standby waits for the lease to expire
+        wait_for("the standby leads", lambda: "became leader" in replicas[1].log_text(), 40, replicas[1].log_text)
+        create(op_cluster, external_secret(ns, "two", "fake", {"k": "/k"}))
+        wait_ready(replicas[1], ns, "two")
+        after = op_cluster.request("GET", f"/apis/coordination.k8s.io/v1/namespaces/{lease_ns}/leases/"
+                                          "external-secrets-controller")
+        assert after["spec"]["holderIdentity"] != lease["spec"]["holderIdentity"]
+        assert after["spec"]["leaseTransitions"] == 1
+    finally:
+        for replica in replicas:
+            replica.stop()
+
+
 def test_zz_no_plaintext_in_logs_events_statuses_or_metrics(ours: Ours, op_cluster: KubeCluster) -> None:
     assert PLAINTEXTS, "the tests above put values in stores"
     texts = [ours.log_text(), ours.metrics(),

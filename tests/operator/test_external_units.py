@@ -254,7 +254,7 @@ def test_cli_flags() -> None:
         assert flag in helptext, flag
     assert "not built yet" not in helptext
     refused = runner.invoke(operator, ["run", "--external-secrets", "--enable-leader-election"])
-    assert refused.exit_code != 0 and "single replica" in refused.output
+    assert refused.exit_code != 0 and "--no-sealed-secrets" in refused.output  # not with the sealed controller
     bad = runner.invoke(operator, ["run", "--external-secrets", "--no-sealed-secrets", "--store-requeue-interval",
                                    "5 minutes"])
     assert bad.exit_code != 0 and "--store-requeue-interval" in bad.output

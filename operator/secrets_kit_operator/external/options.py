@@ -19,6 +19,7 @@ class ExternalOptions:
     client_burst: int = 400
     metrics_addr: tuple[str, int] | None = ("0.0.0.0", 8080)  # None: share the sealed controller's
     enable_leader_election: bool = False
+    leader_election_namespace: str = "default"  # the Lease's namespace: the controller's own
     store_requeue_interval: dt.timedelta = dt.timedelta(minutes=5)
     enable_flood_gate: bool = True
     template_left_delimiter: str = "{{"

@@ -17,6 +17,11 @@ so a Secret without `target.name` is named after the case id too. Vault cases us
 harness creates; every Vault path is under `<mount>/corpus/<case id>/` so cases never see each
 other's data (find lists recursively).
 
+Checked against the real ESO v0.16.2 on 2026-12-03 (`test_differential.py::test_eso_meets_case`,
+ESO side only, fake and Vault groups): every case meets its expectation except
+`store-other-controller-class`, where ESO (as expected) never writes a status: the harness cannot
+yet express "no Ready condition" (ready="").
+
 `expect` keys beyond case.py's documented ones (harnesses may ignore them): `immutable` (bool) and
 `absent_labels` (label keys that must not be on the Secret).
 
@@ -103,6 +108,7 @@ add = CASES.append
 # ---------------------------------------------------------------------------------------------
 
 # e2e common.go SimpleDataSync; fake.go GetSecret returns the value verbatim.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-simple-data-sync",
     store=fake(("simple-one", "bar"), ("simple-other", "bar")),
@@ -113,6 +119,7 @@ add(Case(
 ))
 
 # e2e common.go SyncWithoutTargetName; ctrl.go Reconcile: secretName defaults to the ES name.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-sync-without-target-name",
     store=fake(("nt-one", "bar")),
@@ -122,6 +129,7 @@ add(Case(
 ))
 
 # e2e common.go JSONDataWithProperty; fake.go GetSecret: gjson.Get(value, property).String().
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-json-data-with-property",
     store=fake(("prop-one", SECRET_VALUE_1), ("prop-two", SECRET_VALUE_2)),
@@ -132,6 +140,7 @@ add(Case(
 ))
 
 # e2e common.go JSONDataWithoutTargetName; ctrl.go (secretName default) + fake.go property.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-json-data-without-target-name",
     store=fake(("jnt-one", '{"foo":"foo-val","bar":"bar-val"}')),
@@ -142,6 +151,7 @@ add(Case(
 
 # e2e common.go JSONDataWithTemplate; tpl.go applyTemplate: template metadata replaces the ES's own
 # labels/annotations (setMetadata), template.data only (no provider keys: mergePolicy Replace).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-json-data-with-template",
     store=fake(("tpl-one", SECRET_VALUE_1), ("tpl-other", SECRET_VALUE_2)),
@@ -160,6 +170,7 @@ add(Case(
 # e2e common.go JSONDataWithTemplateFromLiteral (the upstream body was not readable in the source
 # index; written from its name): parser.go MergeLiteral renders the literal as KeysAndValues, the
 # output is YAML parsed into keys (tplv2 mapScopeApply), target defaults to Data.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-json-data-with-template-from-literal",
     store=fake(("lit-one", SECRET_VALUE_1), ("lit-two", SECRET_VALUE_2)),
@@ -176,6 +187,7 @@ add(Case(
 # e2e common.go TemplateFromConfigmaps (upstream body not readable; written from its name and the
 # envtest syncWithTemplatePrecedence): parser.go MergeConfigMap, templateAs default Values keeps the
 # ConfigMap key as the Secret key; template.data is applied after templateFrom and wins on a clash.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-template-from-configmaps",
     store=fake(("tcm-one", SECRET_VALUE_1), ("tcm-two", SECRET_VALUE_2)),
@@ -194,6 +206,7 @@ add(Case(
 ))
 
 # e2e common.go JSONDataFromSync; fake.go GetSecretMap json-decodes the value (strings unquoted).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-json-data-from-sync",
     store=fake(("dfs-one", '{ "name": "great-name", "surname": "great-surname" }')),
@@ -203,6 +216,7 @@ add(Case(
 ))
 
 # e2e common.go JSONDataFromRewrite; utils.go RewriteRegexp: Go ReplaceAllString with $1.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-json-data-from-rewrite",
     store=fake(("dfr-one", '{ "username": "myuser.name", "address": "happy street" }')),
@@ -213,6 +227,7 @@ add(Case(
 ))
 
 # e2e common.go NestedJSONWithGJSON; fake.go property is a gjson path (name.first, friends.1.first).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-nested-json-gjson",
     store=fake(("nested-one", '{"name": {"first": "Tom", "last": "Anderson"}, "friends": ['
@@ -226,6 +241,7 @@ add(Case(
 
 # e2e common.go DockerJSONConfig; gjson String() of an object is its raw text (whitespace kept);
 # tpl.go: no template.type keeps the type empty, the API server defaults it to Opaque.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-docker-json-config",
     store=fake(("docker-config-example", '{"dockerconfig": ' + DOCKERCONFIG + '}')),
@@ -237,6 +253,7 @@ add(Case(
 
 # e2e common.go DataPropertyDockerconfigJSON; a JSON string member: gjson String() unquotes it;
 # tpl.go sets secret.Type from template.type.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-data-property-dockerconfigjson",
     store=fake(("docker-config-str", json.dumps({"dockerconfig": DOCKERCONFIG}))),
@@ -248,6 +265,7 @@ add(Case(
 ))
 
 # e2e common.go SSHKeySync; tpl.go type from the template; value verbatim (fake.go GetSecret).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-ssh-key-sync",
     store=fake(("ssh-priv-key-example", SSH_KEY)),
@@ -259,6 +277,7 @@ add(Case(
 ))
 
 # e2e common.go SSHKeySyncDataProperty; gjson unquotes the JSON string member (newlines restored).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-ssh-key-sync-data-property",
     store=fake(("ssh-json-example", json.dumps({"ssh-auth": SSH_KEY}))),
@@ -272,6 +291,7 @@ add(Case(
 # e2e common.go DeletionPolicyDelete, as a static state (the provider keys are already gone):
 # secret.go skips NoSecretErr when deletionPolicy != Retain; ctrl.go Reconcile: empty dataMap +
 # Delete + Owner -> nothing to delete, markAsDone(SecretDeleted, "secret deleted due to DeletionPolicy=Delete").
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-deletion-policy-delete",
     store=fake(("unrelated", "x")),
@@ -284,6 +304,7 @@ add(Case(
 DECODING_VALUE = json.dumps({"name": "Z3JlYXQtbmFtZQ==", "surname": "Z3JlYXQtc3VybmFtZQ==",
                              "address": "happy calm street No. 1"})
 # e2e common.go DecodingPolicySync; utils.go Decode: Auto tries std base64, then URL base64, else raw.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-decoding-policy-sync",
     store=fake(("dec-one", DECODING_VALUE)),
@@ -297,6 +318,7 @@ add(Case(
 ))
 
 # e2e find_by_name.go FindByName; fake.go GetAllSecrets: find.New(name).MatchName (unanchored RE2).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-find-by-name",
     store=fake(("e2e_find_name_one", '{"foo1":"foo1-val"}'), ("e2e_find_name_two", '{"foo1":"foo1-val"}'),
@@ -308,6 +330,7 @@ add(Case(
 ))
 
 # e2e find_by_name.go FindByNameAndRewrite; secret.go handleFindAllSecrets then utils.go RewriteMap.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(Case(
     id="e2e-find-by-name-and-rewrite",
     store=fake(("e2e_find_and_rewrite_one", '{"foo1":"foo1-val"}'),
@@ -334,6 +357,7 @@ def vcase(case_id: str, remote: dict[str, dict[str, Any]], es: dict[str, Any], e
 for _store, _mount, _sfx in ((VAULT_V2, "secret", "v2"), (VAULT_V1, "secret_v1", "v1")):
     # e2e common.go JSONDataWithProperty on vault.go (token auth and v1 provider); vault/get.go
     # getSecretValue: an exact top-level key wins (GetByteValueFromMap).
+    # Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
     _id = f"vault-{_sfx}-json-data-with-property"
     add(vcase(_id, {vp(_id, "one", _mount): json.loads(SECRET_VALUE_1), vp(_id, "two", _mount): json.loads(SECRET_VALUE_2)},
               {"data": [d("one", vk(_id, "one"), property="foo1"), d("two", vk(_id, "two"), property="bar2")]},
@@ -341,6 +365,7 @@ for _store, _mount, _sfx in ((VAULT_V2, "secret", "v2"), (VAULT_V1, "secret_v1",
               store=_store))
 
     # e2e common.go JSONDataWithoutTargetName (vault.go); default target name + exact-key property.
+    # Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
     _id = f"vault-{_sfx}-json-data-without-target-name"
     add(vcase(_id, {vp(_id, "one", _mount): {"foo": "foo-val", "bar": "bar-val"}},
               {"data": [d("jnt", vk(_id, "one"), property="foo")]},
@@ -348,6 +373,7 @@ for _store, _mount, _sfx in ((VAULT_V2, "secret", "v2"), (VAULT_V1, "secret_v1",
               store=_store))
 
     # e2e common.go JSONDataWithTemplate (vault.go); tpl.go template metadata + data.
+    # Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
     _id = f"vault-{_sfx}-json-data-with-template"
     add(vcase(_id, {vp(_id, "one", _mount): json.loads(SECRET_VALUE_1), vp(_id, "two", _mount): json.loads(SECRET_VALUE_2)},
               {"target": {"template": {
@@ -359,6 +385,7 @@ for _store, _mount, _sfx in ((VAULT_V2, "secret", "v2"), (VAULT_V1, "secret_v1",
               {"e2e:JSONDataWithTemplate", "template", "template:metadata"}, store=_store))
 
     # e2e common.go JSONDataFromSync (vault.go); vault/get.go GetSecretMap: GetByteValueFromMap per key.
+    # Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
     _id = f"vault-{_sfx}-json-data-from-sync"
     add(vcase(_id, {vp(_id, "one", _mount): {"name": "great-name", "surname": "great-surname"}},
               {"dataFrom": [{"extract": {"key": vk(_id, "one")}}]},
@@ -366,6 +393,7 @@ for _store, _mount, _sfx in ((VAULT_V2, "secret", "v2"), (VAULT_V1, "secret_v1",
               store=_store))
 
     # e2e common.go JSONDataFromRewrite (vault.go); utils.go RewriteRegexp.
+    # Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
     _id = f"vault-{_sfx}-json-data-from-rewrite"
     add(vcase(_id, {vp(_id, "one", _mount): {"username": "myuser.name", "address": "happy street"}},
               {"dataFrom": [{"extract": {"key": vk(_id, "one")},
@@ -374,6 +402,7 @@ for _store, _mount, _sfx in ((VAULT_V2, "secret", "v2"), (VAULT_V1, "secret_v1",
               {"e2e:JSONDataFromRewrite", "dataFrom:extract", "rewrite:regexp"}, store=_store))
 
     # e2e common.go DataPropertyDockerconfigJSON (vault.go); the exact key holds a string.
+    # Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
     _id = f"vault-{_sfx}-data-property-dockerconfigjson"
     add(vcase(_id, {vp(_id, "docker", _mount): {"dockerconfig": DOCKERCONFIG}},
               {"data": [d("mysecret", vk(_id, "docker"), property="dockerconfig")],
@@ -383,6 +412,7 @@ for _store, _mount, _sfx in ((VAULT_V2, "secret", "v2"), (VAULT_V1, "secret_v1",
               {"e2e:DataPropertyDockerconfigJSON", "template", "template:type"}, store=_store))
 
 # e2e common.go DecodingPolicySync on vault.go (token auth); utils.go Decode.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-decoding-policy-sync"
 add(vcase(_id, {vp(_id, "one"): json.loads(DECODING_VALUE)},
           {"dataFrom": [{"extract": {"key": vk(_id, "one"), "decodingStrategy": "Auto"}}],
@@ -393,6 +423,7 @@ add(vcase(_id, {vp(_id, "one"): json.loads(DECODING_VALUE)},
           {"e2e:DecodingPolicySync", "decoding:Auto", "decoding:Base64", "decoding:None"}))
 
 # e2e common.go SSHKeySyncDataProperty (listed for Vault in the e2e vault suites).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-ssh-key-sync-data-property"
 add(vcase(_id, {vp(_id, "ssh"): {"ssh-auth": SSH_KEY}},
           {"data": [d("mysecret", vk(_id, "ssh"), property="ssh-auth")],
@@ -403,6 +434,7 @@ add(vcase(_id, {vp(_id, "ssh"): {"ssh-auth": SSH_KEY}},
 # e2e find_by_name.go FindByName on Vault; vault/all.go: LIST <mount>/metadata/<path>/ recursively,
 # keys are the relative paths (corpus/<id>/...), ConvertKeys(Default) turns "/" into "_";
 # values are json.Marshal of the KV map (vault/get.go getSecretValue, property "").
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-find-by-name"
 add(vcase(_id, {vp(_id, "e2e_find_name_one"): {"foo1": "foo1-val"}, vp(_id, "e2e_find_name_two"): {"foo1": "foo1-val"},
                 vp(_id, "other"): {"foo1": "x"}},
@@ -413,6 +445,7 @@ add(vcase(_id, {vp(_id, "e2e_find_name_one"): {"foo1": "foo1-val"}, vp(_id, "e2e
 
 # e2e find_by_name.go FindByNameAndRewrite on Vault; rewrite replaces the default conversion
 # (secret.go handleFindAllSecrets: ConvertKeys only without rewrite), so "/" must be rewritten away.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-find-by-name-and-rewrite"
 add(vcase(_id, {vp(_id, "e2e_find_and_rewrite_one"): {"foo1": "foo1-val"},
                 vp(_id, "e2e_find_and_rewrite_two"): {"foo1": "foo1-val"}},
@@ -422,6 +455,7 @@ add(vcase(_id, {vp(_id, "e2e_find_and_rewrite_one"): {"foo1": "foo1-val"},
           {"e2e:FindByNameAndRewrite", "find:name", "find:path", "rewrite:regexp"}))
 
 # e2e vault.go testJSONWithoutProperty: no property -> json.Marshal of the whole map (compact, keys sorted).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-json-without-property"
 add(vcase(_id, {vp(_id, "json"): VAULT_JSON},
           {"data": [d("json", vk(_id, "json"))]},
@@ -429,6 +463,7 @@ add(vcase(_id, {vp(_id, "json"): VAULT_JSON},
           {"e2e:vault:testJSONWithoutProperty", "data"}))
 
 # e2e vault.go testJSONWithProperty: gjson path into the marshalled map gives the raw object.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-json-with-property"
 add(vcase(_id, {vp(_id, "json"): VAULT_JSON},
           {"data": [d("json", vk(_id, "json"), property="foo.nested")]},
@@ -436,6 +471,7 @@ add(vcase(_id, {vp(_id, "json"): VAULT_JSON},
           {"e2e:vault:testJSONWithProperty", "data", "property:gjson"}))
 
 # e2e vault.go testDataFromJSONWithoutProperty: nested members are json.Marshal'ed (utils.go GetByteValue).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-datafrom-json-without-property"
 add(vcase(_id, {vp(_id, "json"): VAULT_JSON},
           {"dataFrom": [{"extract": {"key": vk(_id, "json")}}]},
@@ -443,6 +479,7 @@ add(vcase(_id, {vp(_id, "json"): VAULT_JSON},
           {"e2e:vault:testDataFromJSONWithoutProperty", "dataFrom:extract"}))
 
 # e2e vault.go testDataFromJSONWithProperty: extract with property decodes the object at the path.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-datafrom-json-with-property"
 add(vcase(_id, {vp(_id, "json"): VAULT_JSON},
           {"dataFrom": [{"extract": {"key": vk(_id, "json"), "property": "foo.nested"}}]},
@@ -455,6 +492,7 @@ add(vcase(_id, {vp(_id, "json"): VAULT_JSON},
 
 # vault/get.go getSecretValue + utils.go GetByteValue: exact keys; numbers via json.Number text,
 # bools via FormatBool, arrays and maps via json.Marshal (compact).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-typed-values"
 add(vcase(_id, {vp(_id, "typed"): {"n": 42, "f": 1.5, "b": True, "arr": [1, "a"], "obj": {"k": "v"}}},
           {"data": [d("n", vk(_id, "typed"), property="n"), d("f", vk(_id, "typed"), property="f"),
@@ -465,6 +503,7 @@ add(vcase(_id, {vp(_id, "typed"): {"n": 42, "f": 1.5, "b": True, "arr": [1, "a"]
 
 # vault/get.go readSecret: GET <mount>/data/<key>?version=1 (remoteRef.version); the harness writes
 # each path once per run, so version 1 is the value written.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-version"
 add(vcase(_id, {vp(_id, "v"): {"pw": "first"}},
           {"data": [d("pw", vk(_id, "v"), property="pw", version="1")]},
@@ -472,6 +511,7 @@ add(vcase(_id, {vp(_id, "v"): {"pw": "first"}},
 
 # vault/get.go readSecret: a version that does not exist reads as nil/data:null -> NoSecretError;
 # deletionPolicy Retain (default) -> secret.go returns the error -> ctrl.go markAsFailed.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-version-missing"
 add(vcase(_id, {vp(_id, "v"): {"pw": "first"}},
           {"data": [d("pw", vk(_id, "v"), property="pw", version="99")]},
@@ -479,6 +519,7 @@ add(vcase(_id, {vp(_id, "v"): {"pw": "first"}},
 
 # vault/get.go getSecretValue: a missing property is errSecretKeyFmt, NOT NoSecretError, so even
 # deletionPolicy Delete does not skip it (contrast fake-missing-property-delete).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-missing-property-delete"
 add(vcase(_id, {vp(_id, "p"): {"present": "x"}},
           {"target": {"deletionPolicy": "Delete"},
@@ -486,6 +527,7 @@ add(vcase(_id, {vp(_id, "p"): {"present": "x"}},
           None, {"property", "error", "deletionPolicy:Delete"}, ready="False", reason="SecretSyncedError"))
 
 # vault/get.go readSecret: nil response -> NoSecretError; Retain -> error (ctrl.go markAsFailed).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-missing-key-retain"
 add(vcase(_id, {vp(_id, "exists"): {"a": "b"}},
           {"data": [d("gone", vk(_id, "gone"))]},
@@ -493,6 +535,7 @@ add(vcase(_id, {vp(_id, "exists"): {"a": "b"}},
           reason="SecretSyncedError"))
 
 # secret.go getProviderSecretData: NoSecretError skipped with deletionPolicy Merge -> the remaining keys.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-missing-key-merge"
 add(vcase(_id, {vp(_id, "exists"): {"a": "b"}},
           {"target": {"deletionPolicy": "Merge"},
@@ -500,6 +543,7 @@ add(vcase(_id, {vp(_id, "exists"): {"a": "b"}},
           secret({"a": "b"}), {"deletionPolicy:Merge"}))
 
 # vault/get.go GetSecret: metadataPolicy Fetch on a KV v1 store -> errUnsupportedMetadataKvVersion.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v1-metadata-fetch-unsupported"
 add(vcase(_id, {vp(_id, "m", "secret_v1"): {"a": "b"}},
           {"data": [d("meta", vk(_id, "m"), metadataPolicy="Fetch")]},
@@ -508,12 +552,14 @@ add(vcase(_id, {vp(_id, "m", "secret_v1"): {"a": "b"}},
 # vault/get.go readSecretMetadata: GET <mount>/metadata/<key>; custom_metadata is unset (null) ->
 # an empty map -> GetSecret returns (nil, nil) -> the key is written with an empty value.
 # (Inference from the code: a secret without custom_metadata; the harness cannot set custom metadata.)
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-metadata-fetch-empty"
 add(vcase(_id, {vp(_id, "m"): {"a": "b"}},
           {"data": [d("plain", vk(_id, "m"), property="a"), d("meta", vk(_id, "m"), metadataPolicy="Fetch")]},
           secret({"plain": "b", "meta": ""}), {"metadataPolicy:Fetch", "inference"}))
 
 # vault/all.go GetAllSecrets: find.tags on a KV v1 store -> errUnsupportedKvVersion.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v1-find-tags-unsupported"
 add(vcase(_id, {vp(_id, "t", "secret_v1"): {"a": "b"}},
           {"dataFrom": [{"find": {"path": f"corpus/{_id}", "tags": {"team": "x"}}}]},
@@ -522,12 +568,14 @@ add(vcase(_id, {vp(_id, "t", "secret_v1"): {"a": "b"}},
 # e2e find_by_tags.go FindByTag (Vault v2 only) without custom metadata on the candidates:
 # vault/all.go findSecretsFromTags matches nothing -> empty map; ctrl.go: empty data + Retain ->
 # markAsDone(SecretSynced, "secret retained due to DeletionPolicy=Retain"), no Secret created.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-find-tags-no-match"
 add(vcase(_id, {vp(_id, "t1"): {"a": "b"}, vp(_id, "t2"): {"c": "d"}},
           {"dataFrom": [{"find": {"path": f"corpus/{_id}", "tags": {"test": "corpus"}}}]},
           None, {"e2e:FindByTag", "find:tags", "find:path", "deletionPolicy:Retain", "no-secret"}))
 
 # vault/all.go listSecrets: LIST of a path with no entries -> nil -> NoSecretError; Retain -> error.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-find-path-missing-retain"
 add(vcase(_id, {vp(_id, "x"): {"a": "b"}},
           {"dataFrom": [{"find": {"path": f"corpus/{_id}/nothing-here", "name": {"regexp": ".*"}}}]},
@@ -535,6 +583,7 @@ add(vcase(_id, {vp(_id, "x"): {"a": "b"}},
 
 # Same with deletionPolicy Delete: the NoSecretError is skipped (event MissingProviderSecret), the
 # data is empty -> ctrl.go markAsDone(SecretDeleted), no Secret.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-find-path-missing-delete"
 add(vcase(_id, {vp(_id, "x"): {"a": "b"}},
           {"target": {"deletionPolicy": "Delete"},
@@ -543,6 +592,7 @@ add(vcase(_id, {vp(_id, "x"): {"a": "b"}},
 
 # vault/all.go: find.path and name; nested paths are listed recursively; conversionStrategy Unicode
 # turns "/" into "_U002f_" (utils.go convert, "%04x").
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-find-recursive-unicode"
 add(vcase(_id, {vp(_id, "a"): {"k": "1"}, vp(_id, "sub/b"): {"k": "2"}},
           {"dataFrom": [{"find": {"path": f"corpus/{_id}", "name": {"regexp": ".*"}, "conversionStrategy": "Unicode"}}]},
@@ -550,18 +600,21 @@ add(vcase(_id, {vp(_id, "a"): {"k": "1"}, vp(_id, "sub/b"): {"k": "2"}},
           {"find:name", "find:path", "conversion:Unicode"}))
 
 # vault/get.go buildPath: a key that starts with the store's mount is not prefixed twice.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-key-with-mount-prefix"
 add(vcase(_id, {vp(_id, "k"): {"u": "user1"}},
           {"data": [d("u", "secret/" + vk(_id, "k"), property="u")]},
           secret({"u": "user1"}), {"data"}))
 
 # vault/get.go buildPath: "<mount>/data/" at the start of a v2 key is cut too, then re-added once.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-key-with-data-prefix"
 add(vcase(_id, {vp(_id, "k"): {"u": "user3"}},
           {"data": [d("u", "secret/data/" + vk(_id, "k"), property="u")]},
           secret({"u": "user3"}), {"data"}))
 
 # vault/get.go buildPath without store path: v2 inserts "data" after the first segment.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-no-store-path"
 add(Case(id=_id, store={"vault": {"server": "{{VAULT_ADDR}}", "version": "v2", "auth": VAULT_TOKEN_AUTH}},
          remote={vp(_id, "k"): {"u": "user2"}},
@@ -569,6 +622,7 @@ add(Case(id=_id, store={"vault": {"server": "{{VAULT_ADDR}}", "version": "v2", "
          expect=secret({"u": "user2"}), tags=frozenset({"vault", "vault:v2", "data"})))
 
 # vault/get.go: a KV v1 secret without property is json.Marshal of the map (keys sorted, compact).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v1-json-without-property"
 add(vcase(_id, {vp(_id, "k", "secret_v1"): {"z": "last", "a": "first"}},
           {"data": [d("all", vk(_id, "k"))]},
@@ -576,6 +630,7 @@ add(vcase(_id, {vp(_id, "k", "secret_v1"): {"z": "last", "a": "first"}},
 
 # Store with a token Secret that does not exist: the provider client cannot be built
 # (vault auth_token.go reads the Secret), the store is not Ready (flood gate) -> fetch error.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-store-missing-token-secret"
 add(Case(id=_id, store={"vault": {"server": "{{VAULT_ADDR}}", "path": "secret", "version": "v2",
                                   "auth": {"tokenSecretRef": {"name": "no-such-token", "key": "token"}}}},
@@ -601,6 +656,7 @@ def fcase(case_id: str, es: dict[str, Any], expect: dict[str, Any] | None, tags:
 
 # ctrl.go Reconcile case CreatePolicyOwner + mutationFunc: controller ownerRef, created-by label,
 # and with no template the ES's own labels and annotations (tpl.go setMetadata). envtest syncLabelsAnnotations.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("creation-owner-labels-annotations",
           {"metadata": {"labels": {"app": "web"}, "annotations": {"note": "copied"}},
            "target": {"creationPolicy": "Owner"}, "data": [d("plain", "plain")]},
@@ -609,6 +665,7 @@ add(fcase("creation-owner-labels-annotations",
 
 # ctrl.go CreatePolicyOrphan: created like Owner but no ownerReference and no created-by label.
 # envtest createSecretPolicyOrphan.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("creation-orphan",
           {"target": {"creationPolicy": "Orphan"}, "data": [d("plain", "plain")]},
           secret({"plain": "plain-value"}, absent_labels=[CREATED_BY]),
@@ -617,6 +674,7 @@ add(fcase("creation-orphan",
 # ctrl.go CreatePolicyMerge with an existing Secret: tpl.go applyTemplate keeps existing data
 # (secret.Data not cleared for Merge), existing labels stay; managed label + data-hash added,
 # no created-by. envtest mergeWithSecret.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("creation-merge-existing",
           {"target": {"name": "merge-target", "creationPolicy": "Merge"}, "data": [d("plain", "plain")]},
           secret({"existing": "keep-me", "plain": "plain-value"}, labels={"team": "a"}, absent_labels=[CREATED_BY]),
@@ -627,17 +685,20 @@ add(fcase("creation-merge-existing",
 
 # ctrl.go CreatePolicyMerge without the Secret: markAsDone(SecretMissing,
 # "secret will not be created due to CreationPolicy=Merge"). envtest mergeWithSecretErr.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("creation-merge-missing",
           {"target": {"name": "merge-missing-target", "creationPolicy": "Merge"}, "data": [d("plain", "plain")]},
           None, {"creationPolicy:Merge", "envtest:mergeWithSecretErr", "no-secret"}, reason="SecretMissing"))
 
 # ctrl.go CreatePolicyNone: the provider is read, nothing is written, markAsDone(SecretSynced).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("creation-none",
           {"target": {"creationPolicy": "None"}, "data": [d("plain", "plain")]},
           None, {"creationPolicy:None", "no-secret"}))
 
 # ctrl.go CreatePolicyOwner over an existing unmanaged Secret: first the managed label is patched,
 # then mutationFunc clears data (not Merge), keeps existing labels, sets owner + created-by.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("creation-owner-adopts-existing",
           {"target": {"name": "adopt-target"}, "data": [d("plain", "plain")]},
           secret({"plain": "plain-value"}, labels={"keep": "me"}),
@@ -648,6 +709,7 @@ add(fcase("creation-owner-adopts-existing",
 
 # tpl.go applyTemplate with creationPolicy Merge and a template: existing keys are kept even with
 # mergePolicy Replace (only the provider keys are left out).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("creation-merge-existing-with-template",
           {"target": {"name": "merge-tpl-target", "creationPolicy": "Merge",
                       "template": {"data": {"rendered": "{{ .plain }}!"}}},
@@ -661,23 +723,27 @@ add(fcase("creation-merge-existing-with-template",
 
 # secret.go handleSecretData: fake NoSecretErr + Retain is returned -> markAsFailed
 # ("could not get secret data from provider"). Observed on the peer (reference §10).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("deletion-retain-missing-key",
           {"data": [d("plain", "plain"), d("missing", "does-not-exist")]},
           None, {"deletionPolicy:Retain", "error", "envtest:deletionPolicyRetain"},
           ready="False", reason="SecretSyncedError"))
 
 # secret.go: with Merge the missing entry is skipped; the rest is written.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("deletion-merge-partial",
           {"target": {"deletionPolicy": "Merge"}, "data": [d("plain", "plain"), d("missing", "does-not-exist")]},
           secret({"plain": "plain-value"}), {"deletionPolicy:Merge", "envtest:deletionPolicyMerge"}))
 
 # secret.go: with Delete a missing entry is skipped too; data is not empty so the Secret is written.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("deletion-delete-partial",
           {"target": {"deletionPolicy": "Delete"}, "data": [d("plain", "plain"), d("missing", "does-not-exist")]},
           secret({"plain": "plain-value"}), {"deletionPolicy:Delete"}))
 
 # ctrl.go: empty data + Delete + creationPolicy Merge -> errDeleteCreatePolicy, markAsFailed
 # ("could not delete secret"). No webhook in the test cluster, so the ES is accepted.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("deletion-delete-with-merge-creation",
           {"target": {"name": "del-merge-target", "deletionPolicy": "Delete", "creationPolicy": "Merge"},
            "data": [d("missing", "does-not-exist")]},
@@ -687,12 +753,14 @@ add(fcase("deletion-delete-with-merge-creation",
 
 # ctrl.go: find matching nothing -> empty data; Retain -> markAsDone(SecretSynced,
 # "secret retained due to DeletionPolicy=Retain"), nothing created. envtest deletionPolicyRetainEmptyData.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("deletion-retain-empty-find",
           {"dataFrom": [{"find": {"name": {"regexp": "^matches-nothing$"}}}]},
           None, {"deletionPolicy:Retain", "find:name", "envtest:deletionPolicyRetainEmptyData", "no-secret"}))
 
 # fake.go GetSecret: a missing property is NoSecretErr (unlike Vault) -> skipped under Delete;
 # all entries skipped -> empty -> SecretDeleted.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("fake-missing-property-delete",
           {"target": {"deletionPolicy": "Delete"}, "data": [d("nope", "kv", property="nope")]},
           None, {"deletionPolicy:Delete", "property", "no-secret"}, reason="SecretDeleted"))
@@ -700,12 +768,14 @@ add(fcase("fake-missing-property-delete",
 # --- immutable, type, refresh ---------------------------------------------------------------------
 
 # ctrl.go mutationFunc: target.immutable sets secret.Immutable = true.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("target-immutable",
           {"target": {"immutable": True}, "data": [d("plain", "plain")]},
           secret({"plain": "plain-value"}, immutable=True), {"immutable"}))
 
 # tpl.go: a template with only type/metadata (noTemplate) still copies the provider data.
 # envtest onlyMetadataFromTemplate.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("template-type-and-metadata-only",
           {"target": {"template": {"type": "kubernetes.io/basic-auth",
                                    "metadata": {"labels": {"foo": "bar"}, "annotations": {"foo": "bar"}}}},
@@ -715,12 +785,14 @@ add(fcase("template-type-and-metadata-only",
           {"template", "template:type", "template:metadata", "envtest:onlyMetadataFromTemplate"}))
 
 # refreshInterval 0 = sync once: the first sync is the same as any other (ctrl.go getRequeueResult).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("refresh-interval-zero",
           {"refreshInterval": "0s", "data": [d("plain", "plain")]},
           secret({"plain": "plain-value"}), {"refreshInterval:0"}))
 
 # refreshPolicy CreatedOnce / OnChange / Periodic: the first sync writes the same Secret
 # (ctrl.go shouldRefresh only differs on later reconciles).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 for _pol in ("CreatedOnce", "OnChange", "Periodic"):
     add(fcase(f"refresh-policy-{_pol.lower()}",
               {"refreshPolicy": _pol, "refreshInterval": "1h", "data": [d("plain", "plain")]},
@@ -729,6 +801,7 @@ for _pol in ("CreatedOnce", "OnChange", "Periodic"):
 # --- templates -----------------------------------------------------------------------------------
 
 # tplv2 execute: Sprig functions (upper, b64enc), `index` for keys with '-', missingkey=error.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("template-functions",
           {"target": {"template": {"engineVersion": "v2", "data": {
               "upper": "{{ .user | upper }}", "b64": "{{ .pass | b64enc }}",
@@ -740,12 +813,14 @@ add(fcase("template-functions",
           store=fake(("kv", '{"user": "alice", "pass": "s3cret"}'), ("cfg", '{"host": "db.local", "port": 5432}'))))
 
 # tplv2 execute with missingkey=error -> applyTemplate error -> markAsFailed("could not update secret").
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("template-missing-key-error",
           {"target": {"template": {"data": {"x": "{{ .doesNotExist }}"}}}, "data": [d("plain", "plain")]},
           None, {"template", "template:missingkey", "error"}, ready="False", reason="SecretSyncedError"))
 
 # tpl.go applyTemplate: mergePolicy Merge keeps the provider keys next to the templated ones.
 # envtest templateShouldMerge.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("template-merge-policy-merge",
           {"target": {"template": {"mergePolicy": "Merge", "data": {"key": "{{ .plain }}-foo"}}},
            "data": [d("plain", "plain")]},
@@ -753,6 +828,7 @@ add(fcase("template-merge-policy-merge",
           {"template", "mergePolicy:Merge", "envtest:templateShouldMerge"}))
 
 # tpl.go applyTemplate: mergePolicy Replace (explicit) drops the provider keys.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("template-merge-policy-replace",
           {"target": {"template": {"mergePolicy": "Replace", "data": {"key": "{{ .plain }}-foo"}}},
            "data": [d("plain", "plain")]},
@@ -760,6 +836,7 @@ add(fcase("template-merge-policy-replace",
 
 # tpl.go: template metadata labels/annotations values are templates (MergeMap on Labels/Annotations);
 # the ES's own labels are not copied when there is a template.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("template-metadata-templated",
           {"metadata": {"labels": {"es-label": "not-copied"}, "annotations": {"es-note": "not-copied"}},
            "target": {"template": {"metadata": {"labels": {"owner": "{{ .user }}"},
@@ -772,6 +849,7 @@ add(fcase("template-metadata-templated",
 
 # parser.go MergeConfigMap with templateAs KeysAndValues: the rendered value is YAML giving keys.
 # envtest syncTemplateFromKeysAndValues.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("template-from-configmap-keys-and-values",
           {"target": {"template": {"templateFrom": [{"configMap": {"name": "kav-cm", "items": [
               {"key": "tpl", "templateAs": "KeysAndValues"}]}}]}},
@@ -782,6 +860,7 @@ add(fcase("template-from-configmap-keys-and-values",
                           "data": {"tpl": "{{ .targetKey }}-cm: {{ .targetValue }}"}}]))
 
 # parser.go MergeSecret: Values and KeysAndValues from a Secret's data.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("template-from-secret",
           {"target": {"template": {"templateFrom": [{"secret": {"name": "tpl-secret", "items": [
               {"key": "conn", "templateAs": "Values"}, {"key": "kav", "templateAs": "KeysAndValues"}]}}]}},
@@ -794,6 +873,7 @@ add(fcase("template-from-secret",
 
 # parser.go MergeLiteral with target Data/Annotations/Labels (tplv2 applyToTarget).
 # envtest syncTemplateFromLiteral (incl. the fromJson range).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("template-from-literal-targets",
           {"target": {"template": {"templateFrom": [
               {"literal": "{{ .targetKey }}-literal: {{ .targetValue }}"},
@@ -811,6 +891,7 @@ add(fcase("template-from-literal-targets",
                                          "complex": '{"nested":"json","can":"be","templated":"successfully"}'})))))
 
 # parser.go MergeConfigMap with target Labels: ConfigMap templates rendered into Secret labels.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("template-from-configmap-target-labels",
           {"target": {"template": {"templateFrom": [{"target": "Labels", "configMap": {"name": "lbl-cm", "items": [
               {"key": "tier", "templateAs": "Values"}]}}], "data": {"u": "{{ .user }}"}}},
@@ -822,6 +903,7 @@ add(fcase("template-from-configmap-target-labels",
 
 # envtest syncWithTemplatePrecedence: template.data > templateFrom (cm, then secret) > provider data
 # (provider keys dropped because there is a template and mergePolicy is Replace).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("template-precedence",
           {"target": {"template": {"type": "Opaque",
                                    "templateFrom": [{"configMap": {"name": "prec-cm", "items": [{"key": "tpl-from-key"}]}},
@@ -844,6 +926,7 @@ add(fcase("template-precedence",
                "stringData": {"tpl-from-sec-key": "tpl-from-sec-value: {{ .targetProperty | toString }} // {{ .bar | toString }}"}}]))
 
 # parser.go MergeConfigMap: an item key missing from the ConfigMap -> errTplCMMissingKey -> markAsFailed.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("template-from-configmap-missing-key",
           {"target": {"template": {"templateFrom": [{"configMap": {"name": "mk-cm", "items": [{"key": "absent"}]}}]}},
            "data": [d("plain", "plain")]},
@@ -852,6 +935,7 @@ add(fcase("template-from-configmap-missing-key",
                           "data": {"present": "x"}}]))
 
 # parser.go MergeConfigMap: the ConfigMap does not exist -> Get error -> markAsFailed.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("template-from-configmap-not-found",
           {"target": {"template": {"templateFrom": [{"configMap": {"name": "no-such-cm", "items": [{"key": "k"}]}}]}},
            "data": [d("plain", "plain")]},
@@ -863,18 +947,21 @@ ODD_KEYS = fake(("odd", '{"a/b": "1", "c d": "2", "ok.key_-1": "3"}'))
 
 # secret.go handleExtractSecrets -> utils.go ConvertKeys(Default): every rune that is not a letter,
 # digit, '-', '.', '_' becomes '_'.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("conversion-default",
           {"dataFrom": [{"extract": {"key": "odd", "conversionStrategy": "Default"}}]},
           secret({"a_b": "1", "c_d": "2", "ok.key_-1": "3"}), {"conversion:Default", "dataFrom:extract"},
           store=ODD_KEYS))
 
 # utils.go convert(Unicode): "_U%04x_" (lower-case hex).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("conversion-unicode",
           {"dataFrom": [{"extract": {"key": "odd", "conversionStrategy": "Unicode"}}]},
           secret({"a_U002f_b": "1", "c_U0020_d": "2", "ok.key_-1": "3"}), {"conversion:Unicode", "dataFrom:extract"},
           store=ODD_KEYS))
 
 # fake.go GetAllSecrets (ConvertKeys with find.conversionStrategy) + secret.go handleFindAllSecrets.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("conversion-unicode-find",
           {"dataFrom": [{"find": {"name": {"regexp": "^app/"}, "conversionStrategy": "Unicode"}}]},
           secret({"app_U002f_db": "x", "app_U002f_cache": "y"}), {"conversion:Unicode", "find:name"},
@@ -883,21 +970,25 @@ add(fcase("conversion-unicode-find",
 B64_VALUES = fake(("enc", json.dumps({"std": "aGVsbG8=", "url": "PDw_Pz4-", "raw": "not base64!"})))
 
 # utils.go Decode(Auto): std base64 first, then URL base64, else the raw value.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("decoding-auto",
           {"dataFrom": [{"extract": {"key": "enc", "decodingStrategy": "Auto"}}]},
           secret({"std": "hello", "url": "<<??>>", "raw": "not base64!"}), {"decoding:Auto"}, store=B64_VALUES))
 
 # utils.go Decode(Base64URL) on a data entry.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("decoding-base64url",
           {"data": [d("url", "enc", property="url", decodingStrategy="Base64URL")]},
           secret({"url": "<<??>>"}), {"decoding:Base64URL"}, store=B64_VALUES))
 
 # utils.go Decode(Base64) on a value that is not std base64 -> errDecode -> markAsFailed.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("decoding-base64-invalid",
           {"data": [d("raw", "enc", property="raw", decodingStrategy="Base64")]},
           None, {"decoding:Base64", "error"}, store=B64_VALUES, ready="False", reason="SecretSyncedError"))
 
 # utils.go Decode(None) keeps the encoded text; secret.go DecodeMap on find results.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("decoding-none-and-find-base64",
           {"dataFrom": [{"find": {"name": {"regexp": "^b64-"}, "decodingStrategy": "Base64"}}],
            "data": [d("kept", "b64-one", decodingStrategy="None")]},
@@ -908,6 +999,7 @@ add(fcase("decoding-none-and-find-base64",
 # --- rewrite -----------------------------------------------------------------------------------------
 
 # utils.go RewriteMap: operations applied in order; regexp with ${1}, then transform (.value = key).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("rewrite-regexp-then-transform",
           {"dataFrom": [{"extract": {"key": "kv"},
                          "rewrite": [{"regexp": {"source": "^(.*)$", "target": "db_${1}"}},
@@ -915,6 +1007,7 @@ add(fcase("rewrite-regexp-then-transform",
           secret({"DB_USER": "alice", "DB_PASS": "s3cret"}), {"rewrite:regexp", "rewrite:transform"}))
 
 # utils.go RewriteRegexp is unanchored ReplaceAllString: every match in the key is replaced.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("rewrite-regexp-all-matches",
           {"dataFrom": [{"find": {"name": {"regexp": "^svc-"}},
                          "rewrite": [{"regexp": {"source": "-", "target": "_"}}]}]},
@@ -923,6 +1016,7 @@ add(fcase("rewrite-regexp-all-matches",
 
 # envtest invalidExtractKeysErrCondition: with a rewrite, ConvertKeys is skipped (secret.go), so a
 # key with '/' fails utils.go ValidateKeys -> markAsFailed.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("rewrite-skips-conversion-error",
           {"dataFrom": [{"extract": {"key": "slashy"},
                          "rewrite": [{"regexp": {"source": "(.*)", "target": "$1"}}]}]},
@@ -932,6 +1026,7 @@ add(fcase("rewrite-skips-conversion-error",
 # envtest invalidFindKeysErrCondition has no twin on the real fake provider: fake.go GetAllSecrets
 # already applies ConvertKeys(find.conversionStrategy, CRD default "Default") inside the provider, so
 # the rewrite sees "dir_a", not "dir/a", and the sync succeeds (contrast the Vault find cases).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("fake-find-converts-before-rewrite",
           {"dataFrom": [{"find": {"name": {"regexp": "^dir/"}},
                          "rewrite": [{"transform": {"template": "{{ .value | upper }}"}}]}]},
@@ -941,23 +1036,27 @@ add(fcase("fake-find-converts-before-rewrite",
 # --- find ---------------------------------------------------------------------------------------------
 
 # pkg/find/find.go MatchName: regexp.MatchString, unanchored.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("find-name-unanchored",
           {"dataFrom": [{"find": {"name": {"regexp": "db"}}}]},
           secret({"prod-db-pass": "p1", "db-user": "u1"}), {"find:name"},
           store=fake(("prod-db-pass", "p1"), ("db-user", "u1"), ("cache", "c1"))))
 
 # fake.go GetAllSecrets ignores find.path (only Name is used).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("fake-find-path-ignored",
           {"dataFrom": [{"find": {"path": "some/where", "name": {"regexp": "^token"}}}]},
           secret({"token-a": "1"}), {"find:name", "find:path"},
           store=fake(("token-a", "1"), ("other", "2"))))
 
 # fake.go GetAllSecrets: tags are not supported -> "unsupported find operator" -> markAsFailed.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("fake-find-tags-unsupported",
           {"dataFrom": [{"find": {"tags": {"team": "x"}}}]},
           None, {"find:tags", "error"}, ready="False", reason="SecretSyncedError"))
 
 # fake.go GetAllSecrets keeps the latest version per key (string comparison of versions).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("fake-find-latest-version",
           {"dataFrom": [{"find": {"name": {"regexp": "^versioned$"}}}]},
           secret({"versioned": "new"}), {"find:name", "version"},
@@ -968,33 +1067,39 @@ add(fcase("fake-find-latest-version",
 VERSIONED = fake(("vkey", "old", "v1"), ("vkey", "new", "v2"))
 
 # fake.go GetSecret: mapKey(key, version) must exist and match the entry's version.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("fake-version",
           {"data": [d("v1", "vkey", version="v1"), d("v2", "vkey", version="v2")]},
           secret({"v1": "old", "v2": "new"}), {"version"}, store=VERSIONED))
 
 # fake.go GetSecret: a key stored only with versions cannot be read without one -> NoSecretErr -> Retain error.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("fake-version-required",
           {"data": [d("latest", "vkey")]},
           None, {"version", "error"}, store=VERSIONED, ready="False", reason="SecretSyncedError"))
 
 # fake.go GetSecretMap: non-string JSON members stay raw JSON text (json.RawMessage, spacing kept).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("fake-extract-raw-json-members",
           {"dataFrom": [{"extract": {"key": "mixed"}}]},
           secret({"s": "str", "n": "1", "b": "true", "obj": '{"a": 1}', "arr": "[1, 2]"}), {"dataFrom:extract"},
           store=fake(("mixed", '{"s": "str", "n": 1, "b": true, "obj": {"a": 1}, "arr": [1, 2]}'))))
 
 # fake.go GetSecretMap with a property: the JSON object at the gjson path is decoded.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("fake-extract-with-property",
           {"dataFrom": [{"extract": {"key": "deep", "property": "inner"}}]},
           secret({"x": "1", "y": "2"}), {"dataFrom:extract", "property:gjson"},
           store=fake(("deep", '{"inner": {"x": "1", "y": "2"}, "other": "z"}'))))
 
 # fake.go GetSecretMap: a value that is not a JSON object -> "unable to unmarshal secret" -> markAsFailed.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("fake-extract-not-json",
           {"dataFrom": [{"extract": {"key": "plain"}}]},
           None, {"dataFrom:extract", "error"}, ready="False", reason="SecretSyncedError"))
 
 # secret.go getProviderSecretData: dataFrom entries merge in order (later wins), then data[] overwrites.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("precedence-datafrom-then-data",
           {"dataFrom": [{"extract": {"key": "first"}}, {"extract": {"key": "second"}}],
            "data": [d("user", "plain")]},
@@ -1008,6 +1113,7 @@ add(fcase("precedence-datafrom-then-data",
 
 # ctrl.go shouldSkipUnmanagedStore skips missing stores; secret.go mgr.Get then fails -> markAsFailed.
 # envtest storeMissingErrCondition.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("store-missing",
           {"secretStoreRef": {"name": "no-such-store", "kind": "SecretStore"}, "data": [d("plain", "plain")]},
           None, {"store:invalid", "error", "envtest:storeMissingErrCondition"},
@@ -1015,6 +1121,7 @@ add(fcase("store-missing",
 
 # ctrl.go shouldSkipUnmanagedStore: a store of another controller class -> the ES is skipped,
 # no status is ever written. envtest ignoreMismatchController. The harness must not wait for Ready.
+# Checked against ESO v0.16.2: no status and no Secret ever appear (the harness must accept ready='').
 add(fcase("store-other-controller-class",
           {"secretStoreRef": {"name": "store-other-class", "kind": "SecretStore"}, "data": [d("plain", "plain")]},
           None, {"store:controller-class", "no-status", "no-secret", "solo", "envtest:ignoreMismatchController"},
@@ -1027,6 +1134,7 @@ add(fcase("store-other-controller-class",
 
 # v0.16.2 still serves v1beta1 (CRD served: true, storage v1, no conversion webhook: same schema);
 # the harness creates the ES as v1beta1 for the tag "v1beta1". Same result as e2e-simple-data-sync.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("v1beta1-external-secret",
           {"data": [d("plain", "plain")], "dataFrom": [{"extract": {"key": "kv"}}]},
           secret({"plain": "plain-value", "user": "alice", "pass": "s3cret"}),
@@ -1034,14 +1142,81 @@ add(fcase("v1beta1-external-secret",
 
 # A ClusterSecretStore (the harness adds a condition allowing the case's namespace):
 # ctrl.go shouldSkipUnmanagedStore/mgr.Get with kind ClusterSecretStore; fake store as above.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 add(fcase("cluster-store-fake",
           {"data": [d("plain", "plain")]},
           secret({"plain": "plain-value"}), {"cluster-store", "data"}))
 
 # e2e vault.go withReferentAuth + JSONDataFromSync: a ClusterSecretStore whose tokenSecretRef has
 # no namespace reads the token Secret in the ExternalSecret's namespace (referent auth).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
 _id = "vault-v2-referent-auth-json-data-from-sync"
 add(vcase(_id, {vp(_id, "one"): {"name": "great-name", "surname": "great-surname"}},
           {"dataFrom": [{"extract": {"key": vk(_id, "one")}}]},
           secret({"name": "great-name", "surname": "great-surname"}),
           {"e2e:JSONDataFromSync", "e2e:vault:withReferentAuth", "cluster-store", "dataFrom:extract"}))
+
+# --- more option tables -----------------------------------------------------------------------------
+
+# ctrl.go: empty data + Delete + creationPolicy Orphan -> errDeleteCreatePolicy -> markAsFailed
+# ("could not delete secret"); only Owner may delete.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+add(fcase("deletion-delete-with-orphan-creation",
+          {"target": {"deletionPolicy": "Delete", "creationPolicy": "Orphan"}, "data": [d("missing", "does-not-exist")]},
+          None, {"deletionPolicy:Delete", "creationPolicy:Orphan", "error"}, ready="False", reason="SecretSyncedError"))
+
+# ctrl.go: find matching nothing + Delete + Owner -> empty -> markAsDone(SecretDeleted), no Secret.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+add(fcase("deletion-delete-empty-find",
+          {"target": {"deletionPolicy": "Delete"}, "dataFrom": [{"find": {"name": {"regexp": "^matches-nothing$"}}}]},
+          None, {"deletionPolicy:Delete", "find:name", "no-secret"}, reason="SecretDeleted"))
+
+# secret.go handleSecretData applies only the decoding strategy: a conversionStrategy on a data[]
+# remoteRef is ignored (the secretKey is used as written).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+add(fcase("conversion-ignored-on-data",
+          {"data": [d("plain.key", "plain", conversionStrategy="Unicode")]},
+          secret({"plain.key": "plain-value"}), {"conversion:Unicode", "data"}))
+
+# utils.go Decode(Auto) on a data[] entry: std base64 fails on '-'/'_', URL base64 succeeds.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+add(fcase("decoding-auto-on-data-url",
+          {"data": [d("url", "enc", property="url", decodingStrategy="Auto"),
+                    d("std", "enc", property="std", decodingStrategy="Auto")]},
+          secret({"url": "<<??>>", "std": "hello"}), {"decoding:Auto", "data"}, store=B64_VALUES))
+
+# tplv2 tplFuncs: ESO's toYaml/fromYaml extras (pkg/template/v2/yaml.go: toYAML is sigs.k8s.io/yaml
+# Marshal with the trailing newline trimmed) and Sprig's b64dec in template.data.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+add(fcase("template-yaml-functions",
+          {"target": {"template": {"data": {
+              "yaml": "{{ .cfg | fromJson | toYaml }}", "port": "{{ (.doc | fromYaml).port }}",
+              "decoded": "{{ .enc | b64dec }}"}}},
+           "data": [d("cfg", "cfg"), d("doc", "doc"), d("enc", "enc")]},
+          secret({"yaml": "host: db.local\nport: 5432", "port": "5432", "decoded": "hello"}),
+          {"template", "template:data"},
+          store=fake(("cfg", '{"host": "db.local", "port": 5432}'), ("doc", "port: 5432\nhost: x\n"),
+                     ("enc", "aGVsbG8="))))
+
+# pkg/find/find.go: an invalid RE2 regexp in find.name -> error -> markAsFailed.
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+add(fcase("find-name-invalid-regexp",
+          {"dataFrom": [{"find": {"name": {"regexp": "(unclosed"}}}]},
+          None, {"find:name", "error"}, ready="False", reason="SecretSyncedError"))
+
+# vault/get.go GetSecretMap: extract of typed members through utils.go GetByteValue (numbers as
+# their JSON text, bools, nested maps as compact JSON).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+_id = "vault-v2-extract-typed-values"
+add(vcase(_id, {vp(_id, "typed"): {"n": 7, "b": False, "obj": {"z": 1, "a": "x"}}},
+          {"dataFrom": [{"extract": {"key": vk(_id, "typed")}}]},
+          secret({"n": "7", "b": "false", "obj": '{"a":"x","z":1}'}), {"dataFrom:extract"}))
+
+# vault/all.go on KV v1: find.name lists <mount>/<path>/ (no metadata endpoint on v1).
+# Checked against ESO v0.16.2 (test_differential.py::test_eso_meets_case, 2026-12-03).
+_id = "vault-v1-find-by-name"
+add(vcase(_id, {vp(_id, "app-one", "secret_v1"): {"k": "1"}, vp(_id, "app-two", "secret_v1"): {"k": "2"},
+                vp(_id, "other", "secret_v1"): {"k": "3"}},
+          {"dataFrom": [{"find": {"path": f"corpus/{_id}", "name": {"regexp": "app-"}}}]},
+          secret({f"corpus_{_id}_app-one": '{"k":"1"}', f"corpus_{_id}_app-two": '{"k":"2"}'}),
+          {"find:name", "find:path", "conversion:Default"}, store=VAULT_V1))

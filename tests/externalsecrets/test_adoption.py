@@ -59,7 +59,9 @@ def _snapshot(h: Harness, ns: str) -> dict[str, tuple[str, dict[str, Any] | None
 
 
 def _hand_over(cluster: KubeCluster, namespace: str, first: Callable[[str], Any],
-               second: Callable[[str], Any]) -> None:
+               second: Callable[[str], Any], between: Callable[[str], None] | None = None) -> None:
+    """`first` syncs ADOPTED in `namespace` and stops; `between` (if any) runs while no controller
+    does; `second` starts: it must sync the canary and rewrite none of the ADOPTED Secrets."""
     h = Harness(cluster, {})
     cluster.ensure_namespace(namespace)
     one = first(namespace)
@@ -68,11 +70,13 @@ def _hand_over(cluster: KubeCluster, namespace: str, first: Callable[[str], Any]
             for obj in case_objects(case, namespace, "x", {}):
                 h.create(obj)
         h.wait_settled(ADOPTED, {"x": namespace})
-        before = _snapshot(h, namespace)
-        for case_id, (_, cond) in before.items():
-            assert cond and cond.get("status") == "True", f"{case_id}: first controller did not sync: {cond}"
     finally:
         getattr(one, "stop_process", one.stop)()
+    if between is not None:
+        between(namespace)
+    before = _snapshot(h, namespace)
+    for case_id, (_, cond) in before.items():
+        assert cond and cond.get("status") == "True", f"{case_id}: first controller did not sync: {cond}"
     two = second(namespace)
     try:
         for obj in case_objects(CANARY, namespace, "x", {}):
@@ -112,3 +116,18 @@ def test_eso_restart_rewrites_nothing(kube_cluster: KubeCluster, eso_runner: Cal
     """The hand-over check against ESO itself (ESO → a new ESO process): the baseline the two
     adoption tests hold ours to, and proof that the check passes for the reference."""
     _hand_over(kube_cluster, kube_namespace, eso_runner, eso_runner)
+
+
+def test_hand_over_check_catches_a_rewrite(kube_cluster: KubeCluster, eso_runner: Callable[..., Any],
+                                           kube_namespace: str) -> None:
+    """The check can fail: a Secret whose data-hash does not match its data (what a controller with a
+    different hash would leave) is rewritten by the next ESO, and the hand-over check says so."""
+
+    def corrupt_hash(namespace: str) -> None:
+        kube_cluster.request(
+            "PATCH", f"/api/v1/namespaces/{namespace}/secrets/{target_name(ADOPTED[0])}",
+            {"metadata": {"annotations": {"reconcile.external-secrets.io/data-hash": "0" * 56}}},
+            content_type="application/merge-patch+json")
+
+    with pytest.raises(AssertionError, match="rewrote the managed Secret"):
+        _hand_over(kube_cluster, kube_namespace, eso_runner, eso_runner, between=corrupt_hash)

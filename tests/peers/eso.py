@@ -90,7 +90,7 @@ def build_eso(version: str = versions.ESO) -> Path:
         shutil.copytree(source, work, symlinks=True)
         subprocess.run(["chmod", "-R", "u+w", str(work)], check=True)
         partial = bin_dir() / f".{BINARY}.partial"
-        log(f"{BINARY}: building {_stamp(version)} in {work} (go build; about 13 min cold on 2 cores) ...")
+        log(f"{BINARY}: building {_stamp(version)} in {work} (go build; about 15 min cold on 2 busy cores) ...")
         proc = subprocess.Popen(["go", "build", "-trimpath", "-o", str(partial), "."], cwd=work, env=_go_env())
         done = threading.Event()
 

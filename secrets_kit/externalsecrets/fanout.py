@@ -49,9 +49,9 @@ def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, st
     for key, value in _map(selector.get("matchLabels")).items():
         if labels.get(key) != value:
             return False
-    for i, expr in enumerate(selector.get("matchExpressions") or []):
-        expr = _map(expr)
-        key, op, values = expr.get("key"), expr.get("operator"), list(expr.get("values") or [])
+    for i, raw in enumerate(selector.get("matchExpressions") or []):
+        expr = _map(raw)
+        key, op, values = str(expr.get("key")), expr.get("operator"), list(expr.get("values") or [])
         if op == "In":
             if not values:
                 raise ConfigError("for 'in', 'notin' operators, values set can't be empty",
@@ -107,7 +107,7 @@ def select_namespaces(ces: Mapping[str, Any], namespaces: Iterable[Mapping[str, 
 
 def namespace_selected(ces: Mapping[str, Any], namespace: Mapping[str, Any]) -> bool:
     """Does a namespace event concern this CES (ESO's findObjectsForNamespace)."""
-    name, labels = _ns_labels(namespace)
+    _name, labels = _ns_labels(namespace)
     for sel in selectors(ces):
         try:
             if selector_matches(sel, labels):
@@ -203,7 +203,7 @@ def fanout_status(ces: Mapping[str, Any], provisioned: Iterable[str], failed: Ma
     cond: dict[str, Any] = {"type": "Ready", "status": "True"} if not failures else {
         "type": "Ready", "status": "False", "message": MSG_NAMESPACES_FAILED}
     others = [dict(c) for c in old.get("conditions") or [] if isinstance(c, Mapping) and c.get("type") != "Ready"]
-    status["conditions"] = others + [cond]
+    status["conditions"] = [*others, cond]
     return status
 
 

@@ -17,10 +17,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ProviderError, SecretsKitError
-from .keys import Transform, check_null_bytes, convert_keys, decode_map, decode_one, rewrite_map, validate_keys
+from .keys import (
+    Transform,
+    check_null_bytes,
+    convert_keys,
+    decode_map,
+    decode_one,
+    rewrite_map,
+    validate_keys,
+)
 from .refs import FindRef, NoSecretError, RemoteRef, StoreClient
-from .status import Event
 from .spec import DataFromItem, DataItem, ExternalSecret, StoreRef
+from .status import Event
 
 REASON_MISSING_PROVIDER_SECRET = "MissingProviderSecret"
 EVENT_MISSING = "secret does not exist at provider using spec.dataFrom[{i}]"
@@ -106,6 +114,7 @@ async def _data_from(reader: _Reader, es: ExternalSecret, item: DataFromItem, i:
     store = item.store_ref or es.store_ref
     if item.find is not None:
         what = "find"
+        await reader.client(store)  # a store error is not wrapped in "error getting all secrets"
         try:
             got = await reader.get_all_secrets(store, item.find)
         except NoSecretError:
@@ -174,18 +183,18 @@ async def fetch(es: ExternalSecret, client_for: ClientFor, *, transform: Transfo
             raise FetchError(f"error processing spec.dataFrom[{i}].{what}, err: {_message(err)}",
                              where=es.where) from None
         out.data.update(got)
-    for i, item in enumerate(es.data):
+    for i, entry in enumerate(es.data):
         try:
-            out.data[item.secret_key] = await _data(reader, es, item)
+            out.data[entry.secret_key] = await _data(reader, es, entry)
         except NoSecretError as err:
             if tolerate_missing:
                 out.events.append(FetchEvent("Normal", REASON_MISSING_PROVIDER_SECRET,
-                                             EVENT_MISSING_KEY.format(i=i, key=item.remote_ref.key)))
+                                             EVENT_MISSING_KEY.format(i=i, key=entry.remote_ref.key)))
                 out.missing.append(f"spec.data[{i}]")
                 continue
-            raise FetchError(f"error processing spec.data[{i}] (key: {item.remote_ref.key}), err: {_message(err)}",
+            raise FetchError(f"error processing spec.data[{i}] (key: {entry.remote_ref.key}), err: {_message(err)}",
                              where=es.where, not_found=True) from None
         except Exception as err:
-            raise FetchError(f"error processing spec.data[{i}] (key: {item.remote_ref.key}), err: {_message(err)}",
+            raise FetchError(f"error processing spec.data[{i}] (key: {entry.remote_ref.key}), err: {_message(err)}",
                              where=es.where) from None
     return out

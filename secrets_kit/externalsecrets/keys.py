@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -53,7 +54,7 @@ def _key_rune_ok(ch: str) -> bool:
 
 def _compile(source: str) -> Any:
     try:
-        import re2  # type: ignore[import-not-found]
+        import re2
     except ImportError as err:  # pragma: no cover - the operator extra installs it
         from ..errors import MissingExtraError
         raise MissingExtraError("ExternalSecret rewrite.regexp", "operator", "google-re2") from err
@@ -160,8 +161,8 @@ def rewrite_transform(template_text: str, data: Mapping[str, bytes], transform: 
 
 
 def _default_transform(template_text: str, key: str) -> str:
-    from . import template as _template  # eso-template's module; imported late so keys.py stands alone
-    render: Callable[[str, str], str] = getattr(_template, "render_rewrite")
+    # eso-template's module, imported late so that keys.py stands alone
+    render: Callable[[str, str], str] = importlib.import_module(".template", __package__).render_rewrite
     return render(template_text, key)
 
 

@@ -33,20 +33,47 @@ import base64
 import binascii
 import copy
 import datetime as dt
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import ConfigError, SecretsKitError
-from .fetch import Fetched
+from .fetch import Fetched, FetchError
 from .hashing import created_by, field_manager, object_hash, synced_resource_version
 from .spec import GROUP, ExternalSecret, parse_external_secret
-from .status import (EVENT_CREATED, EVENT_DELETED, EVENT_UPDATED, MSG_DELETED, MSG_ERROR_BECOME_OWNER,
-                     MSG_ERROR_DELETE_ORPHANED, MSG_ERROR_DELETE_SECRET, MSG_ERROR_GET_SECRET_DATA,
-                     MSG_ERROR_IS_OWNED, MSG_ERROR_UPDATE_IMMUTABLE, MSG_ERROR_UPDATE_SECRET, MSG_MISSING,
-                     MSG_SYNCED, MSG_SYNCED_RETAIN, REASON_CREATED, REASON_DELETED, REASON_UPDATED,
-                     SECRET_DELETED, SECRET_MISSING, SECRET_SYNCED, SECRET_SYNCED_ERROR, Event, get_condition,
-                     mark_done, mark_failed, new_status, parse_time, set_binding, status_equal)
+from .status import (
+    EVENT_CREATED,
+    EVENT_DELETED,
+    EVENT_UPDATED,
+    MSG_DELETED,
+    MSG_ERROR_BECOME_OWNER,
+    MSG_ERROR_DELETE_ORPHANED,
+    MSG_ERROR_DELETE_SECRET,
+    MSG_ERROR_GET_SECRET_DATA,
+    MSG_ERROR_IS_OWNED,
+    MSG_ERROR_UPDATE_IMMUTABLE,
+    MSG_ERROR_UPDATE_SECRET,
+    MSG_MISSING,
+    MSG_SYNCED,
+    MSG_SYNCED_RETAIN,
+    REASON_CREATED,
+    REASON_DELETED,
+    REASON_UPDATED,
+    SECRET_DELETED,
+    SECRET_MISSING,
+    SECRET_SYNCED,
+    SECRET_SYNCED_ERROR,
+    Event,
+    eso_json,
+    get_condition,
+    mark_done,
+    mark_failed,
+    new_status,
+    parse_time,
+    set_binding,
+    status_equal,
+)
 
 LABEL_MANAGED = "reconcile.external-secrets.io/managed"
 LABEL_MANAGED_VALUE = "true"
@@ -112,7 +139,7 @@ def should_refresh(es: ExternalSecret, status: Mapping[str, Any], now: dt.dateti
 
 def secret_valid(secret: Mapping[str, Any] | None) -> tuple[bool, str]:
     """ESO's isSecretValid."""
-    if not secret or not _meta(secret).get("uid") and not _meta(secret).get("name"):
+    if not secret or (not _meta(secret).get("uid") and not _meta(secret).get("name")):
         return False, "Secret missing"
     meta = _meta(secret)
     if _map(meta.get("labels")).get(LABEL_MANAGED) != LABEL_MANAGED_VALUE:
@@ -267,42 +294,40 @@ Render = Callable[..., Any]
 
 
 def _default_render() -> Render:
-    from . import template as _template  # eso-template's module
-    render: Render = getattr(_template, "render")
+    render: Render = importlib.import_module(".template", __package__).render  # eso-template's
     return render
 
 
 def _err_text(err: BaseException) -> str:
+    """An error's text for an event: ESO's wrapped message (a FetchError's `where` is the ExternalSecret the
+    event is about, so it is left out); a foreign exception by its type only (its text could hold anything)."""
+    if isinstance(err, FetchError):
+        return err.message
     return str(err) if isinstance(err, SecretsKitError) else type(err).__name__
 
 
-def _apply_template(es: ExternalSecret, work: dict[str, Any], data_map: Mapping[str, bytes],
-                    sources: Mapping[Any, Any], render: Render | None) -> None:
-    """applyTemplate on the working Secret {data, labels, annotations, type} (metadata keys already cleared)."""
+def _apply_template(es: ExternalSecret, existing: Mapping[str, Any] | None, work: dict[str, Any],
+                    data_map: Mapping[str, bytes], sources: Mapping[Any, Any], render: Render | None) -> None:
+    """applyTemplate on the working Secret {data, labels, annotations, type} (our old keys already removed).
+
+    Without a template this is done here; with one, eso-template's `template.render` does all of
+    applyTemplate (it removes our old keys from `existing` itself) and its result replaces the working
+    data, labels, annotations and type."""
     tpl = es.target.template
     if tpl is None:
         work["labels"].update(es.labels)
         work["annotations"].update(es.annotations)
-    else:
-        meta = _map(tpl.get("metadata"))
-        work["labels"].update(_map(meta.get("labels")))
-        work["annotations"].update(_map(meta.get("annotations")))
-    if es.target.creation_policy != "Merge":
-        work["data"] = {}
-    if tpl is None:
+        if es.target.creation_policy != "Merge":
+            work["data"] = {}
         work["data"].update(data_map)
         return
-    if tpl.get("type"):
-        work["type"] = tpl["type"]
-    if tpl.get("mergePolicy") == "Merge" or (not tpl.get("data") and not tpl.get("templateFrom")):
-        work["data"].update(data_map)
-    rendered = (render or _default_render())(tpl, data_map, sources, existing=copy.deepcopy(work))
-    for name in ("data", "labels", "annotations"):
-        got = getattr(rendered, name, None)
-        if got:
-            for key, value in got.items():
-                work[name][key] = value.encode("utf-8") if name == "data" and isinstance(value, str) else value
-    if getattr(rendered, "type", None):
+    rendered = (render or _default_render())(
+        tpl, data_map, sources, es_name=es.name, es_labels=dict(es.labels), es_annotations=dict(es.annotations),
+        existing=existing, creation_policy=es.target.creation_policy)
+    work["data"] = {k: v.encode("utf-8") if isinstance(v, str) else bytes(v) for k, v in rendered.data.items()}
+    work["labels"] = dict(rendered.labels)
+    work["annotations"] = dict(rendered.annotations)
+    if rendered.type:
         work["type"] = rendered.type
 
 
@@ -350,7 +375,7 @@ def desired_secret(es: ExternalSecret, existing: Mapping[str, Any] | None, data_
     annotations = {k: v for k, v in _map(meta.get("annotations")).items() if k not in annotation_keys}
     work: dict[str, Any] = {"data": data, "labels": labels, "annotations": annotations, "type": secret.get("type")}
     try:
-        _apply_template(es, work, data_map, sources, render)
+        _apply_template(es, existing, work, data_map, sources, render)
     except Exception as err:
         raise _Refused(MSG_ERROR_UPDATE_SECRET, f"{wrap}could not apply template: {_err_text(err)}", True) from None
     if es.target.immutable:
@@ -372,7 +397,7 @@ def desired_secret(es: ExternalSecret, existing: Mapping[str, Any] | None, data_
 def _finish(es: ExternalSecret, old_status: Mapping[str, Any], status: dict[str, Any], now: dt.datetime,
             **kw: Any) -> Plan:
     ready = get_condition(status)
-    plan = Plan(status=status, status_changed=not status_equal(old_status, status), **kw)
+    plan = Plan(status=eso_json(status), status_changed=not status_equal(old_status, status), **kw)
     plan.ready = bool(ready and ready.get("status") == "True")
     plan.reason = str(ready.get("reason") or "") if ready else ""
     return plan
@@ -459,8 +484,8 @@ def plan(es_obj: Mapping[str, Any], existing_secret: Mapping[str, Any] | None,
 
 def _finish_raw(old_status: Mapping[str, Any], status: dict[str, Any], events: list[Event]) -> Plan:
     ready = get_condition(status)
-    return Plan(secret_action=None, secret=None, status=status, status_changed=not status_equal(old_status, status),
-                events=events, ready=False, reason=str((ready or {}).get("reason") or ""))
+    return Plan(secret_action=None, secret=None, status=eso_json(status),
+                status_changed=not status_equal(old_status, status), events=events, ready=False, reason=str((ready or {}).get("reason") or ""))
 
 
 def _create_body(secret: dict[str, Any]) -> dict[str, Any]:
@@ -485,5 +510,5 @@ def write_failed(es_obj: Mapping[str, Any], error_text: str, now: dt.datetime, *
         spec = _map(es_obj.get("spec"))
         set_binding(status, str(_map(spec.get("target")).get("name") or _meta(es_obj).get("name") or ""))
     event = mark_failed(status, message, error_text, now)
-    return Plan(secret_action=None, secret=None, status=status, status_changed=not status_equal(old_status, status),
-                events=[event], retry=True, ready=False, reason=SECRET_SYNCED_ERROR)
+    return Plan(secret_action=None, secret=None, status=eso_json(status),
+                status_changed=not status_equal(old_status, status), events=[event], retry=True, ready=False, reason=SECRET_SYNCED_ERROR)

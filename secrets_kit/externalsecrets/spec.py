@@ -62,7 +62,7 @@ def parse_go_duration(text: str) -> int:
         raise ValueError(f"invalid duration {orig!r}")
     total = 0
     while s:
-        if not (s[0] == "." or s[0].isdigit() and s[0].isascii()):
+        if not (s[0] == "." or (s[0].isdigit() and s[0].isascii())):
             raise ValueError(f"invalid duration {orig!r}")
         i = 0
         while i < len(s) and "0" <= s[i] <= "9":
@@ -213,6 +213,16 @@ class ExternalSecret:
     @property
     def secret_name(self) -> str:
         return self.target.name
+
+    def store_refs(self) -> list[StoreRef]:
+        """Every store this ExternalSecret reads through, once each, in ESO's order (spec.secretStoreRef,
+        data[].sourceRef.storeRef, dataFrom[].sourceRef.storeRef): for the controller-class check
+        (shouldSkipUnmanagedStore) and the flood gate."""
+        out: list[StoreRef] = []
+        for ref in [self.store_ref, *(d.store_ref for d in self.data), *(d.store_ref for d in self.data_from)]:
+            if ref is not None and ref.name and ref not in out:
+                out.append(ref)
+        return out
 
 
 # ------------------------------------------------------------------------------------ parsing

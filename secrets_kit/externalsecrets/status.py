@@ -54,8 +54,8 @@ class Event:
 
 def format_time(when: dt.datetime) -> str:
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text: Any) -> dt.datetime | None:
@@ -65,7 +65,7 @@ def parse_time(text: Any) -> dt.datetime | None:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def _conditions(status: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -84,9 +84,11 @@ def new_status(existing: Mapping[str, Any] | None) -> dict[str, Any]:
     """ESO's ExternalSecretStatus as it would decode `existing` (unknown fields dropped)."""
     old = existing if isinstance(existing, Mapping) else {}
     out: dict[str, Any] = {}
-    for key in ("refreshTime", "syncedResourceVersion", "binding"):
-        if old.get(key) not in (None, "", {}):
+    for key in ("refreshTime", "syncedResourceVersion"):
+        if old.get(key) not in (None, ""):
             out[key] = copy.deepcopy(old[key])
+    if _binding_name(old):  # an unset binding is {} or {"name": ""}: both mean none
+        out["binding"] = {"name": _binding_name(old)}
     conds = _conditions(old)
     if conds:
         out["conditions"] = conds
@@ -124,6 +126,21 @@ def mark_failed(status: dict[str, Any], message: str, error_text: str, now: dt.d
 
 def set_binding(status: dict[str, Any], secret_name: str) -> None:
     status["binding"] = {"name": secret_name}
+
+
+def eso_json(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The status as ESO stores it: `refreshTime` is null until the first sync (metav1.Time is never omitted,
+    and the CRD marks it nullable); `binding` is `{"name": ""}` until a Secret is bound (Go writes `{}`, the
+    CRD defaults `binding.name` to ""); conditions and syncedResourceVersion are omitted when empty."""
+    out = new_status(status)
+    out.setdefault("refreshTime", None)
+    out["binding"] = {"name": str(_binding_name(out))}
+    return out
+
+
+def _binding_name(status: Mapping[str, Any]) -> str:
+    binding = status.get("binding")
+    return str(binding.get("name") or "") if isinstance(binding, Mapping) else ""
 
 
 def status_equal(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:

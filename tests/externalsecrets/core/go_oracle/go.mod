@@ -1,0 +1,3 @@
+module esooracle
+
+go 1.24

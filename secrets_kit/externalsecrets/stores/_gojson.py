@@ -208,7 +208,7 @@ def _encode(value: Any, out: list[str], raw: bool) -> None:
         out.append(_go_float(value))
     elif isinstance(value, Mapping):
         out.append("{")
-        items = value.items() if raw and isinstance(value, RawDict) else sorted(value.items())
+        items = value.items() if raw else sorted(value.items())  # raw: gjson builds in its own order
         for n, (k, v) in enumerate(items):
             if n:
                 out.append(",")

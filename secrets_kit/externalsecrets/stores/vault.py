@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import contextlib
+import contextvars
 import math
 import os
 import tempfile
@@ -129,6 +131,9 @@ def parse_spec(spec: Mapping[str, Any], where: str) -> VaultStoreSpec:
     headers = spec.get("headers") or {}
     if not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values()):
         raise ProviderError("spec.provider.vault.headers must map names to strings", where=where)
+    headers = dict(headers)
+    if spec.get("readYourWrites") and spec.get("forwardInconsistent"):
+        headers["X-Vault-Inconsistent"] = "forward-active-node"
     auth = spec.get("auth") or {}
     if not isinstance(auth, Mapping):
         raise ProviderError("spec.provider.vault.auth must be an object", where=where)
@@ -137,7 +142,7 @@ def parse_spec(spec: Mapping[str, Any], where: str) -> VaultStoreSpec:
         raise ProviderError("spec.provider.vault.auth takes exactly one method, not "
                             + ", ".join(methods), where=where)
     return VaultStoreSpec(server=server, path=path, version=version, namespace=spec.get("namespace") or None,
-                          headers=dict(headers), auth=auth, auth_method=methods[0] if methods else None)
+                          headers=headers, auth=auth, auth_method=methods[0] if methods else None)
 
 
 def _selector_ns_check(ctx: StoreContext, ref: Any, message: str) -> None:
@@ -300,6 +305,21 @@ class StoreJwtAuth(shared.JwtAuth):
             client.auth.jwt.jwt_login(self.role, jwt, path=_strip_auth(self.mount))))
 
 
+_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+VAULT_THREADS = 16
+
+
+async def in_vault_thread(fn: Callable[..., _T], *args: Any) -> _T:
+    """Run a blocking hvac call in the Vault thread pool: not the loop's default executor, so a login
+    waiting there for a Kubernetes read (which may use the default executor) can never starve it."""
+    global _POOL
+    if _POOL is None:
+        _POOL = concurrent.futures.ThreadPoolExecutor(VAULT_THREADS, thread_name_prefix="secrets-kit-vault")
+    loop = asyncio.get_running_loop()
+    ctx = contextvars.copy_context()
+    return await loop.run_in_executor(_POOL, lambda: ctx.run(fn, *args))
+
+
 def _on_loop(loop: asyncio.AbstractEventLoop, make: Callable[[], Coroutine[Any, Any, _T]],
              timeout: float = 60.0) -> _T:
     """Run a Kubernetes read on the event loop from a worker thread (the login runs in a thread)."""
@@ -395,6 +415,11 @@ class StoreVaultClient(shared.VaultClient):
                 self._client = client
             return self._client
 
+    @property
+    def connected(self) -> bool:
+        """Logged in (or given its token) already."""
+        return self._client is not None
+
     def _count(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         self.requests += 1
         return response
@@ -436,9 +461,18 @@ class VaultStoreClient:
         self.cache_seconds = cache_seconds
         self._ca_file = ca_file
         self._flights: dict[tuple[Any, ...], _Flight] = {}
+        self._login_lock = asyncio.Lock()
         self.reads = 0  # raw reads sent to Vault (after coalescing)
 
     # ------------------------------------------------------------------------------ raw reads
+
+    def _min_ttl(self) -> float:
+        """Renew when less than a minute is left, or a third of a short token's TTL (a 30 s token is
+        renewed at 10 s left, not at every read)."""
+        lease = self.client.lease
+        if lease is None or lease.ttl <= 0:
+            return 60.0
+        return min(60.0, lease.ttl / 3)
 
     def _request(self, method: str, path: str, params: Mapping[str, Any] | None) -> Any:
         hexc = require("hvac", "vault").exceptions
@@ -446,13 +480,16 @@ class VaultStoreClient:
 
         def once() -> Any:
             if self.client.logs_in or getattr(self.client.auth, "source", None) is not None:
-                self.client.ensure_token()
+                self.client.ensure_token(self._min_ttl())
             try:
                 return self.client.raw(method, path, params)
             except hexc.Forbidden:
                 if not self.client.logs_in:
                     raise
-                self.client.ensure_token(verify=True)  # a revoked token: log in again (else: a policy denial)
+                logins = self.client.logins
+                self.client.ensure_token(verify=True)  # a revoked token: log in again
+                if self.client.logins == logins:
+                    raise  # the token is fine: the policy denies this path
                 return self.client.raw(method, path, params)
 
         return self.client.call(what, once, path=path, hints={
@@ -468,8 +505,16 @@ class VaultStoreClient:
             now = loop.time()
             for k in [k for k, f in self._flights.items() if f.future.done() and f.expires <= now]:
                 del self._flights[k]
+        if not self.client.connected:
+            # the first login once, before any read takes a worker thread (concurrent reads wait here)
+            async with self._login_lock:
+                if not self.client.connected:
+                    await in_vault_thread(self.client.hvac)
+        flight = self._flights.get(key)
+        if flight is not None and (not flight.future.done() or flight.expires > loop.time()):
+            return await asyncio.shield(flight.future)
         self.reads += 1
-        future = asyncio.ensure_future(asyncio.to_thread(self._request, method, path, params))
+        future = asyncio.ensure_future(in_vault_thread(self._request, method, path, params))
         flight = _Flight(future)
         self._flights[key] = flight
 
@@ -583,13 +628,13 @@ class VaultStoreClient:
     async def validate(self) -> Validation:
         """ESO's Validate: a token lookup (also the first login, when there was none yet)."""
         try:
-            await asyncio.to_thread(self.client.check_token)
+            await in_vault_thread(self.client.check_token)
         except SecretsKitError as exc:
             return Validation("Error", f"invalid vault credentials: {exc.message}")
         return Validation("Valid")
 
     async def close(self) -> None:
-        await asyncio.to_thread(self.client.close)
+        await in_vault_thread(self.client.close)
         if self._ca_file:
             with contextlib.suppress(OSError):
                 os.unlink(self._ca_file)
@@ -620,11 +665,12 @@ def secret_value(data: Any, prop: str, *, where: str) -> bytes:
     """ESO's getSecretValue."""
     if data is None:
         raise NoSecretError("Secret does not exist", where=where)
+    text = _gojson.marshal(data)
     if not prop:
-        return _gojson.marshal(data).encode()
+        return text.encode()
     if prop in data:
         return byte_value(data[prop])
-    found = _gojson.gjson_get(data, prop, raw=False)
+    found = _gojson.gjson_get(_gojson.parse(text), prop, raw=True)  # gjson over the marshalled map, as ESO
     if found is None:
         raise ProviderError(f"cannot find secret data for key: {go_quote(prop)}", where=where)
     return found.encode()

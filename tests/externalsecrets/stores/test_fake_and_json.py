@@ -140,7 +140,7 @@ def test_fake_find_by_name_latest_version() -> None:
             "some-key1": b"some-value1-version2", "another-key1": b"another-value1-version1"}  # unanchored
         with pytest.raises(ProviderError, match="unsupported find operator"):
             await c.get_all_secrets(FindRef(tags={"a": "b"}))
-        with pytest.raises(ProviderError, match="could not compile find.name.regexp"):
+        with pytest.raises(ProviderError, match=r"could not compile find\.name\.regexp"):
             await c.get_all_secrets(FindRef(name_regexp="(?<=x)y"))  # look-behind: not RE2
 
     run(main())

@@ -13,7 +13,8 @@ What this module exposes (the sync engine calls these; the runtime reads the tem
     TemplateApplyError (a RenderError): message as ESO's applyTemplate error, never a value.
 
 `template` is `spec.target.template` as JSON (camelCase). `data` is the provider data keyed by secretKey.
-`existing` is the target Secret as read from the API (base64 `data`, `metadata.managedFields`) or None.
+`existing` is the target Secret as read from the API (base64 `data`, `metadata.managedFields`) or None
+(a `data` value already decoded to bytes is taken as is).
 `sources[(kind, name)]` holds a ConfigMap's `.data` (encoded to bytes) or a Secret's decoded `.data`,
 read in the ExternalSecret's namespace; a missing entry means the object does not exist.
 
@@ -30,14 +31,17 @@ pkg/controllers/templating/parser.go), in this order:
 - every template runs with missingkey=error over a map[string]string of the provider data;
   KeysAndValues/literal output is YAML parsed into map[string]string.
 ESO v0.16.2 hard-codes "{{" "}}" in execute (its --template-left/right-delimiter flags are registered
-but unused); `delimiters` lets a caller honour the flags. Go's errors name line:column; this engine's
-do not. A KeysAndValues template is named by where it came from, not by its text as in Go.
+but unused); `delimiters` lets a caller honour the flags. Go's errors name line:column; ours
+give NAME:LINE only for an unknown function and NAME:LINE:COL only for a missing key (found by
+searching the template). A KeysAndValues template is named by its text, as in Go, except one from a
+Secret, named by where it came from.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +51,7 @@ from ..gotemplate import TemplateError
 from ..gotemplate.executor import Execution
 from ..gotemplate.parser import parse_tree
 from ..gotemplate.values import MISSING, StringMap, go_type
-from .functions import FUNCTIONS, go_bytes, go_string
+from .functions import FUNCTIONS, YamlError, go_bytes, go_string, json_kind, load_yaml_go, yaml_scalar_text
 
 TemplateSources = Mapping[tuple[str, str], Mapping[str, bytes]]
 FIELD_MANAGER = "externalsecrets.external-secrets.io/{}"
@@ -75,6 +79,25 @@ class ManagedKeys:
 
 # --- the engine --------------------------------------------------------------------------------------
 
+class _MissingKey(TemplateError):
+    def __init__(self, field_source: str, key: str) -> None:
+        super().__init__(f'map has no entry for key "{key}"')
+        self.field_source, self.key = field_source, key
+
+
+def _position(source: str, token: str, *, column: bool) -> str:
+    """Go's NAME:LINE[:COL] context, from the first place `token` stands alone in the template (the
+    shared engine keeps no positions; the first occurrence is the failing one unless a branch skipped it)."""
+    found = re.search(r"(?<![\w.$])" + re.escape(token) + r"(?![\w])", source)
+    if found is None:
+        return ""
+    start = found.start() + (len(token.partition(".")[0]) if token.startswith("$") else 0)  # Go: at the field
+    before = source[:start]
+    line = before.count("\n") + 1
+    col = len(before.encode()) - (len(before[:before.rfind("\n") + 1].encode()) if "\n" in before else 0)
+    return f":{line}:{col}" if column else f":{line}"
+
+
 class _Strict(Execution):
     """text/template with Option("missingkey=error"): a missing map key stops the run."""
 
@@ -89,7 +112,7 @@ class _Strict(Execution):
         for part in [p for p in path.split(".") if p]:
             if isinstance(value, dict):
                 if part not in value:
-                    raise TemplateError(f'executing "{self.name}" at <{source}>: map has no entry for key "{part}"')
+                    raise _MissingKey(source, part)
                 value = value[part]
             elif value is MISSING:
                 return MISSING
@@ -130,7 +153,9 @@ def execute(name: str, source: str, data: Mapping[str, bytes], *, strict: bool =
     try:
         tree = parse_tree(_with_default_delimiters(source, *delimiters), FUNCTIONS)
     except TemplateError as ex:
-        raise TemplateError(f"unable to parse template at key {name}: template: {name}: {ex}") from None
+        undefined = re.fullmatch(r'function "(\w+)" not defined', str(ex))
+        where = _position(source, undefined.group(1), column=False) if undefined else ""
+        raise TemplateError(f"unable to parse template at key {name}: template: {name}{where}: {ex}") from None
     except RecursionError:
         raise TemplateError(f"unable to parse template at key {name}: template: {name}: nested too deeply") from None
     run = _Strict(values, FUNCTIONS) if strict else Execution(values, FUNCTIONS)
@@ -138,6 +163,10 @@ def execute(name: str, source: str, data: Mapping[str, bytes], *, strict: bool =
         run.name = name
     try:
         run.walk(tree, values)
+    except _MissingKey as ex:
+        where = _position(source, ex.field_source, column=True)
+        raise TemplateError(f"unable to execute template at key {name}: template: {name}{where}: executing "
+                            f'"{name}" at <{ex.field_source}>: {ex}') from None
     except TemplateError as ex:
         raise TemplateError(f"unable to execute template at key {name}: template: {name}: {ex}") from None
     except RecursionError:
@@ -155,7 +184,9 @@ def render_rewrite(template_text: str, key: str) -> str:
     try:
         tree = parse_tree(template_text, FUNCTIONS)
     except (TemplateError, RecursionError) as ex:
-        raise TemplateApplyError(f"unable to parse transform template: template: transform: {_why(ex)}") from None
+        undefined = re.fullmatch(r'function "(\w+)" not defined', _why(ex))
+        where = _position(template_text, undefined.group(1), column=False) if undefined else ""
+        raise TemplateApplyError(f"unable to parse transform template: template: transform{where}: {_why(ex)}") from None
     run = Execution(values, FUNCTIONS)
     try:
         run.walk(tree, values)
@@ -171,47 +202,24 @@ def _why(ex: BaseException) -> str:
 # --- KeysAndValues: rendered YAML into map[string]string ---------------------------------------------
 
 def _yaml_string_map(rendered: bytes) -> dict[str, str]:
-    """k8s.io/apimachinery yaml.Unmarshal into map[string]string (YAML -> JSON -> Go types)."""
-    from ruamel.yaml import YAML
-    yaml = YAML(typ="safe", pure=True)
-    yaml.version = (1, 1)
+    """k8s.io/apimachinery yaml.Unmarshal into map[string]string (sigs.k8s.io/yaml: YAML -> JSON)."""
     prefix = "could not unmarshal template to 'map[string][]byte': "
     try:
-        loaded = yaml.load(rendered)
-    except Exception:
-        raise TemplateError(prefix + "error converting YAML to JSON: yaml: invalid YAML") from None
+        loaded = load_yaml_go(rendered)
+    except YamlError as ex:
+        raise TemplateError(prefix + f"error converting YAML to JSON: {ex}") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         raise TemplateError(prefix + "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal "
-                            f"{_json_kind(loaded)} into Go value of type map[string]string")
+                            f"{json_kind(loaded)} into Go value of type map[string]string")
     out: dict[str, str] = {}
     for key, value in loaded.items():
-        if value is not None and not isinstance(value, str):
+        if isinstance(value, list | dict):
             raise TemplateError(prefix + "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal "
-                                f"{_json_kind(value)} into Go value of type string")
-        out[_yaml_key(key)] = value or ""
+                                f"{json_kind(value)} into Go value of type string")
+        out[key] = "" if value is None else yaml_scalar_text(value)
     return out
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "string"
-
-
-def _yaml_key(key: Any) -> str:
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if isinstance(key, float) and key.is_integer():
-        return str(int(key))
-    return key if isinstance(key, str) else str(key)
 
 
 # --- application to a Secret -------------------------------------------------------------------------
@@ -283,9 +291,9 @@ def _template_from(template: Mapping[str, Any], data: Mapping[str, bytes], sourc
                 try:
                     if scope == "Values":
                         _values({item_key: source}, data, target, out, delimiters)
-                    elif scope == "KeysAndValues":
-                        _keys_and_values(f"{label} {name} key {item_key}", source, data, target, out,
-                                         delimiters)
+                    elif scope == "KeysAndValues":  # Go names it by its text; a Secret's is not repeated
+                        _keys_and_values(source if kind == "ConfigMap" else f"{label} {name} key {item_key}",
+                                         source, data, target, out, delimiters)
                     else:
                         raise TemplateError(f"unknown scope '{scope}': expected 'Values' or 'KeysAndValues'")
                 except TemplateError as ex:
@@ -293,7 +301,7 @@ def _template_from(template: Mapping[str, Any], data: Mapping[str, bytes], sourc
         literal = entry.get("literal")
         if literal is not None:
             try:
-                _keys_and_values("literal", literal, data, target, out, delimiters)
+                _keys_and_values(literal, literal, data, target, out, delimiters)
             except TemplateError as ex:
                 raise TemplateApplyError(f"error fetching templateFrom data: {ex}") from None
 
@@ -332,8 +340,8 @@ def render(template: Mapping[str, Any] | None, data: Mapping[str, bytes], source
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in managed.annotations}
     secret_data: dict[str, bytes] = {}
     if creation_policy == "Merge":
-        secret_data = {k: base64.b64decode(v or "") for k, v in (existing.get("data") or {}).items()
-                       if k not in managed.data}
+        secret_data = {k: bytes(v) if isinstance(v, bytes | bytearray) else base64.b64decode(v or "")
+                       for k, v in (existing.get("data") or {}).items() if k not in managed.data}
     secret_type = existing.get("type") or None
     out = _Target(secret_data, labels, annotations)
     if template is None:

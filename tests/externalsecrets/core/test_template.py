@@ -8,7 +8,11 @@ import json
 import pytest
 
 from secrets_kit.externalsecrets.template import (
-    TemplateApplyError, managed_keys, render, render_rewrite, template_sources,
+    TemplateApplyError,
+    managed_keys,
+    render,
+    render_rewrite,
+    template_sources,
 )
 
 DATA = {"user": b"admin", "pass": b"hunter2-plaintext", "with-dash": b"d"}
@@ -49,6 +53,9 @@ def test_creation_policy_merge_keeps_foreign_existing_keys_only() -> None:
     assert out.data == {"foreign": b"f", "new": b"admin"}
     out = render({"data": {"new": "{{ .user }}"}}, DATA, {}, es_name="es", existing=existing)
     assert out.data == {"new": b"admin"}
+    decoded = {**existing, "data": {"foreign": b"f", "mine": b"m"}}
+    out = render({"data": {"new": "{{ .user }}"}}, DATA, {}, es_name="es", existing=decoded, creation_policy="Merge")
+    assert out.data == {"foreign": b"f", "new": b"admin"}
 
 
 def test_precedence_data_over_template_from_and_targets() -> None:

@@ -112,7 +112,11 @@ class ExternalSecretsController:
         index_id, event_id = f"eso_{plural}", f"eso_{plural}_event"
 
         def index_fn(**kw: Any) -> dict[tuple[str, str], dict[str, Any]]:
-            return {(kw.get("namespace") or "", kw["name"]): dict(kw["body"])}
+            body = dict(kw["body"])
+            meta = dict(body.get("metadata") or {})
+            meta.pop("managedFields", None)  # never read: not worth holding for every object
+            body["metadata"] = meta
+            return {(kw.get("namespace") or "", kw["name"]): body}
 
         async def event_fn(**kw: Any) -> None:
             self._capture(kw)

@@ -1,6 +1,7 @@
-"""`secrets-kit operator run`: the in-cluster controllers (a drop-in for Bitnami's sealed-secrets
-controller). Flags are upstream's and, like upstream, also read from SEALED_SECRETS_<FLAG> variables.
-kopf and the async Kubernetes client load only when the operator runs."""
+"""`secrets-kit operator run`: the in-cluster controllers — a drop-in for Bitnami's sealed-secrets
+controller, and (`--external-secrets`) an External-Secrets-Operator-compatible ExternalSecret controller.
+The sealed flags are upstream's and, like upstream, also read from SEALED_SECRETS_<FLAG> variables; the
+ExternalSecret flags take ESO's names. kopf and the async Kubernetes client load only when the operator runs."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def _own_namespace() -> str:
         return "default"
 
 
-@click.group(name="operator", help="Run the in-cluster controllers (sealed secrets; external secrets: not built yet).")
+@click.group(name="operator", help="Run the in-cluster controllers (sealed secrets; external secrets).")
 def operator() -> None:
     pass
 
@@ -47,12 +48,17 @@ def operator() -> None:
 @click.option("--sealed-secrets/--no-sealed-secrets", default=True, show_default=True,
               help="Run the SealedSecret controller (drop-in for Bitnami's).")
 @click.option("--external-secrets/--no-external-secrets", default=False,
-              help="Run the ExternalSecret controller (not built yet).")
+              help="Run the ExternalSecret controller (ESO-compatible: external-secrets.io v1/v1beta1 "
+                   "ExternalSecret, SecretStore, ClusterSecretStore, ClusterExternalSecret). With "
+                   "--no-sealed-secrets, only it.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
               help="Run out of cluster with this kubeconfig (default: $KUBECONFIG, else in-cluster config).")
 @click.option("--namespace", "namespace", default=None,
-              help="The controller's namespace (its key Secrets). Default: $POD_NAMESPACE, the service "
-                   "account's namespace, else `default`.")
+              help="Sealed secrets: the controller's namespace (its key Secrets). Default: $POD_NAMESPACE, "
+                   "the service account's namespace, else `default`. With --external-secrets it is ESO's "
+                   "--namespace instead: watch ExternalSecrets and SecretStores in this namespace only "
+                   "(default: all); the sealed controller then keeps its keys in $POD_NAMESPACE / the "
+                   "service account's namespace.")
 @_opt("key-prefix", default="sealed-secrets-key", help="Prefix used to name keys.")
 @_opt("key-size", type=int, default=4096, help="Size of encryption key.")
 @_opt("key-ttl", default="87600h", help="Duration that certificate is valid for.")
@@ -78,6 +84,35 @@ def operator() -> None:
       help="Log level.")
 @_opt("max-unseal-retries", type=int, default=5, help="Max retries of a failed Secret write.")
 @_opt("workers", type=click.IntRange(1, 256), default=4, help="Concurrent reconciles (beyond upstream).")
+@click.option("--controller-class", default="default", show_default=True,
+              help="[external-secrets] Handle only stores whose spec.controller is empty or this class.")
+@click.option("--concurrent", type=click.IntRange(1, 1024), default=64, show_default=True,
+              help="[external-secrets] Concurrent reconciles (ESO's default is 1; 64 keeps the API server busy).")
+@click.option("--client-qps", type=float, default=0.0, show_default=True,
+              help="[external-secrets] Client-side request rate limit, requests/s (0: none, the API "
+                   "server's priority and fairness applies; ESO's default is 50).")
+@click.option("--client-burst", type=click.IntRange(1), default=400, show_default=True,
+              help="[external-secrets] Burst above --client-qps (ESO's default is 100).")
+@click.option("--metrics-addr", default=None,
+              help="[external-secrets] Prometheus /metrics (plus /healthz, /readyz) address, e.g. :8080. "
+                   "Default: :8080 when the sealed controller is off; else the ExternalSecret metrics are "
+                   "served with the sealed ones on --listen-metrics-addr.")
+@click.option("--enable-leader-election", type=click.BOOL, default=False, show_default=True,
+              is_flag=False, flag_value=True,
+              help="[external-secrets] Reconcile only while holding the coordination.k8s.io Lease "
+                   "`external-secrets-controller` in the controller's namespace ($POD_NAMESPACE, the service "
+                   "account's, else `default`); lease 15s, renew deadline 10s, retry 2s, as ESO. Needs "
+                   "--no-sealed-secrets.")
+@click.option("--store-requeue-interval", default="5m", show_default=True,
+              help="[external-secrets] Re-validate (Cluster)SecretStores this often unless the store sets "
+                   "spec.refreshInterval (a Go duration).")
+@click.option("--enable-flood-gate", type=click.BOOL, default=True, show_default=True,
+              is_flag=False, flag_value=True,
+              help="[external-secrets] Sync an ExternalSecret only while its store is Ready.")
+@click.option("--template-left-delimiter", default="{{", show_default=True,
+              help="[external-secrets] Left delimiter of target.template (engine v2).")
+@click.option("--template-right-delimiter", default="}}", show_default=True,
+              help="[external-secrets] Right delimiter of target.template (engine v2).")
 def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, namespace: str | None,
         **flags: Any) -> None:
     """Run the operator until SIGTERM/SIGINT.
@@ -85,12 +120,15 @@ def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, na
     \b
     Out of cluster:  secrets-kit operator run --kubeconfig ~/.kube/config --namespace kube-system
     In a Pod:        the Deployment in operator/deploy/ (in-cluster service account)
+    ESO only:        secrets-kit operator run --external-secrets --no-sealed-secrets [--namespace NS]
     """
-    if external_secrets:
-        click.echo("secrets-kit: error: --external-secrets: the ExternalSecret controller is not built yet", err=True)
-        raise SystemExit(EXIT_USAGE)
-    if not sealed_secrets:
+    if not sealed_secrets and not external_secrets:
         click.echo("secrets-kit: error: nothing to run: --no-sealed-secrets and no other controller", err=True)
+        raise SystemExit(EXIT_USAGE)
+    if flags["enable_leader_election"] and (sealed_secrets or not external_secrets):
+        click.echo("secrets-kit: error: --enable-leader-election: only for the ExternalSecret controller alone "
+                   "(--external-secrets --no-sealed-secrets); the sealed controller runs as a single replica",
+                   err=True)
         raise SystemExit(EXIT_USAGE)
     from secrets_kit_operator import lean_imports
 
@@ -100,8 +138,27 @@ def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, na
 
     from secrets_kit.sealed.controller_keys import parse_key_map
 
+    external = None
     try:
-        options = Options(
+        if external_secrets:
+            from secrets_kit_operator.external.options import ExternalOptions
+
+            metrics_addr = flags["metrics_addr"]
+            if metrics_addr is None and not sealed_secrets:
+                metrics_addr = ":8080"
+            external = ExternalOptions(
+                namespace=namespace or None, kubeconfig=kubeconfig, controller_class=flags["controller_class"],
+                concurrent=flags["concurrent"], client_qps=flags["client_qps"], client_burst=flags["client_burst"],
+                metrics_addr=parse_address(metrics_addr, "--metrics-addr") if metrics_addr else None,
+                store_requeue_interval=parse_go_duration(flags["store_requeue_interval"], "--store-requeue-interval"),
+                enable_flood_gate=flags["enable_flood_gate"],
+                enable_leader_election=flags["enable_leader_election"], leader_election_namespace=_own_namespace(),
+                template_left_delimiter=flags["template_left_delimiter"],
+                template_right_delimiter=flags["template_right_delimiter"])
+            if external.store_requeue_interval.total_seconds() <= 0:
+                raise ValueError("--store-requeue-interval: must be positive")
+            namespace = None  # ESO's meaning; the sealed keys live in the controller's own namespace
+        options = None if not sealed_secrets else Options(
             namespace=namespace or _own_namespace(), kubeconfig=kubeconfig,
             key_prefix=flags["key_prefix"], key_size=flags["key_size"],
             key_ttl=parse_go_duration(flags["key_ttl"], "--key-ttl"), my_cn=flags["my_cn"],
@@ -121,11 +178,12 @@ def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, na
         )
         from secrets_kit_operator.selectors import compile_selector
 
-        compile_selector(options.label_selector)
+        if options is not None:
+            compile_selector(options.label_selector)
     except ValueError as err:  # OptionError, or a bad k=v pair
         click.echo(f"secrets-kit: error: {err}", err=True)
         raise SystemExit(EXIT_USAGE) from None
     logs.setup(flags["log_format"], flags["log_level"])
     from secrets_kit_operator.process import run as run_operator
 
-    raise SystemExit(run_operator(options))
+    raise SystemExit(run_operator(options, external))

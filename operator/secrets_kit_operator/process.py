@@ -15,6 +15,7 @@ import kopf
 from secrets_kit.errors import SecretsKitError
 
 from .controller import SealedSecretController
+from .external.options import ExternalOptions
 from .keystate import KeyState
 from .kube import Kube, KubeError, load_credentials
 from .metrics import Metrics
@@ -53,7 +54,12 @@ async def _bootstrap_keys(keys: KeyState, stop: asyncio.Event) -> bool:
     return False
 
 
-async def run_async(options: Options) -> int:
+async def run_async(options: Options | None, external: ExternalOptions | None = None) -> int:
+    """Run the sealed controller (`options`), the ExternalSecret controller (`external`), or both on one
+    loop, one API client and one kopf operator."""
+    if options is None:
+        assert external is not None
+        return await _run_external_only(external)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -65,10 +71,14 @@ async def run_async(options: Options) -> int:
     keys = KeyState(options, kube)
     controller = SealedSecretController(options, kube, keys, metrics)
     kopf_ready = asyncio.Event()
+    eso = _external_controller(external, kube)
+    shared = [eso[1]] if eso is not None and external is not None and external.metrics_addr is None else []
 
     runners = [await serve(api_app(keys, metrics, lambda: keys.loaded and kopf_ready.is_set()),
                            *options.listen_addr),
-               await serve(metrics_app(metrics), *options.listen_metrics_addr)]
+               await serve(metrics_app(metrics, *shared), *options.listen_metrics_addr)]
+    if eso is not None and external is not None and external.metrics_addr is not None:
+        runners.append(await serve(metrics_app(eso[1], ready=lambda: kopf_ready.is_set()), *external.metrics_addr))
     log.info("listening", extra={"fields": {"api": "{}:{}".format(*options.listen_addr),
                                             "metrics": "{}:{}".format(*options.listen_metrics_addr)}})
     tasks: list[asyncio.Task[Any]] = []
@@ -88,6 +98,10 @@ async def run_async(options: Options) -> int:
         tasks = [loop.create_task(controller.work()) for _ in range(options.workers)]
         tasks.append(loop.create_task(keys.renew_forever()))
         namespaces = options.watched_namespaces
+        if eso is not None and external is not None:
+            eso[0].register(registry)
+            tasks += _external_tasks(eso[0], external, stop)
+            namespaces = _union(namespaces, external.watched_namespaces)
         log.info("starting", extra={"fields": {"namespaces": ",".join(namespaces) if namespaces else "*",
                                                "keys_namespace": options.namespace}})
         await kopf.operator(registry=registry, standalone=True, clusterwide=namespaces is None,
@@ -98,6 +112,101 @@ async def run_async(options: Options) -> int:
         raise
     finally:
         await controller.queue.close()
+        if eso is not None:
+            await eso[0].close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for runner in runners:
+            await runner.cleanup()
+        await kube.close()
+        log.info("stopped")
+
+
+def _union(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The namespaces one kopf operator must watch for two controllers (None: cluster-wide)."""
+    if a is None or b is None:
+        return None
+    return tuple(dict.fromkeys((*a, *b)))
+
+
+def _external_controller(external: ExternalOptions | None, kube: Kube) -> tuple[Any, Any] | None:
+    if external is None:
+        return None
+    from .external.controller import ExternalSecretsController
+    from .external.metrics import ExternalMetrics
+
+    metrics = ExternalMetrics(process=external.metrics_addr is not None)
+    return ExternalSecretsController(external, kube, metrics), metrics
+
+
+def _external_tasks(eso: Any, external: ExternalOptions, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(eso.work()) for _ in range(external.concurrent)]
+    tasks.append(loop.create_task(eso.secrets.run(stop)))
+    return tasks
+
+
+async def _run_external_only(external: ExternalOptions) -> int:
+    """`--external-secrets --no-sealed-secrets`: no sealing keys, no sealed HTTP API; /metrics, /healthz
+    and /readyz on --metrics-addr."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    configuration, creds = await load_credentials(external.kubeconfig)
+    kube = Kube(configuration)
+    eso = _external_controller(external, kube)
+    assert eso is not None
+    controller, metrics = eso
+    kopf_ready = asyncio.Event()
+    address = external.metrics_addr or ("0.0.0.0", 8080)
+    standby = asyncio.Event()  # leader election: waiting for the Lease (ready, as controller-runtime's probes)
+    runners = [await serve(metrics_app(metrics, ready=lambda: standby.is_set() or (
+        kopf_ready.is_set() and controller.secrets.synced.is_set())), *address)]
+    log.info("listening", extra={"fields": {"metrics": "{}:{}".format(*address)}})
+    tasks: list[asyncio.Task[Any]] = []
+    lost = False
+    try:
+        if external.enable_leader_election:
+            from .external.leader import LeaderElector
+            from .external.options import LEADER_ELECTION_ID
+
+            elector = LeaderElector(controller.kube, external.leader_election_namespace, LEADER_ELECTION_ID)
+            standby.set()
+            acquired = await elector.acquire(stop)
+            standby.clear()
+            if not acquired:
+                return 0
+
+            def on_lost() -> None:
+                nonlocal lost
+                lost = True
+                stop.set()
+
+            tasks.append(loop.create_task(elector.keep(stop, on_lost)))
+        registry = kopf.OperatorRegistry()
+
+        @kopf.on.login(registry=registry)
+        def login(**_: Any) -> kopf.ConnectionInfo:
+            return kopf.ConnectionInfo(server=creds.server, ca_path=creds.ca_path, token=creds.token,
+                                       scheme="Bearer" if creds.token else None,
+                                       certificate_path=creds.cert_path, private_key_path=creds.key_path,
+                                       insecure=creds.insecure, default_namespace=external.namespace)
+
+        controller.register(registry)
+        tasks += _external_tasks(controller, external, stop)
+        namespaces = external.watched_namespaces
+        log.info("starting", extra={"fields": {"controller": "external-secrets",
+                                               "namespaces": ",".join(namespaces) if namespaces else "*",
+                                               "controller_class": external.controller_class,
+                                               "concurrent": external.concurrent}})
+        await kopf.operator(registry=registry, standalone=True, clusterwide=namespaces is None,
+                            namespaces=namespaces or (), stop_flag=stop, ready_flag=kopf_ready,
+                            settings=_settings())
+        return 1 if lost else 0
+    finally:
+        await controller.close()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -113,16 +222,16 @@ def _settings() -> kopf.OperatorSettings:
     return settings
 
 
-def run(options: Options) -> int:
+def run(options: Options | None, external: ExternalOptions | None = None) -> int:
     profile_to = os.environ.get("SECRETS_KIT_OPERATOR_PROFILE")
     if not profile_to:
-        return asyncio.run(run_async(options))
+        return asyncio.run(run_async(options, external))
     # for bench/: where the event loop's time goes (kopf, JSON, HTTP); the reconcile threads are
     # measured by the bench itself
     import cProfile
 
     profiler = cProfile.Profile()
     try:
-        return profiler.runcall(asyncio.run, run_async(options))
+        return profiler.runcall(asyncio.run, run_async(options, external))
     finally:
         profiler.dump_stats(profile_to)

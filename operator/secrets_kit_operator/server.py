@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import web
 
@@ -63,13 +64,31 @@ def api_app(keys: KeyState, metrics: Metrics, ready: Callable[[], bool]) -> web.
     return app
 
 
-def metrics_app(metrics: Metrics) -> web.Application:
+class Exposes(Protocol):
+    def exposition(self) -> bytes: ...
+
+
+def metrics_app(*sources: Exposes, ready: Callable[[], bool] | None = None) -> web.Application:
+    """/metrics of one or more registries (the sealed and the ExternalSecret controller may share a port);
+    with `ready`, also /healthz and /readyz (the ExternalSecret controller alone has no other server)."""
     async def scrape(_: web.Request) -> web.Response:
-        return web.Response(body=metrics.exposition(),
+        return web.Response(body=b"".join(source.exposition() for source in sources),
                             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok\n", content_type="text/plain")
+
+    async def readyz(_: web.Request) -> web.Response:
+        if ready is None or ready():
+            return web.Response(text="ok\n", content_type="text/plain")
+        return web.Response(status=503, text="not ready: the initial listing is not loaded yet\n",
+                            content_type="text/plain")
 
     app = web.Application()
     app.router.add_route("GET", "/metrics", scrape)
+    if ready is not None:
+        app.router.add_route("GET", "/healthz", healthz)
+        app.router.add_route("GET", "/readyz", readyz)
     return app
 
 

@@ -87,8 +87,11 @@ def test_crd_schema_accepts_exactly_what_upstreams_accepts(upstream: dict[str, A
     assert set(ours) == set(theirs), f"ours describes extra paths: {sorted(set(ours) - set(theirs))}"
 
 
+SEALED_ROLE, ESO_ROLE = "secrets-kit-sealed-secrets", "secrets-kit-external-secrets"
+
+
 def test_rbac_is_exactly_what_the_controller_calls() -> None:
-    role = one("ClusterRole")
+    role = one("ClusterRole", SEALED_ROLE)
     rules = {(tuple(r["apiGroups"]), tuple(r["resources"])): sorted(r["verbs"]) for r in role["rules"]}
     assert rules == {
         (("bitnami.com",), ("sealedsecrets",)): ["get", "list", "watch"],
@@ -96,9 +99,40 @@ def test_rbac_is_exactly_what_the_controller_calls() -> None:
         (("",), ("secrets",)): ["create", "get", "list", "update", "watch"],
         (("",), ("events",)): ["create", "patch"],
     }
-    binding = one("ClusterRoleBinding")
+    binding = one("ClusterRoleBinding", SEALED_ROLE)
     sa = one("ServiceAccount")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
+                                    "namespace": sa["metadata"]["namespace"]}]
+
+
+def test_external_secrets_rbac_is_exactly_what_that_controller_calls() -> None:
+    role = one("ClusterRole", ESO_ROLE)
+    rules = {(tuple(r["apiGroups"]), tuple(r["resources"])): sorted(r["verbs"]) for r in role["rules"]}
+    kinds = ("externalsecrets", "secretstores", "clustersecretstores", "clusterexternalsecrets")
+    assert rules == {
+        (("external-secrets.io",), kinds): ["get", "list", "watch"],
+        (("external-secrets.io",), tuple(f"{k}/status" for k in kinds)): ["patch", "update"],
+        (("external-secrets.io",), ("externalsecrets",)): ["create", "delete", "update"],
+        (("external-secrets.io",), ("externalsecrets/finalizers", "clusterexternalsecrets/finalizers")): ["update"],
+        (("",), ("secrets",)): ["create", "delete", "get", "list", "update", "watch"],
+        (("",), ("configmaps",)): ["get"],
+        (("",), ("namespaces",)): ["get", "list", "watch"],
+        (("",), ("serviceaccounts/token",)): ["create"],
+        (("",), ("events",)): ["create", "patch"],
+    }
+    lease = one("Role")
+    assert lease["metadata"]["namespace"] == one("ServiceAccount")["metadata"]["namespace"]
+    assert [(r["apiGroups"], r["resources"], r.get("resourceNames"), sorted(r["verbs"])) for r in lease["rules"]] == [
+        (["coordination.k8s.io"], ["leases"], ["external-secrets-controller"], ["get", "update"]),
+        (["coordination.k8s.io"], ["leases"], None, ["create"])]
+    lease_binding = one("RoleBinding")
+    assert lease_binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                        "name": lease["metadata"]["name"]}
+    binding = one("ClusterRoleBinding", ESO_ROLE)
+    sa = one("ServiceAccount")
+    assert lease_binding["subjects"] == binding["subjects"]
+    assert binding["roleRef"]["name"] == ESO_ROLE
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
                                     "namespace": sa["metadata"]["namespace"]}]
 
@@ -142,6 +176,8 @@ def resource_path(doc: dict[str, Any]) -> str:
         "Service": ("/api/v1", "services", True),
         "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
         "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+        "Role": ("/apis/rbac.authorization.k8s.io/v1", "roles", True),
+        "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
         "Deployment": ("/apis/apps/v1", "deployments", True),
     }
     base, plural, namespaced = kinds[doc["kind"]]
@@ -257,7 +293,7 @@ def test_our_crd_stores_and_refuses_exactly_what_upstreams_does(kube_cluster: Ku
 
 def test_rbac_allows_what_the_controller_needs_and_nothing_more(kube_cluster: KubeCluster,
                                                                 kube_namespace: str) -> None:
-    rules = one("ClusterRole")["rules"]
+    rules = one("ClusterRole", SEALED_ROLE)["rules"]
     user = kube_cluster.create_service_account(kube_namespace, "controller", cluster_rules=rules)
 
     def allowed(verb: str, resource: str, group: str = "", namespace: str = "default",
@@ -292,3 +328,44 @@ def test_kubectl_apply_k_dry_run(kube_cluster: KubeCluster, kubectl: Path) -> No
                                 "--force-conflicts", "--field-manager=secrets-kit-deploy-test")
     for doc in manifests():
         assert f"{doc['metadata']['name']} serverside-applied (server dry run)" in done.stdout, done.stdout
+
+
+def test_external_secrets_rbac_allows_what_it_needs_and_nothing_more(kube_cluster: KubeCluster,
+                                                                     kube_namespace: str) -> None:
+    rules = one("ClusterRole", ESO_ROLE)["rules"]
+    user = kube_cluster.create_service_account(kube_namespace, "eso-controller", one("Role")["rules"],
+                                               cluster_rules=rules)
+
+    def allowed(verb: str, resource: str, group: str = "", namespace: str = "apps", subresource: str = "",
+                name: str = "") -> bool:
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                  "spec": {"resourceAttributes": {"verb": verb, "resource": resource, "group": group,
+                                                  "namespace": namespace, "subresource": subresource,
+                                                  "name": name}}}
+        result = kube_cluster.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review,
+                                      token=user.token)
+        return bool(result["status"]["allowed"])
+
+    eso = "external-secrets.io"
+    for kind in ("externalsecrets", "secretstores", "clustersecretstores", "clusterexternalsecrets"):
+        for verb in ("get", "list", "watch"):
+            assert allowed(verb, kind, eso), (verb, kind)
+        assert allowed("patch", kind, eso, subresource="status"), kind
+    for verb in ("get", "list", "watch", "create", "update", "delete"):
+        assert allowed(verb, "secrets"), verb
+    assert allowed("get", "configmaps") and allowed("create", "serviceaccounts", subresource="token")
+    assert allowed("watch", "namespaces", namespace="") and allowed("create", "events")
+    lease = ("coordination.k8s.io", kube_namespace)
+    for verb in ("get", "update"):
+        assert allowed(verb, "leases", lease[0], lease[1], name="external-secrets-controller")
+        assert not allowed(verb, "leases", lease[0], lease[1], name="another-lease")
+    assert allowed("create", "leases", *lease) and not allowed("delete", "leases", *lease,
+                                                              name="external-secrets-controller")
+    for verb, resource, group, sub in [("patch", "secrets", "", ""), ("deletecollection", "secrets", "", ""),
+                                       ("list", "configmaps", "", ""), ("update", "configmaps", "", ""),
+                                       ("create", "secretstores", eso, ""), ("update", "secretstores", eso, ""),
+                                       ("delete", "clustersecretstores", eso, ""),
+                                       ("update", "clusterexternalsecrets", eso, ""),
+                                       ("create", "pushsecrets", eso, ""), ("get", "serviceaccounts", "", ""),
+                                       ("create", "leases", "coordination.k8s.io", ""), ("list", "pods", "", "")]:
+        assert not allowed(verb, resource, group, subresource=sub), (verb, resource, sub)

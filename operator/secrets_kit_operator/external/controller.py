@@ -1,0 +1,530 @@
+"""The ExternalSecret controller's runtime: kopf low-level handlers (indexes + events) for the
+external-secrets.io kinds and Namespaces, our own label-filtered informer for the managed Secrets,
+one bounded de-duplicating work queue, N workers.
+
+Only `@kopf.index` and `@kopf.on.event` handlers: kopf writes no progress or diff-base annotations and
+no finalizers (ESO v0.16.2 adds none to an ExternalSecret either). kopf calls the event handlers only
+once every index holds its initial listing, so nothing is reconciled against a half-known cluster.
+
+One queue carries four kinds of item: ("ExternalSecret", ns, name), ("SecretStore", ns, name),
+("ClusterSecretStore", "", name), ("ClusterExternalSecret", "", name).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import secrets as _random
+import time
+from typing import Any
+
+import kopf
+
+from ..kube import Kube, KubeError
+from ..workqueue import WorkQueue
+from . import core as facts
+from . import engine
+from .kube import ExternalKube, KubeReadsAdapter, SecretInformer, field_manager
+from .metrics import ExternalMetrics
+from .options import ExternalOptions
+from .scheduler import Scheduler
+
+log = logging.getLogger("secrets_kit_operator.external")
+Item = tuple[str, str, str]
+GROUP, VERSION = "external-secrets.io", "v1"
+ES, SS, CSS, CES = "ExternalSecret", "SecretStore", "ClusterSecretStore", "ClusterExternalSecret"
+FORCE_SYNC = "force-sync"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _first(index: Any, key: Any) -> dict[str, Any] | None:
+    if index is None or key not in index:
+        return None
+    for value in index[key]:
+        return dict(value)
+    return None
+
+
+def event_body(obj: dict[str, Any], kind: str, event: Any, now: dt.datetime) -> dict[str, Any]:
+    """A core/v1 Event as client-go's recorder writes it (component external-secrets)."""
+    meta = obj["metadata"]
+    namespace = meta.get("namespace") or "default"  # events about cluster-scoped objects: default, as client-go
+    stamp = facts.stamp(now)
+    return {
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": f"{meta['name']}.{_random.token_hex(8)}", "namespace": namespace},
+        "involvedObject": {"apiVersion": obj.get("apiVersion") or f"{GROUP}/{VERSION}", "kind": kind,
+                           "name": meta["name"], **({"namespace": meta["namespace"]} if meta.get("namespace") else {}),
+                           "uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")},
+        "reason": event.reason, "message": event.message, "type": event.type,
+        "source": {"component": "external-secrets"}, "reportingComponent": "external-secrets",
+        "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
+    }
+
+
+class ExternalSecretsController:
+    def __init__(self, options: ExternalOptions, kube: Kube | ExternalKube, metrics: ExternalMetrics) -> None:
+        self.options, self.metrics = options, metrics
+        self.kube = kube if isinstance(kube, ExternalKube) else ExternalKube(
+            kube, qps=options.client_qps, burst=options.client_burst, cache_ttl=options.credentials_cache_ttl)
+        self.queue: WorkQueue[Item] = WorkQueue(options.queue_size)
+        self.scheduler: Scheduler[Item] = Scheduler(self.queue)
+        self.secrets = SecretInformer(self.kube, options.namespace, self._secret_changed)
+        self.reads = KubeReadsAdapter(self.kube)
+        self.clients = engine.store_clients(self.reads, self.metrics, options)
+        self.indexes: dict[str, Any] = {}
+        self._index_names: dict[str, str] = {}  # kopf index id → kind
+        self.by_target: dict[tuple[str, str], set[str]] = {}  # (ns, secret name) → ES names
+        self._targets: dict[tuple[str, str], str] = {}  # (ns, ES name) → its target Secret's name
+        self._own_versions: dict[Item, str] = {}  # resourceVersion of our own last status write
+        self._seen_versions: dict[Item, str] = {}
+        self.ready = asyncio.Event()
+        self.reconciled = 0  # reconciles run (tests/bench)
+        self.provider_fetches = 0
+
+    # -- kopf wiring --------------------------------------------------------------------------------
+
+    def register(self, registry: kopf.OperatorRegistry) -> None:
+        # kopf passes every handler its keyword set (plus the indexes by handler name)
+        for kind, plural, namespaced in ((ES, "externalsecrets", True), (SS, "secretstores", True),
+                                         (CSS, "clustersecretstores", False),
+                                         (CES, "clusterexternalsecrets", False)):
+            self._register_kind(registry, kind, plural, namespaced)
+
+        @kopf.index("", "v1", "namespaces", id="eso_namespaces", registry=registry)
+        def eso_namespaces(**kw: Any) -> dict[str, dict[str, Any]]:
+            meta = kw["meta"]
+            return {kw["name"]: {"metadata": {"name": kw["name"], "labels": dict(meta.get("labels") or {})}}}
+
+        @kopf.on.event("", "v1", "namespaces", id="eso_namespace_event", registry=registry)
+        async def eso_namespace_event(**kw: Any) -> None:
+            self._capture(kw)
+            # a namespace's labels decide ClusterExternalSecret fan-out: re-check every CES
+            index = self.indexes.get(CES)
+            for key in list(index or ()):
+                await self.queue.put((CES, "", key[1]))
+
+    def _register_kind(self, registry: kopf.OperatorRegistry, kind: str, plural: str, namespaced: bool) -> None:
+        index_id, event_id = f"eso_{plural}", f"eso_{plural}_event"
+
+        def index_fn(**kw: Any) -> dict[tuple[str, str], dict[str, Any]]:
+            body = dict(kw["body"])
+            meta = dict(body.get("metadata") or {})
+            meta.pop("managedFields", None)  # never read: not worth holding for every object
+            body["metadata"] = meta
+            return {(kw.get("namespace") or "", kw["name"]): body}
+
+        async def event_fn(**kw: Any) -> None:
+            self._capture(kw)
+            ns, name = kw.get("namespace") or "", kw["name"]
+            item = (kind, ns, name)
+            if kind == ES:
+                self._track_target(ns, name, kw["body"], deleted=kw["type"] == "DELETED")
+            if kw["type"] == "DELETED":
+                self.scheduler.cancel(item)
+                self._own_versions.pop(item, None)
+                self._seen_versions.pop(item, None)
+                if kind == ES:
+                    self.metrics.forget_es(ns, name)
+                if kind == CES:
+                    await self.queue.put(item)  # its ExternalSecrets go with their ownerReferences
+                return
+            version = kw["meta"].get("resourceVersion")
+            if version is not None and self._own_versions.get(item) == version:
+                return  # the echo of our own status write
+            await self.queue.put(item)
+
+        watched = self.options.namespace
+
+        def in_scope(**kw: Any) -> bool:  # --namespace: ESO's meaning, only this namespace's objects
+            return watched is None or not namespaced or kw.get("namespace") == watched
+
+        kopf.index(GROUP, VERSION, plural, id=index_id, registry=registry, when=in_scope)(_named(index_fn, index_id))
+        kopf.on.event(GROUP, VERSION, plural, id=event_id, registry=registry,
+                      when=in_scope)(_named(event_fn, event_id))
+        self._index_names[index_id] = kind
+
+    def _capture(self, kw: dict[str, Any]) -> None:
+        for index_id, kind in self._index_names.items():
+            if index_id in kw:
+                self.indexes[kind] = kw[index_id]
+        if "eso_namespaces" in kw:
+            self.indexes["Namespace"] = kw["eso_namespaces"]
+        self.ready.set()
+
+    def _track_target(self, ns: str, name: str, body: Any, *, deleted: bool) -> None:
+        before = self._targets.pop((ns, name), None)
+        if before is not None:
+            names = self.by_target.get((ns, before))
+            if names is not None:
+                names.discard(name)
+                if not names:
+                    del self.by_target[(ns, before)]
+        if not deleted:
+            target = facts.target_name(dict(body))
+            self._targets[(ns, name)] = target
+            self.by_target.setdefault((ns, target), set()).add(name)
+
+    async def _secret_changed(self, key: tuple[str, str], secret: dict[str, Any] | None) -> None:
+        """A managed Secret changed or went away (drift, deletion): reconcile the ExternalSecrets targeting it."""
+        for name in sorted(self.by_target.get(key, ())):
+            item = (ES, key[0], name)
+            if secret is not None and self._seen_versions.get(item) == secret["metadata"].get("resourceVersion"):
+                continue  # our own write coming back through the watch
+            await self.queue.put(item)
+
+    # -- lookups ------------------------------------------------------------------------------------
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return _first(self.indexes.get(kind), (namespace, name))
+
+    def namespace_labels(self, name: str) -> dict[str, str] | None:
+        found = _first(self.indexes.get("Namespace"), name)
+        return None if found is None else dict(found["metadata"].get("labels") or {})
+
+    def store_for(self, es: dict[str, Any], kind: str, name: str) -> dict[str, Any] | None:
+        ns = es["metadata"]["namespace"]
+        return self.get(CSS, "", name) if kind == CSS else self.get(SS, ns, name)
+
+    def ours(self, obj: dict[str, Any] | None) -> bool:
+        """ESO's ShouldProcessStore: no class, or ours."""
+        if obj is None:
+            return True
+        wanted = str((obj.get("spec") or {}).get("controller") or "")
+        return wanted in ("", self.options.controller_class)
+
+    # -- workers ------------------------------------------------------------------------------------
+
+    async def work(self) -> None:
+        await self.secrets.synced.wait()
+        await self.ready.wait()
+        while (item := await self.queue.get()) is not None:
+            try:
+                await self.process(item)
+            except Exception:  # a bug or an unexpected API answer: logged, retried, never fatal
+                log.exception("reconcile failed", extra={"fields": {"kind": item[0], "object": f"{item[1]}/{item[2]}"}})
+                self.scheduler.backoff(item, self.options.error_backoff_base, self.options.error_backoff_max)
+            finally:
+                await self.queue.done(item)
+            self.metrics.queue_depth.labels("externalsecret").set(len(self.queue))
+
+    async def process(self, item: Item) -> None:
+        kind, ns, name = item
+        if kind == ES:
+            await self.reconcile_es(ns, name)
+        elif kind in (SS, CSS):
+            await self.reconcile_store(kind, ns, name)
+        elif kind == CES:
+            await self.reconcile_ces(name)
+
+    # -- ExternalSecret -----------------------------------------------------------------------------
+
+    async def reconcile_es(self, ns: str, name: str) -> None:
+        item = (ES, ns, name)
+        es = self.get(ES, ns, name)
+        if es is None or es["metadata"].get("deletionTimestamp"):
+            return
+        # skip an ExternalSecret that reads through any store of another controller class (ESO)
+        for kind, store_name in facts.store_refs(es):
+            if not self.ours(self.store_for(es, kind, store_name)):
+                return
+        started, now = time.perf_counter(), utcnow()
+        self.reconciled += 1
+        labels = (name, ns)
+        try:
+            target = facts.target_name(es)
+            existing = self.secrets.get(ns, target)
+            if existing is None and facts.creation_policy(es) in ("Merge", "Orphan", "None", "CreateOrMerge"):
+                existing = await self.kube.get_secret(ns, target)  # not labelled yet: ask the API
+            refresh = engine.needs_refresh(es, existing, now)
+            if not refresh.due:
+                self._schedule_refresh(item, refresh.next_at, now)
+                return
+            await self._sync(item, es, existing, now)
+        finally:
+            self.metrics.sync_calls.labels(*labels).inc()
+            self.metrics.es_duration.labels(*labels).set((time.perf_counter() - started) * 1e9)
+
+    def _schedule_refresh(self, item: Item, next_at: dt.datetime | None, now: dt.datetime) -> None:
+        if next_at is None:
+            return
+        self.scheduler.refresh(item, (next_at - now).total_seconds(), jitter=self.options.refresh_jitter,
+                               jitter_max=self.options.refresh_jitter_max.total_seconds())
+
+    async def _sync(self, item: Item, es: dict[str, Any], existing: dict[str, Any] | None,
+                    now: dt.datetime) -> None:
+        _, ns, name = item
+        fetched: Any
+        self.provider_fetches += 1
+        try:
+            fetched = await engine.fetch(es, lambda ref: self._client_for(es, ref))
+        except Exception as err:  # a ProviderError / ConfigError the plan turns into Ready=False
+            if not engine.is_expected_error(err):
+                raise
+            fetched = err
+        sources: dict[tuple[str, str], dict[str, bytes]] = {}
+        if not isinstance(fetched, BaseException) and facts.template_from(es):
+            try:
+                sources = await self._template_sources(es)
+            except Exception as err:
+                if not engine.is_expected_error(err):
+                    raise
+                fetched = err
+        for attempt in range(3):
+            plan = await engine.plan(es, existing, fetched, sources, now, self.options)
+            status: dict[str, Any] | None = plan.status if plan.status_changed else None
+            events = list(plan.events)
+            retry = bool(plan.retry)
+            action = "cleanup_orphans"
+            try:
+                if plan.cleanup_orphans:
+                    events += await self._cleanup_orphans(plan.cleanup_orphans)
+                action = str(plan.secret_action or "")
+                written = await self._write_secret(es, existing, plan)
+                break
+            except KubeError as err:
+                if err.status == 409 and attempt < 2:
+                    # our view lagged (an unlabelled Secret of that name, or a newer version): plan again on
+                    # what the API holds now, with the data already fetched (no second provider read)
+                    existing = await self.kube.get_secret(ns, facts.target_name(es))
+                    continue
+                log.error("writing the Secret failed", extra={"fields": {
+                    "externalsecret": f"{ns}/{name}", "action": action, "status": err.status,
+                    "reason": err.reason}})
+                failed = engine.write_failed(es, f"{err.status} {err.reason}: {err.message}", now, action)
+                status = failed.status if failed.status_changed else None
+                events, retry, written = list(failed.events), True, None
+                break
+        if written is not None:
+            self._seen_versions[item] = str(written["metadata"].get("resourceVersion"))
+        await self._report(item, es, status, events)
+        if retry:
+            self.metrics.sync_errors.labels(name, ns).inc()
+            delay = self.scheduler.backoff(item, self.options.error_backoff_base, self.options.error_backoff_max)
+            log.warning("sync failed; retrying", extra={"fields": {"externalsecret": f"{ns}/{name}",
+                                                                   "retry_in_s": round(delay, 1)}})
+            return
+        if not plan.ready:
+            self.metrics.sync_errors.labels(name, ns).inc()
+        self.scheduler.succeeded(item)
+        if plan.requeue_after:
+            self.scheduler.refresh(item, float(plan.requeue_after), jitter=self.options.refresh_jitter,
+                                   jitter_max=self.options.refresh_jitter_max.total_seconds())
+
+    async def _cleanup_orphans(self, cleanup: dict[str, Any]) -> list[Any]:
+        """Owner: delete other Secrets carrying this ExternalSecret's created-by label (an old target name).
+        ESO LISTs the namespace's Secrets by label on every sync; the managed-Secret informer already holds
+        them (created-by is only ever set together with managed=true), so no LIST is made."""
+        ns, keep = cleanup["namespace"], cleanup["keep"]
+        wanted = dict(cleanup.get("labels") or {})
+        events = []
+        for (secret_ns, secret_name), secret in list(self.secrets.items.items()):
+            if secret_ns != ns or secret_name == keep:
+                continue
+            labels = secret["metadata"].get("labels") or {}
+            if all(labels.get(k) == v for k, v in wanted.items()):
+                await self.kube.delete_secret(ns, secret_name)
+                self.secrets.drop(ns, secret_name)
+                events.append(engine.Event("Normal", "Deleted", "secret deleted because it was orphaned"))
+        return events
+
+    async def _client_for(self, es: dict[str, Any], ref: Any) -> Any:
+        """The StoreClient for one store reference, with ESO's checks in ESO's order (store found, class,
+        ClusterSecretStore conditions, flood gate). Each refusal is a ProviderError the plan reports."""
+        from secrets_kit.errors import ProviderError
+
+        if ref is None:
+            spec_ref = (es.get("spec") or {}).get("secretStoreRef") or {}
+            kind, store_name = str(spec_ref.get("kind") or SS), str(spec_ref.get("name") or "")
+        else:
+            kind, store_name = str(getattr(ref, "kind", "") or SS), str(ref.name)
+        ns = es["metadata"]["namespace"]
+        store = self.store_for(es, kind, store_name)
+        if store is None:
+            raise ProviderError(facts.ERR_GET_STORE.format(kind=kind, name=store_name,
+                                                           plural=kind.lower() + "s"))
+        if not self.ours(store):
+            raise ProviderError(facts.ERR_UNMANAGED_STORE)
+        if kind == CSS and not engine.namespace_allowed(store, ns, self.namespace_labels(ns) or {}):
+            raise ProviderError(engine.denied_message(store, ns))
+        if self.options.enable_flood_gate and not facts.is_ready(store):
+            raise ProviderError(facts.ERR_STORE_NOT_READY.format(kind=kind, name=store_name))
+        client = await self.clients.client_for(store, ns)
+        return engine.CountingClient(client, engine.provider_name(store), self.metrics.provider_call)
+
+    async def _template_sources(self, es: dict[str, Any]) -> dict[tuple[str, str], dict[str, bytes]]:
+        """ConfigMaps/Secrets `templateFrom` names, read in the ExternalSecret's own namespace only (a
+        missing one is left out: the template engine reports it as ESO does)."""
+        import base64
+
+        ns = es["metadata"]["namespace"]
+        out: dict[tuple[str, str], dict[str, bytes]] = {}
+        for kind, name in facts.template_from(es):
+            if kind == "ConfigMap":
+                found = await self.kube.get_configmap(ns, name)
+                if found is not None:
+                    out[(kind, name)] = {k: str(v).encode() for k, v in (found.get("data") or {}).items()}
+            else:
+                secret = await self.kube.get_secret(ns, name)
+                if secret is not None:
+                    out[(kind, name)] = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+        return out
+
+    async def _write_secret(self, es: dict[str, Any], existing: dict[str, Any] | None,
+                            plan: Any) -> dict[str, Any] | None:
+        action = plan.secret_action
+        ns, es_name = es["metadata"]["namespace"], es["metadata"]["name"]
+        manager = field_manager(es_name)
+        if action is None:
+            return None
+        if action == "delete":
+            name = facts.target_name(es)
+            uid = ((existing or {}).get("metadata") or {}).get("uid")
+            await self.kube.delete_secret(ns, name, uid=uid)
+            self.secrets.drop(ns, name)
+            return None
+        body = dict(plan.secret)
+        meta = dict(body.get("metadata") or {})
+        meta.pop("managedFields", None)
+        if action == "update" and existing is not None and not meta.get("resourceVersion"):
+            meta["resourceVersion"] = existing["metadata"].get("resourceVersion")
+        body["metadata"] = meta
+        if action == "create":
+            written = await self.kube.create_secret(ns, body, manager)
+        else:
+            written = await self.kube.update_secret(ns, meta["name"], body, manager)
+        self.secrets.put(written)
+        return written
+
+    async def _report(self, item: Item, obj: dict[str, Any], status: dict[str, Any] | None,
+                      events: list[Any]) -> None:
+        kind, ns, name = item
+        where = {"kind": kind, "object": f"{ns}/{name}" if ns else name}
+        for event in events:
+            level = logging.INFO if event.type == "Normal" else logging.WARNING
+            log.log(level, event.message, extra={"fields": {**where, "reason": event.reason}})
+        current = facts.status_of(obj)
+        if status is not None and not facts.same_status(current, status):
+            try:
+                answer = await self.kube.patch_status(kind, ns or None, name, status)
+                self._own_versions[item] = str(answer["metadata"].get("resourceVersion"))
+                current = status
+            except KubeError as err:
+                log.error("updating the status failed", extra={"fields": {**where, "status": err.status,
+                                                                           "reason": err.reason}})
+                if err.status == 409:
+                    await self.queue.put(item)
+        for event in events:
+            try:
+                await self.kube.post_event(ns or "default", event_body(obj, kind, event, utcnow()))
+            except KubeError as err:
+                log.error("posting an event failed", extra={"fields": {**where, "status": err.status}})
+        if kind == ES:
+            self.metrics.observe_es(ns, name, current)
+        elif kind in (SS, CSS):
+            self.metrics.observe_store(kind, ns, name, current)
+        elif kind == CES:
+            self.metrics.observe_ces(name, current)
+
+    # -- SecretStore / ClusterSecretStore ---------------------------------------------------------
+
+    async def reconcile_store(self, kind: str, ns: str, name: str) -> None:
+        item = (kind, ns, name)
+        store = self.get(kind, ns, name)
+        if store is None or not self.ours(store):
+            return
+        started, now = time.perf_counter(), utcnow()
+        status, events, ok = await engine.validate_store(self.clients, store, now)
+        was_ready = facts.is_ready(store)
+        await self._report(item, store, status, events)
+        self.metrics.store_duration[kind].labels(name, ns).set((time.perf_counter() - started) * 1e9)
+        if ok:
+            self.scheduler.succeeded(item)
+            self.scheduler.at(item, engine.store_interval(store, self.options.store_requeue_interval))
+            if not was_ready and facts.is_ready({"status": status}):
+                await self._wake_waiting(kind, ns, name)
+        else:
+            self.scheduler.backoff(item, self.options.error_backoff_base, self.options.error_backoff_max)
+
+    async def _wake_waiting(self, kind: str, ns: str, name: str) -> None:
+        """A store just became Ready: ExternalSecrets the flood gate held back need not wait for their backoff."""
+        for key in list(self.indexes.get(ES) or ()):
+            es = self.get(ES, *key)
+            if es is None or facts.is_ready(es):
+                continue
+            if kind == SS and key[0] != ns:
+                continue
+            if (kind, name) in facts.store_refs(es):
+                await self.queue.put((ES, key[0], key[1]))
+
+    # -- ClusterExternalSecret --------------------------------------------------------------------
+
+    async def reconcile_ces(self, name: str) -> None:
+        """ClusterExternalSecret fan-out (eso-core's plan_fanout): ExternalSecrets created, updated and deleted
+        per selected namespace, then the status (namespaces whose write failed are reported failed)."""
+        item = (CES, "", name)
+        ces = self.get(CES, "", name)
+        if ces is None:
+            return
+        started = time.perf_counter()
+        namespaces = [n for key in list(self.indexes.get("Namespace") or ())
+                      if (n := _first(self.indexes.get("Namespace"), key)) is not None
+                      and (self.options.namespace is None or key == self.options.namespace)]
+        es_name = engine.fanout_es_name(ces)
+        existing = {n["metadata"]["name"]: self.get(ES, n["metadata"]["name"], es_name) for n in namespaces}
+        try:
+            fan = engine.fanout_plan(ces, namespaces, existing)
+        except Exception as err:
+            if not engine.is_expected_error(err):
+                raise
+            log.error("ClusterExternalSecret is invalid", extra={"fields": {"clusterexternalsecret": name,
+                                                                            "error": str(err)}})
+            return
+        failed: dict[str, str] = {}
+        for body in fan.creates:
+            await self._ces_write(failed, body["metadata"]["namespace"],
+                                  self.kube.create_object(ES, body["metadata"]["namespace"], body))
+        for body in fan.updates:
+            meta = body["metadata"]
+            await self._ces_write(failed, meta["namespace"],
+                                  self.kube.replace_object(ES, meta["namespace"], meta["name"], body))
+        for ns, es in fan.deletes:
+            if engine.fanout_owned(self.get(ES, ns, es), name):
+                await self._ces_write(failed, ns, self.kube.delete_object(ES, ns, es))
+        status = fan.status
+        if failed:
+            provisioned = [ns for ns in status.get("provisionedNamespaces") or [] if ns not in failed]
+            for entry in status.get("failedNamespaces") or []:
+                failed.setdefault(entry["namespace"], entry.get("reason", ""))
+            status = engine.fanout_status(ces, provisioned, failed)
+        changed = fan.status_changed or bool(failed)
+        await self._report(item, ces, status if changed else None, [])
+        self.metrics.ces_duration.labels(name, "").set((time.perf_counter() - started) * 1e9)
+        if failed:
+            self.scheduler.backoff(item, self.options.error_backoff_base, self.options.error_backoff_max)
+        else:
+            self.scheduler.succeeded(item)
+            if fan.requeue_after:
+                self.scheduler.at(item, float(fan.requeue_after))
+
+    async def _ces_write(self, failed: dict[str, str], namespace: str, call: Any) -> None:
+        try:
+            await call
+        except KubeError as err:
+            failed[namespace] = f"{err.reason or err.status}: {err.message}"[:200]
+            log.error("ClusterExternalSecret fan-out write failed", extra={"fields": {
+                "namespace": namespace, "status": err.status, "reason": err.reason}})
+
+    async def close(self) -> None:
+        self.scheduler.close()
+        await self.queue.close()
+        await self.clients.close()
+
+
+def _named(fn: Any, name: str) -> Any:
+    fn.__name__ = fn.__qualname__ = name
+    return fn

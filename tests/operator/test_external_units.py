@@ -1,0 +1,283 @@
+"""The ExternalSecret controller's runtime without a cluster: the reconcile flow against an in-memory API
+(create, then zero writes; a provider error leaves the Secret alone and backs off; missing and foreign
+stores), the jittered scheduler, the token bucket, the Secret slimming and the CLI's flags."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import random
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("kopf")
+
+from secrets_kit_operator.external.controller import ES, SS, ExternalSecretsController
+from secrets_kit_operator.external.kube import ExternalKube, slim_secret
+from secrets_kit_operator.external.metrics import ExternalMetrics
+from secrets_kit_operator.external.options import ExternalOptions
+from secrets_kit_operator.external.scheduler import Scheduler
+from secrets_kit_operator.kube import KubeError
+from secrets_kit_operator.workqueue import WorkQueue
+
+
+class FakeApi(ExternalKube):
+    """An in-memory API server for the few paths the controller calls; counts every call."""
+
+    def __init__(self) -> None:
+        super().__init__(kube=None)  # type: ignore[arg-type]
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.version = 100
+        self.log: list[tuple[str, str]] = []
+
+    async def request(self, method: str, path: str, body: Any = None, *, kind: str,
+                      query: dict[str, str] | None = None, content_type: str = "application/json") -> dict[str, Any]:
+        self.calls[f"{method} {kind}"] += 1
+        self.log.append((method, path))
+        if method == "GET":
+            if path not in self.objects:
+                raise KubeError(method, path, 404, "NotFound", "not found")
+            return copy.deepcopy(self.objects[path])
+        if method == "POST":
+            name = body["metadata"]["name"]
+            full = f"{path}/{name}"
+            if full in self.objects and kind != "Event":
+                raise KubeError(method, path, 409, "AlreadyExists", "exists")
+            return self._store(full, body, query)
+        if method == "PUT":
+            return self._store(path, body, query)
+        if method == "PATCH":
+            target = path.removesuffix("/status")
+            current = self.objects[target]
+            current["status"] = body["status"]
+            return self._store(target, current, None)
+        if method == "DELETE":
+            self.objects.pop(path, None)
+            return {}
+        raise AssertionError(method)
+
+    def _store(self, path: str, body: dict[str, Any], query: dict[str, str] | None) -> dict[str, Any]:
+        self.version += 1
+        doc = copy.deepcopy(body)
+        meta = doc.setdefault("metadata", {})
+        meta["resourceVersion"] = str(self.version)
+        meta.setdefault("uid", f"uid-{self.version}")
+        if query and query.get("fieldManager") and doc.get("kind") == "Secret":
+            meta["managedFields"] = [{"manager": query["fieldManager"], "operation": "Update",
+                                      "fieldsType": "FieldsV1",
+                                      "fieldsV1": {"f:data": {f"f:{k}": {} for k in doc.get("data") or {}}}}]
+        self.objects[path] = doc
+        return copy.deepcopy(doc)
+
+
+def store(ns: str, data: dict[str, str], ready: bool = True) -> dict[str, Any]:
+    doc: dict[str, Any] = {"apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+                           "metadata": {"name": "fake", "namespace": ns, "uid": "s1", "generation": 1},
+                           "spec": {"provider": {"fake": {"data": [{"key": k, "value": v} for k, v in data.items()]}}}}
+    if ready:
+        doc["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "Valid",
+                                         "message": "store validated"}]}
+    return doc
+
+
+def es(ns: str, name: str = "app", store_name: str = "fake") -> dict[str, Any]:
+    return {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": name, "namespace": ns, "uid": "e1", "generation": 1, "resourceVersion": "1"},
+            "spec": {"refreshInterval": "1h", "secretStoreRef": {"name": store_name, "kind": "SecretStore"},
+                     "target": {"name": name}, "data": [{"secretKey": "pw", "remoteRef": {"key": "/pw"}}]}}
+
+
+def controller(api: FakeApi, **options: Any) -> ExternalSecretsController:
+    ctl = ExternalSecretsController(ExternalOptions(**options), api, ExternalMetrics(process=False))
+    ctl.indexes = {ES: {}, SS: {}, "ClusterSecretStore": {}, "Namespace": {}}
+    return ctl
+
+
+def put(ctl: ExternalSecretsController, kind: str, doc: dict[str, Any]) -> None:
+    ctl.indexes[kind][(doc["metadata"].get("namespace", ""), doc["metadata"]["name"])] = [doc]
+
+
+def refresh_es(ctl: ExternalSecretsController, api: FakeApi, ns: str, name: str = "app") -> None:
+    """What the watch would deliver: the ExternalSecret as the API now holds it."""
+    current = api.objects.get(f"/apis/external-secrets.io/v1/namespaces/{ns}/externalsecrets/{name}")
+    if current is not None:
+        put(ctl, ES, current)
+
+
+def test_create_then_nothing_is_written() -> None:
+    async def main() -> None:
+        api = FakeApi()
+        ctl = controller(api)
+        put(ctl, SS, store("a", {"/pw": "s3cret"}))
+        body = es("a")
+        api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"] = body
+        put(ctl, ES, body)
+        await ctl.reconcile_es("a", "app")
+        secret = api.objects["/api/v1/namespaces/a/secrets/app"]
+        assert base64.b64decode(secret["data"]["pw"]) == b"s3cret"
+        assert secret["metadata"]["labels"]["reconcile.external-secrets.io/managed"] == "true"
+        assert api.writes("Secret") == 1 and api.writes("ExternalSecret") == 1 and api.writes("Event") == 1
+        status = api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"]["status"]
+        assert [(c["type"], c["status"], c["reason"]) for c in status["conditions"]] == [
+            ("Ready", "True", "SecretSynced")]
+        assert len(ctl.scheduler) == 1  # the next refresh is scheduled
+        text = ctl.metrics.exposition().decode()
+        assert 'externalsecret_provider_api_calls_count{call="GetSecret",provider="Fake",status="success"} 1.0' in text
+        assert 'externalsecret_sync_calls_total{name="app",namespace="a"} 1.0' in text
+        assert 'externalsecret_status_condition{condition="Ready",name="app",namespace="a",status="True"} 1.0' in text
+        assert "externalsecret_sync_calls_error{" not in text
+        refresh_es(ctl, api, "a")
+        before = sum(api.calls.values())
+        for _ in range(3):
+            await ctl.reconcile_es("a", "app")
+        assert sum(api.calls.values()) == before, "a reconcile that is not due made API calls"
+        ctl.scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_provider_error_leaves_the_secret_and_backs_off() -> None:
+    async def main() -> None:
+        api = FakeApi()
+        ctl = controller(api)
+        put(ctl, SS, store("a", {"/other": "x"}))
+        body = es("a")
+        api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"] = body
+        put(ctl, ES, body)
+        await ctl.reconcile_es("a", "app")
+        assert "/api/v1/namespaces/a/secrets/app" not in api.objects
+        status = api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"]["status"]
+        ready = status["conditions"][-1]
+        assert (ready["status"], ready["reason"], ready["message"]) == (
+            "False", "SecretSyncedError", "could not get secret data from provider")
+        assert ctl.scheduler.failures(("ExternalSecret", "a", "app")) == 1
+        assert 'externalsecret_sync_calls_error{name="app",namespace="a"} 1.0' in ctl.metrics.exposition().decode()
+        events = [o for p, o in api.objects.items() if "/events/" in p]
+        assert [e["reason"] for e in events] == ["UpdateFailed"] and events[0]["type"] == "Warning"
+        ctl.scheduler.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(("store_ns", "ready", "message"), [
+    ("b", True, 'could not get SecretStore "fake"'),  # only another namespace has it
+    ("a", False, 'SecretStore "fake" is not ready'),  # flood gate
+])
+def test_store_refusals(store_ns: str, ready: bool, message: str) -> None:
+    async def main() -> None:
+        api = FakeApi()
+        ctl = controller(api)
+        put(ctl, SS, store(store_ns, {"/pw": "v"}, ready=ready))
+        body = es("a")
+        api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"] = body
+        put(ctl, ES, body)
+        await ctl.reconcile_es("a", "app")
+        assert "/api/v1/namespaces/a/secrets/app" not in api.objects
+        events = [o for p, o in api.objects.items() if "/events/" in p]
+        assert events and message in events[0]["message"], events
+        ctl.scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_an_es_of_another_controller_class_is_left_alone() -> None:
+    async def main() -> None:
+        api = FakeApi()
+        ctl = controller(api)
+        other = store("a", {"/pw": "v"})
+        other["spec"]["controller"] = "other"
+        put(ctl, SS, other)
+        put(ctl, ES, es("a"))
+        await ctl.reconcile_es("a", "app")
+        assert sum(api.calls.values()) == 0
+
+    asyncio.run(main())
+
+
+def test_scheduler_jitter_never_early_and_keeps_the_earliest() -> None:
+    async def main() -> None:
+        queue: WorkQueue[str] = WorkQueue()
+        sched: Scheduler[str] = Scheduler(queue, rng=random.Random(1))
+        delays = [sched.refresh(f"k{i}", 100.0, jitter=0.1, jitter_max=300) for i in range(50)]
+        assert all(100.0 <= d <= 110.0 for d in delays) and len(set(delays)) > 40
+        assert sched.at("k0", 5.0) == 5.0  # sooner wins
+        assert sched.at("k0", 50.0) <= 5.0  # later does not postpone
+        first = []
+        for _ in range(12):
+            first.append(sched.backoff("x", 1.0, 420.0))
+            sched._timers.pop("x")[1].cancel()  # as if it fired
+        assert first[0] <= 1.0 and max(first) <= 420.0 and first[-1] >= 210.0
+        assert first == sorted(first[:9]) + first[9:]  # grows until the cap
+        sched.close()
+
+    asyncio.run(main())
+
+
+def test_slim_secret_keeps_only_what_reconcile_reads() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": {"a": "YQ=="},
+              "metadata": {"name": "s", "namespace": "n", "uid": "u", "resourceVersion": "7",
+                           "labels": {"l": "1"}, "annotations": {"x": "y"}, "creationTimestamp": "t",
+                           "managedFields": [{"manager": "kubectl"},
+                                             {"manager": "externalsecrets.external-secrets.io/app"}]}}
+    slim = slim_secret(secret)
+    assert "creationTimestamp" not in slim["metadata"]
+    assert slim["metadata"]["managedFields"] == [{"manager": "externalsecrets.external-secrets.io/app"}]
+    assert slim["data"] == {"a": "YQ=="} and slim["type"] == "Opaque"
+
+
+def test_token_bucket_limits_the_rate() -> None:
+    from secrets_kit_operator.external.kube import TokenBucket
+
+    async def main() -> float:
+        bucket = TokenBucket(qps=50, burst=5)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for _ in range(15):
+            await bucket.take()
+        return loop.time() - start
+
+    elapsed = asyncio.run(main())
+    assert 0.15 <= elapsed < 1.0  # 5 at once, then 10 at 50/s
+
+
+def test_cli_flags() -> None:
+    from secrets_kit_cli.commands.operator import operator
+
+    runner = CliRunner()
+    helptext = runner.invoke(operator, ["run", "--help"]).output
+    for flag in ("--external-secrets", "--controller-class", "--concurrent", "--client-qps", "--client-burst",
+                 "--metrics-addr", "--enable-leader-election", "--store-requeue-interval", "--enable-flood-gate",
+                 "--template-left-delimiter", "--template-right-delimiter"):
+        assert flag in helptext, flag
+    assert "not built yet" not in helptext
+    refused = runner.invoke(operator, ["run", "--external-secrets", "--enable-leader-election"])
+    assert refused.exit_code != 0 and "--no-sealed-secrets" in refused.output  # not with the sealed controller
+    bad = runner.invoke(operator, ["run", "--external-secrets", "--no-sealed-secrets", "--store-requeue-interval",
+                                   "5 minutes"])
+    assert bad.exit_code != 0 and "--store-requeue-interval" in bad.output
+    nothing = runner.invoke(operator, ["run", "--no-sealed-secrets"])
+    assert nothing.exit_code != 0 and "nothing to run" in nothing.output
+
+
+def test_an_unlabelled_secret_of_that_name_is_taken_over_after_a_conflict() -> None:
+    async def main() -> None:
+        api = FakeApi()
+        ctl = controller(api)
+        put(ctl, SS, store("a", {"/pw": "new"}))
+        api.objects["/api/v1/namespaces/a/secrets/app"] = {
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": {"pw": "b2xk"},
+            "metadata": {"name": "app", "namespace": "a", "uid": "old", "resourceVersion": "5"}}
+        body = es("a")
+        api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"] = body
+        put(ctl, ES, body)
+        await ctl.reconcile_es("a", "app")
+        secret = api.objects["/api/v1/namespaces/a/secrets/app"]
+        assert secret["metadata"]["uid"] == "old" and base64.b64decode(secret["data"]["pw"]) == b"new"
+        assert api.calls["POST Secret"] == 1 and api.calls["PUT Secret"] == 1  # one conflict, then an update
+        assert api.calls["GET SecretStore"] == 0  # stores come from the index
+        ctl.scheduler.close()
+
+    asyncio.run(main())

@@ -162,7 +162,7 @@ class OursEso:
             return True  # something answers on the port
 
     def start(self, timeout: float = 90.0) -> None:
-        keep = ("PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV")
+        keep = ("PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV", "SECRETS_KIT_OPERATOR_PROFILE")
         env = {k: v for k, v in os.environ.items() if k in keep}
         self.proc = start_process(list(self.args), self.log_file, env=env)
         try:

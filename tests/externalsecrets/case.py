@@ -44,3 +44,6 @@ class Case:
     ready: str = "True"
     reason: str = "SecretSynced"
     tags: frozenset[str] = frozenset()
+    # More of the store's spec beside `provider`, placeholders replaced (e.g. a ClusterSecretStore's
+    # "conditions"; without it the harness gives a ClusterSecretStore `conditions: [{namespaces: [ns]}]`).
+    store_spec: dict[str, Any] | None = None

@@ -305,7 +305,9 @@ def case_objects(case: Case, namespace: str, side: str, replacements: Mapping[st
         objects.append(obj)
     store_meta: dict[str, Any] = {"name": store_name(case)}
     if store_kind(case) == "ClusterSecretStore":
-        store_meta["name"] = dns_name(f"{side}-{namespace}-{case.id}")[:63]
+        # cluster-scoped, so the side's namespace (normalised away when comparing messages) keeps
+        # the two sides apart; a DNS subdomain, so no truncation that would differ per side
+        store_meta["name"] = f"{namespace}-{dns_name(case.id)}"
     else:
         store_meta["namespace"] = namespace
     store_spec: dict[str, Any] = {"provider": substitute(copy.deepcopy(case.store), values),

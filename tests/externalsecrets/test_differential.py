@@ -210,6 +210,9 @@ def test_no_remote_value_in_logs_events_statuses_or_metrics(differential: Runs) 
     for group, harness in differential.harnesses.items():
         sources.update({f"[{group}] {where}": text for where, text in plaintext_sources(harness).items()})
     assert any("ours log" in where for where in sources) or ours_missing(), sources.keys()
+    # the grep reads what was written: non-empty logs and some Events (failing cases post Warnings)
+    assert all(text.strip() for where, text in sources.items() if " log " in where), "an empty log"
+    assert any("Events in" in where and text != "[]" for where, text in sources.items()), "no Events read"
     hits = plaintext_hits(plaintexts, sources)
     if hits:
         pytest.fail("remote values found:\n" + "\n".join(hits))

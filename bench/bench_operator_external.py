@@ -291,13 +291,13 @@ def report(args: argparse.Namespace, rows: list[tuple[str, str, float, float, Co
         "the controller starts; time from controller start until all are Ready=True. Vault: "
         f"{args.paths} distinct KV v2 paths, AppRole auth, requests counted by a proxy in front of OpenBao. "
         "ESO v0.16.2's fake provider crashes with --concurrent > 1, so tuned ESO runs on Vault only.", "",
-        "| store | controller | start → all Ready | peak RSS | Vault requests | ours is |",
+        "| store | controller | start → all Ready | peak RSS | Vault requests | its time / ours |",
         "|---|---|---|---|---|---|",
     ]
     for store, who, seconds, rss, counts in rows:
         vault_text = "—" if counts is None else (f"{sum(counts.values())} (" + ", ".join(
             f"{k} {v}" for k, v in sorted(counts.items())) + ")")
-        ratio = "" if who == "secrets-kit" else f"{seconds / ours[store]:.1f}x as fast"
+        ratio = "" if who == "secrets-kit" else f"{seconds / ours[store]:.1f}x"
         lines.append(f"| {store} | {who} | {seconds:.1f} s | {rss:.0f} MiB | {vault_text} | {ratio} |")
     lines += [
         "",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Case:
     id: str
     # The SecretStore's spec.provider, e.g. {"fake": {"data": [{"key": "k", "value": "v"}]}} or a
@@ -44,3 +44,10 @@ class Case:
     ready: str = "True"
     reason: str = "SecretSynced"
     tags: frozenset[str] = frozenset()
+    # More of the store's spec beside `provider`, placeholders replaced (e.g. a ClusterSecretStore's
+    # "conditions"; without it the harness gives a ClusterSecretStore `conditions: [{namespaces: [ns]}]`).
+    store_spec: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        # pytest shows a failing test's parameters: the id only, never the remote values
+        return f"Case(id={self.id!r})"

@@ -4,14 +4,41 @@ A field is a key of the harness's comparison (harness.compare): "secret.type", "
 "secret.labels.<key>", "secret.annotations.<key>", "secret.ownerReferences", "secret.immutable",
 "secret.exists", "status.ready.status", "status.ready.reason", "status.ready.message",
 "status.refreshTime.set", "status.syncedResourceVersion.hash", "status.binding", ...
-The case id "*" applies to every case. The README and the operator docs show this same table
-(`markdown_table()`), so a difference is documented where it is allowed.
+The case id "*" applies to every case.
+
+`BEHAVIOUR` lists the differences no single case field shows (timing, events, API calls): where,
+ESO v0.16.2, ours, why. operator/deploy/README.md shows `markdown_table()` (both tables) under
+"Deliberate differences from ESO v0.16.2", between the two `deliberate.py` markers;
+tests/externalsecrets/test_deliberate.py fails when the README differs, and
+`python -m tests.externalsecrets.deliberate --write` rewrites that part of the README.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[2] / "operator" / "deploy" / "README.md"
+BEGIN = "<!-- BEGIN deliberate.py markdown_table(): python -m tests.externalsecrets.deliberate --write -->"
+END = "<!-- END deliberate.py markdown_table() -->"
+
 # (case id or "*", field) -> reason. Empty until a deliberate difference is decided.
 DELIBERATE: dict[tuple[str, str], str] = {}
+
+
+# Behaviour that differs on purpose but is no compared field: (where, ESO v0.16.2, ours, why).
+BEHAVIOUR: list[tuple[str, str, str, str]] = [
+    ("refresh timing", "exactly `refreshInterval` after the last refresh",
+     "up to 10 % later (at most 5 min), random per ExternalSecret",
+     "refreshes created together do not stay aligned (ESO #4231)"),
+    ("error backoff", "per-item exponential 1 s → 7 min", "the same bounds, full jitter",
+     "no retry storms after an outage"),
+    ("store became Ready", "flood-gated ExternalSecrets wait for their backoff", "re-queued at once",
+     "faster recovery"),
+    ("store `Valid` event", "on every re-validation", "when the condition changes", "no event churn"),
+    ("orphaned target Secrets (target.name changed)", "a LIST by label on every sync",
+     "from the managed-Secret watch", "no LIST per reconcile"),
+]
 
 
 def reason_for(case_id: str, field: str) -> str | None:
@@ -27,11 +54,42 @@ def reason_for(case_id: str, field: str) -> str | None:
     return None
 
 
-def markdown_table() -> str:
-    """The table for README/docs: case | field | reason."""
+def behaviour_table() -> str:
+    rows = ["| Where | ESO v0.16.2 | secrets-kit | Why |", "|---|---|---|---|"]
+    rows += [f"| {where} | {eso} | {ours} | {why} |" for where, eso, ours, why in BEHAVIOUR]
+    return "\n".join(rows)
+
+
+def fields_table() -> str:
+    """The differences the differential test allows: case | field | reason."""
     rows = ["| case | field | why ours differs from ESO v0.16.2 |", "|---|---|---|"]
     for (case_id, field), reason in sorted(DELIBERATE.items()):
         rows.append(f"| {'every case' if case_id == '*' else f'`{case_id}`'} | `{field}` | {reason} |")
     if len(rows) == 2:
         rows.append("| — | — | none: ours matches ESO on every compared field |")
     return "\n".join(rows)
+
+
+def markdown_table() -> str:
+    """What operator/deploy/README.md shows under "Deliberate differences from ESO v0.16.2"."""
+    return (behaviour_table() + "\n\nFields of the differential test (`tests/externalsecrets/test_differential.py`) "
+            "where ours may differ from ESO:\n\n" + fields_table())
+
+
+def readme_section(text: str) -> str:
+    """The README text between the markers (stripped); ValueError when a marker is missing."""
+    start = text.index(BEGIN) + len(BEGIN)
+    return text[start:text.index(END, start)].strip()
+
+
+def with_table(text: str) -> str:
+    """The README text with the part between the markers replaced by `markdown_table()`."""
+    start = text.index(BEGIN) + len(BEGIN)
+    return text[:start] + "\n" + markdown_table() + "\n" + text[text.index(END, start):]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--write"]:
+        README.write_text(with_table(README.read_text()))
+    else:
+        print(markdown_table())

@@ -155,14 +155,19 @@ class OursEso:
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def ready(self) -> bool:
+        """Our operator's /readyz on --metrics-addr: 200 once its watches have listed (503 before)."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2):
-                return True
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/readyz", timeout=2) as resp:
+                return bool(resp.status == 200)
         except urllib.error.HTTPError:
-            return True  # something answers on the port
+            return False
+
+    def metrics_text(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
+            return str(resp.read().decode())
 
     def start(self, timeout: float = 90.0) -> None:
-        keep = ("PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV")
+        keep = ("PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV", "SECRETS_KIT_OPERATOR_PROFILE")
         env = {k: v for k, v in os.environ.items() if k in keep}
         self.proc = start_process(list(self.args), self.log_file, env=env)
         try:
@@ -282,6 +287,13 @@ def _rename_store_refs(spec: dict[str, Any], case: Case) -> None:
             fix(source["storeRef"])
 
 
+def side_class(side: str) -> str:
+    """The --controller-class each side's controller runs with (and its ClusterSecretStores carry):
+    a ClusterSecretStore is seen by every controller, so without it both would validate and write
+    the status of each other's stores."""
+    return f"esdiff-{side}"
+
+
 def case_objects(case: Case, namespace: str, side: str, replacements: Mapping[str, str]) -> list[dict[str, Any]]:
     """The objects of one case in one namespace, in creation order (extra objects, store, ES)."""
     values = {**replacements, NS_TOKEN: namespace}
@@ -293,12 +305,17 @@ def case_objects(case: Case, namespace: str, side: str, replacements: Mapping[st
         objects.append(obj)
     store_meta: dict[str, Any] = {"name": store_name(case)}
     if store_kind(case) == "ClusterSecretStore":
-        store_meta["name"] = dns_name(f"{side}-{namespace}-{case.id}")[:63]
+        # cluster-scoped, so the side's namespace (normalised away when comparing messages) keeps
+        # the two sides apart; a DNS subdomain, so no truncation that would differ per side
+        store_meta["name"] = f"{namespace}-{dns_name(case.id)}"
     else:
         store_meta["namespace"] = namespace
-    store_spec: dict[str, Any] = {"provider": substitute(copy.deepcopy(case.store), values)}
+    store_spec: dict[str, Any] = {"provider": substitute(copy.deepcopy(case.store), values),
+                                  **substitute(copy.deepcopy(case.store_spec or {}), values)}
     if store_kind(case) == "ClusterSecretStore":
-        store_spec["conditions"] = [{"namespaces": [namespace]}]
+        # both controllers see every ClusterSecretStore: each side's belongs to its own controller class
+        store_spec.setdefault("conditions", [{"namespaces": [namespace]}])
+        store_spec.setdefault("controller", side_class(side))
     objects.append({"apiVersion": f"{ES_GROUP}/v1", "kind": store_kind(case), "metadata": store_meta,
                     "spec": store_spec})
     spec = substitute(copy.deepcopy(case.external_secret), values)
@@ -611,6 +628,9 @@ class Harness:
         self.settle_timeout = settle_timeout
         self.prefix = prefix or f"esdiff-{secrets.token_hex(2)}"
         self.logs: dict[str, list[Path]] = {side: [] for side in self.starters}
+        self.namespaces: dict[str, list[str]] = {side: [] for side in self.starters}
+        self.metrics: dict[str, list[str]] = {side: [] for side in self.starters}  # /metrics at batch end
+        self.statuses: list[dict[str, Any]] = []  # every ExternalSecret status read at the end of a batch
         self._batch = 0
 
     # -- setup --------------------------------------------------------------------------------------
@@ -670,6 +690,7 @@ class Harness:
         try:
             for side, ns in namespaces.items():
                 self.prepare_namespace(ns, cases)
+                self.namespaces[side].append(ns)
                 controllers[side] = self.starters[side](ns)
                 self.logs[side].append(controllers[side].log_file)
             for case in cases:
@@ -677,6 +698,8 @@ class Harness:
                     for obj in case_objects(case, ns, side, self.replacements()):
                         self.create(obj)
             observed = self.wait_settled(cases, namespaces)
+            for side, ctl in controllers.items():
+                self.metrics[side].append(ctl.metrics_text())
         finally:
             for ctl in controllers.values():
                 # the log stays readable for the report: stop the process, keep the folder
@@ -684,6 +707,7 @@ class Harness:
         results = []
         for case in cases:
             obs = observed[case.id]
+            self.statuses += [o.es.get("status") or {} for o in obs.values()]
             problems = {side: check_expected(case, o) for side, o in obs.items()}
             diffs = compare(case, obs["eso"], obs["ours"]) if {"eso", "ours"} <= set(obs) else []
             results.append(CaseResult(case, obs, problems, diffs))
@@ -706,7 +730,8 @@ class Harness:
         """Poll until every ExternalSecret on every side has settled and its resourceVersion (and its
         Secret's) stayed the same for `quiet` seconds, or the timeout; then read everything once more."""
         begin = time.monotonic()
-        deadline = begin + self.settle_timeout
+        # ESO reconciles one ExternalSecret at a time (--concurrent 1) on a shared 2-core machine
+        deadline = begin + max(self.settle_timeout, 30.0 + 1.5 * len(cases))
         last: dict[tuple[str, str], tuple[str, str, float]] = {}
         while True:
             pending = False
@@ -776,3 +801,95 @@ def describe(result: CaseResult) -> str:
 def dump(results: Mapping[str, CaseResult]) -> str:
     return json.dumps({cid: {"problems": r.problems, "diffs": [str(d) for d in r.diffs]}
                        for cid, r in results.items()}, indent=2)
+
+
+# ---------------------------------------------------------------------------------------- plaintext
+
+PLAINTEXT_MIN = 6
+# remote values that are also ordinary words of the controllers' own messages ("... synced successfully")
+COMMON_WORDS = frozenset({"successfully"})
+
+
+def _strings(value: Any) -> Iterable[str]:
+    """Every string in a JSON-like value, and the strings inside a string that is itself JSON."""
+    if isinstance(value, str):
+        yield value
+        try:
+            inner = json.loads(value)
+        except ValueError:
+            return
+        if not isinstance(inner, str):
+            yield from _strings(inner)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _keys(value: Any) -> Iterable[str]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k)
+            yield from _keys(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _keys(v)
+
+
+def remote_plaintexts(cases: Iterable[Case]) -> dict[str, list[str]]:
+    """The remote values of the cases (fake provider data, Vault remote values, JSON leaves
+    included) of at least PLAINTEXT_MIN characters that are not also a key name or a path
+    anywhere in the corpus, nor a string of an ExternalSecret spec or extra object (those are
+    names and texts a log may show): value -> ids of the cases holding it."""
+    found: dict[str, list[str]] = {}
+    names: set[str] = set()
+    for case in cases:
+        spec_texts = [s for obj in (case.external_secret, *case.extra_objects) for s in _strings(obj)]
+        names.update(t for t in spec_texts if len(t) >= PLAINTEXT_MIN)
+        values: list[Any] = []
+        fake = case.store.get("fake") if isinstance(case.store, dict) else None
+        for item in (fake or {}).get("data") or []:
+            names.add(str(item.get("key")))
+            values.append(item.get("value"))
+            values.append(item.get("valueMap"))
+            names.update(_keys(item.get("valueMap")))
+        for path, remote in (case.remote or {}).items():
+            names.add(path)
+            names.update(path.split("/"))
+            names.update(_keys(remote))
+            values.append(remote)
+        for text in {s for v in values if v is not None for s in _strings(v)}:
+            found.setdefault(text, []).append(case.id)
+    return {v: ids for v, ids in found.items()
+            if len(v) >= PLAINTEXT_MIN and v not in names and v not in COMMON_WORDS}
+
+
+def plaintext_hits(plaintexts: Mapping[str, Sequence[str]], sources: Mapping[str, str]) -> list[str]:
+    """Where a plaintext occurs: one line per (source, value), naming the source, the cases that
+    hold the value and its length, never the value itself. Empty when none occurs anywhere."""
+    hits = []
+    for where, text in sources.items():
+        for value, ids in plaintexts.items():
+            if value in text:
+                hits.append(f"{where}: the {len(value)}-character remote value of case(s) {', '.join(sorted(ids))}")
+    return hits
+
+
+def plaintext_sources(harness: Harness) -> dict[str, str]:
+    """What the harness's controllers wrote that may not carry a value: every log file, the
+    Events of every case namespace, every ExternalSecret status read, every /metrics text."""
+    sources: dict[str, str] = {}
+    for side, paths in harness.logs.items():
+        for path in paths:
+            sources[f"{side} log {path}"] = path.read_text(errors="replace")
+    for side, texts in harness.metrics.items():
+        for n, text in enumerate(texts, 1):
+            sources[f"{side} /metrics (batch {n})"] = text
+    for side, namespaces in harness.namespaces.items():
+        for ns in namespaces:
+            events = harness.cluster.request("GET", f"/api/v1/namespaces/{ns}/events")
+            sources[f"{side} Events in {ns}"] = json.dumps(events.get("items") or [])
+    sources["ExternalSecret statuses"] = json.dumps(harness.statuses)
+    return sources

@@ -27,6 +27,10 @@ from tests.externalsecrets.harness import (
     VaultAccess,
     describe,
     ours_missing,
+    plaintext_hits,
+    plaintext_sources,
+    remote_plaintexts,
+    side_class,
     start_ours,
     uses_vault,
 )
@@ -147,9 +151,11 @@ class Runs:
                 setup = self.request.getfixturevalue("vault_dev")
                 vault = VaultAccess(addr=setup.server.url, token=setup.server.root_token,
                                     client=setup.server.client())
-            starters: dict[str, Callable[[str], Any]] = {"eso": self.eso_runner}
+            starters: dict[str, Callable[[str], Any]] = {
+                "eso": lambda ns: self.eso_runner(ns, f"--controller-class={side_class('eso')}")}
             if ours_missing() is None:
-                starters["ours"] = lambda ns: start_ours(self.cluster, ns)
+                starters["ours"] = lambda ns: start_ours(self.cluster, ns,
+                                                         extra_args=("--controller-class", side_class("ours")))
             harness = Harness(self.cluster, starters, vault=vault)
             self.harnesses[group] = harness
             self.results[group] = harness.run([c for c in CASES if _group(c) == group])
@@ -190,12 +196,35 @@ def test_ours_matches_eso(differential: Runs, case: Case) -> None:
         pytest.fail(describe(result))
 
 
+def test_no_remote_value_in_logs_events_statuses_or_metrics(differential: Runs) -> None:
+    """After the differential run (both groups, both controllers): no remote value of the corpus
+    in either controller's log files, the Events of the case namespaces, the ExternalSecret
+    statuses, or either controller's /metrics."""
+    for group in ("fake", "vault"):
+        first = next((c for c in CASES if _group(c) == group), None)
+        if first is not None:
+            differential.result(first)
+    plaintexts = remote_plaintexts(CASES)
+    assert len(plaintexts) >= 20, "the corpus should hold many remote values to look for"
+    sources: dict[str, str] = {}
+    for group, harness in differential.harnesses.items():
+        sources.update({f"[{group}] {where}": text for where, text in plaintext_sources(harness).items()})
+    assert any("ours log" in where for where in sources) or ours_missing(), sources.keys()
+    # the grep reads what was written: non-empty logs and some Events (failing cases post Warnings)
+    assert all(text.strip() for where, text in sources.items() if " log " in where), "an empty log"
+    assert any("Events in" in where and text != "[]" for where, text in sources.items()), "no Events read"
+    hits = plaintext_hits(plaintexts, sources)
+    if hits:
+        pytest.fail("remote values found:\n" + "\n".join(hits))
+
+
 def test_comparison_finds_eso_equal_to_itself(kube_cluster: KubeCluster, eso_runner: Callable[..., Any]) -> None:
     """ESO against ESO in two namespaces, on every fake-store case: the comparison must report no
     difference, so its namespace normalisation (created-by, owner uid, namespace in strings) and
     its settle detection make no false differences that would be blamed on ours."""
     cases = [c for c in CASES if _group(c) == "fake"]
-    harness = Harness(kube_cluster, {"eso": eso_runner, "ours": eso_runner})
+    harness = Harness(kube_cluster, {side: (lambda ns, side=side: eso_runner(ns, f"--controller-class={side_class(side)}"))
+                                     for side in ("eso", "ours")})
     results = harness.run(cases)
     bad = [describe(r) for r in results.values() if r.diffs]
     if bad:

@@ -17,6 +17,9 @@ from tests.externalsecrets.harness import (
     go_data_hash,
     go_meta_hash,
     invariant_problems,
+    plaintext_hits,
+    remote_plaintexts,
+    side_class,
 )
 
 CASE = Case(id="c1", store={"fake": {"data": [{"key": "k", "value": "v"}]}},
@@ -110,3 +113,43 @@ def test_store_refs_and_placeholders_are_filled_per_namespace() -> None:
     assert store["spec"]["provider"]["vault"]["server"] == "http://127.0.0.1:1"
     assert es["spec"]["secretStoreRef"] == {"name": store["metadata"]["name"], "kind": "SecretStore"}
     assert es["spec"]["target"]["template"]["data"] == {"ns": "nsx", "go": "{{ .k }}"}
+
+
+def test_plaintext_grep_finds_a_leaked_value_and_never_prints_it() -> None:
+    cases = [
+        Case(id="f", store={"fake": {"data": [{"key": "db-pass", "value": "hunter22"},
+                                              {"key": "json", "value": '{"inner": "deep-secret"}'},
+                                              {"key": "short", "value": "abc"},
+                                              {"key": "hunter22-name", "value": "db-pass"}]}},
+             external_secret={"target": {"name": "visible-name"}}),
+        Case(id="v", store={"vault": {}}, remote={"secret/app": {"token": "vault-remote-1", "n": 5}},
+             external_secret={}),
+    ]
+    values = remote_plaintexts(cases)
+    assert {"hunter22", "deep-secret", "vault-remote-1"} <= set(values)
+    assert "abc" not in values and "db-pass" not in values  # too short / also a key name
+    clean = {"log": "reconciled db-pass into visible-name", "metrics": "es_sync 1"}
+    assert plaintext_hits(values, clean) == []
+    leaked = {**clean, "events": 'message: "value was deep-secret"', "status": "vault-remote-1 hunter22"}
+    hits = plaintext_hits(values, leaked)
+    assert len(hits) == 3 and {h.split(":")[0] for h in hits} == {"events", "status"}
+    assert not any(v in h for h in hits for v in values), hits  # the report names cases, not values
+
+
+def test_each_side_gets_its_own_cluster_store() -> None:
+    case = Case(id="css", store={"fake": {"data": []}}, external_secret={"data": []},
+                tags=frozenset({"cluster-store"}))
+    stores = {}
+    for side in ("eso", "ours"):
+        objs = case_objects(case, f"ns-{side}", side, {})
+        store = next(o for o in objs if o["kind"] == "ClusterSecretStore")
+        es = next(o for o in objs if o["kind"] == "ExternalSecret")
+        assert es["spec"]["secretStoreRef"] == {"name": store["metadata"]["name"], "kind": "ClusterSecretStore"}
+        assert store["spec"]["controller"] == side_class(side)
+        assert store["spec"]["conditions"] == [{"namespaces": [f"ns-{side}"]}]
+        stores[side] = store["metadata"]["name"]
+    assert stores["eso"] != stores["ours"]
+    custom = Case(id="css2", store={"fake": {"data": []}}, external_secret={}, tags=frozenset({"cluster-store"}),
+                  store_spec={"conditions": [{"namespaceRegexes": ["^{{NAMESPACE}}-x$"]}]})
+    store = next(o for o in case_objects(custom, "n1", "eso", {}) if o["kind"] == "ClusterSecretStore")
+    assert store["spec"]["conditions"] == [{"namespaceRegexes": ["^n1-x$"]}]

@@ -73,13 +73,15 @@ class FakeApi(ExternalKube):
         return copy.deepcopy(doc)
 
 
-def store(ns: str, data: dict[str, str], ready: bool = True) -> dict[str, Any]:
+def store(ns: str, data: dict[str, str], ready: bool | None = True) -> dict[str, Any]:
+    """ready None: never validated (no status yet)."""
     doc: dict[str, Any] = {"apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
                            "metadata": {"name": "fake", "namespace": ns, "uid": "s1", "generation": 1},
                            "spec": {"provider": {"fake": {"data": [{"key": k, "value": v} for k, v in data.items()]}}}}
-    if ready:
-        doc["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "Valid",
-                                         "message": "store validated"}]}
+    if ready is not None:
+        doc["status"] = {"conditions": [{"type": "Ready", "status": "True" if ready else "False",
+                                         "reason": "Valid" if ready else "InvalidProviderConfig",
+                                         "message": "store validated" if ready else "unable to validate store"}]}
     return doc
 
 
@@ -157,6 +159,25 @@ def test_provider_error_leaves_the_secret_and_backs_off() -> None:
         assert 'externalsecret_sync_calls_error{name="app",namespace="a"} 1.0' in ctl.metrics.exposition().decode()
         events = [o for p, o in api.objects.items() if "/events/" in p]
         assert [e["reason"] for e in events] == ["UpdateFailed"] and events[0]["type"] == "Warning"
+        ctl.scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_an_externalsecret_waits_for_its_stores_first_validation_without_writing() -> None:
+    async def main() -> None:
+        api = FakeApi()
+        ctl = controller(api)
+        put(ctl, SS, store("a", {"/pw": "v"}, ready=None))
+        api.objects["/apis/external-secrets.io/v1/namespaces/a/secretstores/fake"] = store("a", {"/pw": "v"}, ready=None)
+        body = es("a")
+        api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"] = body
+        put(ctl, ES, body)
+        await ctl.reconcile_es("a", "app")  # parked: no Secret, no status, no event
+        assert not [p for p in api.objects if "/secrets/" in p or "/events/" in p]
+        assert "status" not in api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"]
+        await ctl.reconcile_store(SS, "a", "fake")  # the first validation wakes it
+        assert (ES, "a", "app") in ctl.queue._waiting
         ctl.scheduler.close()
 
     asyncio.run(main())

@@ -4,6 +4,7 @@ and the listen addresses come from upstream's SEALED_SECRETS_* variables (free p
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shlex
@@ -11,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,75 @@ def test_readme_operator_commands_run_as_written(op_cluster: KubeCluster, kubese
             assert done.returncode == 0, f"{shlex.quote(line)}: {done.stdout}{done.stderr}"
         assert "mysecret" in done.stdout
         assert_no_plaintext([value], log_file.read_text(), ours.metrics_text())
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        stop_child(proc)
+
+
+def eso_section() -> str:
+    text = README.read_text()
+    section = text[text.index("### 4. ExternalSecrets (ESO-compatible controller)"):]
+    return section[:section.index("\n### ", 5)]
+
+
+def eso_blocks() -> list[list[str]]:
+    return [[line for line in block.splitlines() if line.strip()]
+            for block in re.findall(r"```sh cluster\n(.*?)```", eso_section(), re.S)]
+
+
+def test_the_readme_shows_external_secrets_commands() -> None:
+    crds, run, _use = eso_blocks()
+    assert crds == ["kubectl apply --server-side -k operator/deploy/crds/external-secrets"]
+    assert run[0].startswith("secrets-kit operator run --external-secrets")
+    assert "operator/deploy/README.md" in eso_section()
+
+
+def test_readme_external_secrets_commands_run_as_written(op_cluster: KubeCluster, kubectl: Path,
+                                                         tmp_path: Path) -> None:
+    """The ExternalSecrets part: our CRDs applied from the repository root, the controller run as
+    written (METRICS_ADDR a free port), the README's externalsecret.yaml applied and its Secret read."""
+    crds_block, run_block, use_block = eso_blocks()
+    [manifest] = re.findall(r"```yaml externalsecret.yaml\n(.*?)```", eso_section(), re.S)
+    (tmp_path / "externalsecret.yaml").write_text(manifest)
+    home = tmp_path / "home"
+    (home / ".kube").mkdir(parents=True)
+    shutil.copyfile(op_cluster.kubeconfig, home / ".kube" / "config")
+    metrics_port = free_port()
+    bin_path = os.pathsep.join([str(Path(secrets_kit_binary()).parent), str(kubectl.parent),
+                                os.environ.get("PATH", "")])
+    env = {"HOME": str(home), "PATH": bin_path, "METRICS_ADDR": f"127.0.0.1:{metrics_port}"}
+
+    def sh(line: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-c", line], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+    for line in crds_block:
+        done = sh(line, README.parent)
+        assert done.returncode == 0, f"{shlex.quote(line)}: {done.stdout}{done.stderr}"
+    log_file = tmp_path / "operator.log"
+    [command] = run_block
+    with log_file.open("wb") as out:
+        proc = subprocess.Popen(["bash", "-c", command], cwd=tmp_path, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def ready() -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/readyz", timeout=2) as resp:
+            return bool(resp.status == 200)
+
+    try:
+        wait_until_ready(ready, "README ExternalSecret controller", proc, log_file)
+        for line in use_block:
+            deadline = time.monotonic() + 30
+            while True:
+                done = sh(line, tmp_path)
+                if (done.returncode == 0 and done.stdout) or line != use_block[-1] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert done.returncode == 0, f"{shlex.quote(line)}: {done.stdout}{done.stderr}"
+        assert base64.b64decode(done.stdout) == b"hello-from-the-store"
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as resp:
+            metrics = resp.read().decode()
+        assert_no_plaintext(["hello-from-the-store"], log_file.read_text(), metrics)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)

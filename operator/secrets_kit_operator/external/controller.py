@@ -30,6 +30,7 @@ from .metrics import ExternalMetrics
 from .options import ExternalOptions
 from .scheduler import Scheduler
 
+CREATED_BY = "reconcile.external-secrets.io/created-by"
 log = logging.getLogger("secrets_kit_operator.external")
 Item = tuple[str, str, str]
 GROUP, VERSION = "external-secrets.io", "v1"
@@ -81,6 +82,8 @@ class ExternalSecretsController:
         self.by_target: dict[tuple[str, str], set[str]] = {}  # (ns, secret name) → ES names
         self._targets: dict[tuple[str, str], str] = {}  # (ns, ES name) → its target Secret's name
         self._own_versions: dict[Item, str] = {}  # resourceVersion of our own last status write
+        # our latest validation of each store (the kopf index may still hold the status before our write)
+        self._store_ready: dict[Item, bool] = {}
         self._seen_versions: dict[Item, str] = {}
         self.ready = asyncio.Event()
         self.reconciled = 0  # reconciles run (tests/bench)
@@ -128,6 +131,7 @@ class ExternalSecretsController:
                 self.scheduler.cancel(item)
                 self._own_versions.pop(item, None)
                 self._seen_versions.pop(item, None)
+                self._store_ready.pop(item, None)
                 if kind == ES:
                     self.metrics.forget_es(ns, name)
                 if kind == CES:
@@ -232,6 +236,8 @@ class ExternalSecretsController:
         for kind, store_name in facts.store_refs(es):
             if not self.ours(self.store_for(es, kind, store_name)):
                 return
+        if self.options.enable_flood_gate and self._store_unvalidated(es):
+            return  # parked: woken by the store's first validation, not failed and backed off (no write)
         started, now = time.perf_counter(), utcnow()
         self.reconciled += 1
         labels = (name, ns)
@@ -253,6 +259,20 @@ class ExternalSecretsController:
         finally:
             self.metrics.sync_calls.labels(*labels).inc()
             self.metrics.es_duration.labels(*labels).set((time.perf_counter() - started) * 1e9)
+
+    def _store_unvalidated(self, es: dict[str, Any]) -> bool:
+        """A store this ExternalSecret reads through exists but was never validated (no Ready condition,
+        none from us yet). At start-up every ExternalSecret would otherwise fail the flood gate, write a
+        Ready=False status and wait out a backoff before the store's first validation lands."""
+        for kind, store_name in facts.store_refs(es):
+            store = self.store_for(es, kind, store_name)
+            if store is None:
+                continue
+            meta = store["metadata"]
+            key = (kind, "" if kind == CSS else str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+            if key not in self._store_ready and facts.ready_condition(store) is None:
+                return True
+        return False
 
     def _schedule_refresh(self, item: Item, next_at: dt.datetime | None, now: dt.datetime) -> None:
         if next_at is None:
@@ -326,11 +346,14 @@ class ExternalSecretsController:
         them (created-by is only ever set together with managed=true), so no LIST is made."""
         ns, keep = cleanup["namespace"], cleanup["keep"]
         wanted = dict(cleanup.get("labels") or {})
+        created_by = wanted.get(CREATED_BY)
         events = []
         for (secret_ns, secret_name), secret in list(self.secrets.items.items()):
             if secret_ns != ns or secret_name == keep:
                 continue
             labels = secret["metadata"].get("labels") or {}
+            if created_by is not None and labels.get(CREATED_BY) != created_by:
+                continue  # the one label that differs per ExternalSecret: most Secrets stop here
             if all(labels.get(k) == v for k, v in wanted.items()):
                 await self.kube.delete_secret(ns, secret_name)
                 self.secrets.drop(ns, secret_name)
@@ -356,7 +379,8 @@ class ExternalSecretsController:
             raise ProviderError(facts.ERR_UNMANAGED_STORE)
         if kind == CSS and not engine.namespace_allowed(store, ns, self.namespace_labels(ns) or {}):
             raise ProviderError(engine.denied_message(store, ns))
-        if self.options.enable_flood_gate and not facts.is_ready(store):
+        store_key = (kind, "" if kind == CSS else ns, store_name)
+        if self.options.enable_flood_gate and not self._store_ready.get(store_key, facts.is_ready(store)):
             raise ProviderError(facts.ERR_STORE_NOT_READY.format(kind=kind, name=store_name))
         client = await self.clients.client_for(store, ns)
         return engine.CountingClient(client, engine.provider_name(store), self.metrics.provider_call)
@@ -444,16 +468,18 @@ class ExternalSecretsController:
             return
         started, now = time.perf_counter(), utcnow()
         status, events, ok = await engine.validate_store(self.clients, store, now)
-        was_ready = facts.is_ready(store)
+        was_ready = self._store_ready.get(item, facts.is_ready(store))
+        first = item not in self._store_ready and facts.ready_condition(store) is None
         await self._report(item, store, status, events)
+        self._store_ready[item] = facts.is_ready({"status": status})
         self.metrics.store_duration[kind].labels(name, ns).set((time.perf_counter() - started) * 1e9)
         if ok:
             self.scheduler.succeeded(item)
             self.scheduler.at(item, engine.store_interval(store, self.options.store_requeue_interval))
-            if not was_ready and facts.is_ready({"status": status}):
-                await self._wake_waiting(kind, ns, name)
         else:
             self.scheduler.backoff(item, self.options.error_backoff_base, self.options.error_backoff_max)
+        if first or (not was_ready and self._store_ready[item]):
+            await self._wake_waiting(kind, ns, name)  # parked ones, and those the flood gate held back
 
     async def _wake_waiting(self, kind: str, ns: str, name: str) -> None:
         """A store just became Ready: ExternalSecrets the flood gate held back need not wait for their backoff."""

@@ -40,7 +40,7 @@ def is_expected_error(err: BaseException) -> bool:
 def store_clients(reads: Any, metrics: Any, options: Any) -> Any:
     from secrets_kit.externalsecrets.stores import StoreClients
 
-    return StoreClients(reads)
+    return StoreClients(reads, vault_cache_seconds=options.provider_read_window)
 
 
 def needs_refresh(es: dict[str, Any], existing: dict[str, Any] | None, now: dt.datetime) -> Any:

@@ -32,6 +32,8 @@ class ExternalOptions:
     # provider-error backoff: ESO's per-item exponential 1 s → 7 min (here with full jitter)
     error_backoff_base: float = 1.0
     error_backoff_max: float = 420.0
+    # reads of one remote key within this many seconds share one provider request (0: every reconcile reads)
+    provider_read_window: float = 30.0
     credentials_cache_ttl: float = 10.0  # credentials Secrets and TokenRequests: short read-through cache
 
     @property

@@ -186,7 +186,7 @@ class StoreClients:
 
     async def client_for(self, store: dict[str, Any], es_namespace: str) -> StoreClient:
         ctx = store_context(store, es_namespace, self.kube)
-        module, body = _check(store, ctx)
+        _, module, body = provider_of(store, ctx.where)
         referent = ctx.cluster and module.is_referent(body)
         kind, ns, name = _identity(store)
         slot = (kind, ns, name, es_namespace if referent else "")
@@ -200,6 +200,7 @@ class StoreClients:
             await self._close_future(held[1])
         if ctx.cluster and not referent:
             ctx = dataclasses.replace(ctx, es_namespace="")  # one client for every namespace: no fallback
+        module.check_spec(body, ctx)  # once per store version: a kept client's spec was checked when built
         loop = asyncio.get_running_loop()
         future: asyncio.Future[StoreClient] = loop.create_future()
         self._clients[slot] = (version, future)

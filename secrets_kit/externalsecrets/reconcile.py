@@ -411,7 +411,8 @@ def plan(es_obj: Mapping[str, Any], existing_secret: Mapping[str, Any] | None,
     old_status = _status(es_obj)
     status = new_status(old_status)
     try:
-        es = parse_external_secret(es_obj)
+        # ESO's controller outcome, not its admission webhook's: there is no webhook in front of us
+        es = parse_external_secret(es_obj, webhook_checks=False)
     except ConfigError as err:
         event = mark_failed(status, str(err), str(err), now)
         return _finish_raw(old_status, status, events=[event])
@@ -435,6 +436,7 @@ def plan(es_obj: Mapping[str, Any], existing_secret: Mapping[str, Any] | None,
     if not data_map:
         if deletion == "Delete":
             if creation != "Owner":
+                # ESO's controller outcome and texts (its admission webhook would refuse such an ES outright)
                 return failed(MSG_ERROR_DELETE_SECRET, f"unable to delete secret {es.secret_name}: "
                               f"creationPolicy={creation} is not Owner", False, secret_action=None, secret=None)
             if existing_secret is not None:

@@ -106,12 +106,7 @@ class _Strict(Execution):
 
     name = ""
 
-    def field(self, source: str, dot: Any) -> Any:
-        if source.startswith("$"):
-            var, _, path = source.partition(".")
-            value = self.variable(var)[1]
-        else:
-            value, path = dot, source[1:]
+    def field_path(self, value: Any, path: str, source: str) -> Any:
         for part in [p for p in path.split(".") if p]:
             if isinstance(value, dict):
                 if part not in value:

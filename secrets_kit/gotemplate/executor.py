@@ -39,6 +39,25 @@ def _range_pairs(value: Any, n_variables: int) -> list[tuple[Any, Any]]:
     raise TemplateError(f"range can't iterate over a value of type {go_type(value)}")
 
 
+def _last_evaluated(operand: tuple[str, Any]) -> str:
+    """The node Go's error context names when a chain's field fails: the last one its base evaluated
+    (for `(.x | fromJson).k` that is fromJson; for `(f "a").k` the argument "a")."""
+    kind, source = operand
+    if kind == "pipe":
+        last = source[-1]
+        return _last_evaluated(last[-1] if len(last) > 1 else last[0])
+    if kind == "chain":
+        return _last_evaluated(source[0])
+    return str(source)
+
+
+def _describe(operand: tuple[str, Any]) -> str:
+    kind, source = operand
+    if kind == "chain":
+        return f"{_describe(source[0])}{source[1]}"
+    return "(pipeline)" if kind == "pipe" else str(source)
+
+
 class Execution:
     """One run: the output, the function table and Go's variable stack (`:=` pushes; {{end}} pops)."""
 
@@ -116,9 +135,9 @@ class Execution:
                 value = self.call(head[1], args, value)
             else:
                 if len(command) > 1:
-                    raise TemplateError(f"can't give argument to non-function {head[1]}")
+                    raise TemplateError(f"can't give argument to non-function {_describe(head)}")
                 if value is not _NOTHING:
-                    raise TemplateError(f"can't pipe into non-function {head[1]}")
+                    raise TemplateError(f"can't pipe into non-function {_describe(head)}")
                 value = self.operand(head, dot)
         return value
 
@@ -132,6 +151,9 @@ class Execution:
             return self.commands(source, dot)
         if kind == "field":
             return self.field(source, dot)
+        if kind == "chain":
+            base, path = source
+            return self.field_path(self.operand(base, dot), path, _last_evaluated(base))
         if kind == "ident":
             if source in ("true", "false"):
                 return source == "true"
@@ -146,6 +168,12 @@ class Execution:
             value = self.variable(var)[1]
         else:
             value, path = dot, source[1:]
+        return self.field_path(value, path, source)
+
+    def field_path(self, value: Any, path: str, source: str) -> Any:
+        """`.a.b` read from value (`source` names the operand for errors): map keys, a missing one is
+        MISSING; refused on anything else."""
+        del source
         for part in [p for p in path.split(".") if p]:
             if isinstance(value, dict):
                 value = value.get(part, MISSING)

@@ -14,7 +14,7 @@ def _token_pattern() -> re.Pattern[str]:
     # Compiled on first use: importing the engine costs nothing for commands that render no template.
     return re.compile(r"""
         (?P<ws>\s+)
-      | (?P<str>"(?:[^"\\]|\\.)*")
+      | (?P<str>"(?:[^"\\\n]|\\[^\n])*")
       | (?P<raw>`[^`]*`)
       | (?P<num>-?\d+(?:\.\d+)?)
       | (?P<field>(?:\$[A-Za-z0-9_]*)?(?:\.[A-Za-z_][A-Za-z0-9_]*)+|\.|\$[A-Za-z0-9_]*)
@@ -33,19 +33,23 @@ def _action_pattern() -> re.Pattern[str]:
 class Token:
     kind: str  # str, raw, num, field, ident, decl or punct
     text: str
+    spaced: bool = True  # whitespace (or the action's start) precedes it: `(x).f` chains, `(x) .f` does not
 
 
 def tokenize(action: str) -> list[Token]:
     pattern = _token_pattern()
-    out, pos = [], 0
+    out, pos, spaced = [], 0, True
     while pos < len(action):
         match = pattern.match(action, pos)
         if match is None:
             raise TemplateError(f"unexpected {action[pos]!r} in action")
         pos = match.end()
         kind = match.lastgroup or ""
-        if kind != "ws":
-            out.append(Token(kind, match.group()))
+        if kind == "ws":
+            spaced = True
+        else:
+            out.append(Token(kind, match.group(), spaced))
+            spaced = False
     return out
 
 

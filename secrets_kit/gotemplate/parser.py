@@ -2,12 +2,12 @@
 
 A tree node is ("text", str), ("action", Pipe), ("if" | "with" | "range", Pipe, body, else_body or None),
 ("break",) or ("continue",); a body is a list of nodes. A command is a list of operands, each
-(token kind, text) or ("pipe", commands) for a parenthesised pipeline.
+(token kind, text), ("pipe", commands) for a parenthesised pipeline, or ("chain", (operand, ".f.g")) for
+a field read of a term's value: `(pipeline).f`, `fn.f`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
@@ -29,13 +29,48 @@ class Pipe:
     commands: list[Command]
 
 
+_SIMPLE_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, '"': 34}
+_HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
+
+
 def unquote(literal: str) -> str:
+    """Go's strconv.Unquote of a template string: raw strings drop \r; "..." takes Go's escapes."""
     if literal.startswith("`"):
-        return literal[1:-1]
-    try:
-        return str(json.loads(literal))
-    except ValueError:
-        raise TemplateError(f"bad string literal {literal}") from None
+        return literal[1:-1].replace("\r", "")
+    body, out, i = literal[1:-1], bytearray(), 0
+    while i < len(body):
+        char = body[i]
+        if char == "\n":
+            raise TemplateError("unterminated quoted string")
+        if char != "\\":
+            out += char.encode()
+            i += 1
+            continue
+        escape = body[i + 1: i + 2]
+        if escape in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[escape])
+            i += 2
+        elif escape in _HEX_ESCAPES:
+            digits = body[i + 2: i + 2 + _HEX_ESCAPES[escape]]
+            if len(digits) != _HEX_ESCAPES[escape] or any(c not in "0123456789abcdefABCDEF" for c in digits):
+                raise TemplateError(f"bad string literal {literal}")
+            code = int(digits, 16)
+            if escape == "x":
+                out.append(code)
+            elif code > 0x10FFFF or 0xD800 <= code < 0xE000:
+                raise TemplateError(f"bad string literal {literal}")
+            else:
+                out += chr(code).encode()
+            i += 2 + len(digits)
+        elif escape in "01234567" and escape:
+            digits = body[i + 1: i + 4]
+            if len(digits) != 3 or any(c not in "01234567" for c in digits) or int(digits, 8) > 255:
+                raise TemplateError(f"bad string literal {literal}")
+            out.append(int(digits, 8))
+            i += 4
+        else:
+            raise TemplateError(f"bad string literal {literal}")
+    return out.decode("utf-8", "replace")
 
 
 def _check_variable(name: str, variables: list[str]) -> None:
@@ -67,7 +102,7 @@ class _PipelineParser:
                 if self.pos >= len(self.tokens):
                     raise TemplateError("unclosed (")
                 self.pos += 1
-                commands[-1].append(("pipe", inner))
+                commands[-1].append(self.chain(("pipe", inner)))
             elif tok.kind == "decl":
                 raise TemplateError(f"unexpected {tok.text!r} in operand")
             else:
@@ -75,10 +110,27 @@ class _PipelineParser:
                     _check_variable(tok.text.partition(".")[0], self.variables)
                 if tok.kind == "ident" and tok.text not in LITERALS and tok.text not in self.funcs:
                     raise TemplateError(f'function "{tok.text}" not defined')
-                commands[-1].append((tok.kind, tok.text))
+                commands[-1].append(self.chain((tok.kind, tok.text)))
         if not commands[-1]:
             raise TemplateError("missing value for command")
         return commands
+
+    def chain(self, operand: tuple[str, Any]) -> tuple[str, Any]:
+        """Go's chain node: `.f` written right after a term (no space) reads a field of the term's value."""
+        fields: list[str] = []
+        while (self.pos < len(self.tokens) and not self.tokens[self.pos].spaced
+               and self.tokens[self.pos].kind == "field" and self.tokens[self.pos].text.startswith(".")
+               and self.tokens[self.pos].text != "."):
+            fields.append(self.tokens[self.pos].text)
+            self.pos += 1
+        if not fields:
+            return operand
+        kind, text = operand
+        if kind in ("str", "raw", "num") or (kind == "ident" and text in LITERALS) or (kind, text) == ("field", "."):
+            raise TemplateError(f"unexpected . after term {text!r}")
+        if kind == "field":  # `$x.a` then `.b` is one field path (the lexer already joins `.a.b`)
+            return ("field", text + "".join(fields))
+        return ("chain", (operand, "".join(fields)))
 
 
 def _keyword(body: str) -> tuple[str, str]:

@@ -246,6 +246,11 @@ class ExternalSecretsController:
             existing = self.secrets.get(ns, target)
             if existing is None and facts.creation_policy(es) in ("Merge", "Orphan", "None", "CreateOrMerge"):
                 existing = await self.kube.get_secret(ns, target)  # not labelled yet: ask the API
+                if existing is not None and ((existing["metadata"].get("labels") or {}).get(
+                        "reconcile.external-secrets.io/managed") != "true"):
+                    # as ESO's Reconcile: label it first (whatever the sync's outcome), so the informer sees it
+                    existing = await self.kube.label_secret_managed(ns, target, field_manager(name))
+                    self.secrets.put(existing)
             refresh = engine.needs_refresh(es, existing, now)
             if not refresh.due:
                 self._schedule_refresh(item, refresh.next_at, now)

@@ -53,7 +53,8 @@ async def fetch(es_obj: dict[str, Any], client_for: Callable[[Any], Awaitable[An
     from secrets_kit.externalsecrets.fetch import fetch as core_fetch
     from secrets_kit.externalsecrets.spec import parse_external_secret
 
-    es = parse_external_secret(es_obj)
+    # ESO's controller: the admission webhook's rules are not the controller's (plan() reports them its way)
+    es = parse_external_secret(es_obj, webhook_checks=False)
     return await core_fetch(es, client_for)
 
 

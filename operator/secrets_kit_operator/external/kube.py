@@ -131,6 +131,13 @@ class ExternalKube:
         return await self.request("PUT", f"/api/v1/namespaces/{namespace}/secrets/{name}", body, kind="Secret",
                                   query={"fieldManager": manager})
 
+    async def label_secret_managed(self, namespace: str, name: str, manager: str) -> dict[str, Any]:
+        """ESO's first step for an unlabelled target Secret: a merge patch adding only the managed label."""
+        return await self.request("PATCH", f"/api/v1/namespaces/{namespace}/secrets/{name}",
+                                  {"metadata": {"labels": {"reconcile.external-secrets.io/managed": "true"}}},
+                                  kind="Secret", query={"fieldManager": manager},
+                                  content_type="application/merge-patch+json")
+
     async def delete_secret(self, namespace: str, name: str, *, uid: str | None = None) -> None:
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": uid}} if uid else None
         try:

@@ -7,7 +7,9 @@ As ESO v0.16.2 does it:
 - `extract` decodes the value as a JSON object: string (and null) members are unquoted, every other
   member is kept as its raw JSON text (json.RawMessage);
 - `find` supports `name.regexp` only (RE2, unanchored), ignores `path`, and returns the latest
-  version (by string comparison) of each matching key; tags alone are an error.
+  version (by string comparison) of each matching key; tags alone are an error. The provider itself
+  converts the found keys (utils.ConvertKeys with find.conversionStrategy) before returning them, so a
+  rewrite sees `dir_a` for `dir/a` (Vault does not do this: there the rewrite sees `dir/a`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ProviderError
+from ..keys import convert_key
 from ..refs import FindRef, NoSecretError, RemoteRef, Validation
 from . import _gojson
 from ._context import StoreContext, compile_regexp
@@ -128,7 +131,13 @@ class FakeStoreClient:
             if original not in latest or latest[original] < entry.version:
                 latest[original] = entry.version
                 out[original] = entry.value.encode()
-        return out
+        converted: dict[str, bytes] = {}
+        for key, value in out.items():
+            new = convert_key(find.conversion_strategy, key)
+            if new in converted:
+                raise ProviderError(f"secret name collision during conversion: {new}", where=self.where)
+            converted[new] = value
+        return converted
 
     async def validate(self) -> Validation:
         return Validation("Valid")

@@ -28,7 +28,8 @@ async def _run(case: dict[str, Any]) -> tuple[str, dict[str, str] | None]:
     if case["op"] == "map":
         got = await client.get_secret_map(ref)
     else:
-        got = await client.get_all_secrets(FindRef(name_regexp=case["regexp"]))
+        # fake_oracle/main.go passes a zero ExternalSecretFind (conversionStrategy "": keys kept as they are)
+        got = await client.get_all_secrets(FindRef(name_regexp=case["regexp"], conversion_strategy=""))
     return "", {k: v.decode() for k, v in got.items()}
 
 
@@ -49,3 +50,16 @@ def test_fake_matches_eso(case: dict[str, Any]) -> None:
         assert err.value.message.startswith("unable to unmarshal secret: invalid character")
     else:
         assert err.value.message == case["err"]
+
+
+def test_fake_find_converts_keys_itself() -> None:
+    """ESO's fake GetAllSecrets ends in utils.ConvertKeys(find.conversionStrategy): `/` → `_` (Default),
+    `_U002f_` (Unicode), before any rewrite; a collision is an error naming the key only."""
+    client = FakeStoreClient(_entries({"data": [{"key": "dir/a", "value": "x"}, {"key": "b", "value": "y"}]}, "test"))
+    assert asyncio.run(client.get_all_secrets(FindRef(name_regexp="."))) == {"dir_a": b"x", "b": b"y"}
+    unicode = asyncio.run(client.get_all_secrets(FindRef(name_regexp="dir", conversion_strategy="Unicode")))
+    assert unicode == {"dir_U002f_a": b"x"}
+    clash = FakeStoreClient(_entries({"data": [{"key": "a/b", "value": "x"}, {"key": "a_b", "value": "y"}]}, "test"))
+    with pytest.raises(ProviderError) as err:
+        asyncio.run(clash.get_all_secrets(FindRef(name_regexp="a")))
+    assert "secret name collision during conversion: a_b" in err.value.message

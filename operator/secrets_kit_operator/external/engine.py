@@ -40,7 +40,9 @@ def is_expected_error(err: BaseException) -> bool:
 def store_clients(reads: Any, metrics: Any, options: Any) -> Any:
     from secrets_kit.externalsecrets.stores import StoreClients
 
-    return StoreClients(reads)
+    # Vault reports every HTTP request itself (logins and token lookups included, after its read cache)
+    on_call = getattr(metrics, "provider_call", None)
+    return StoreClients(reads, on_call=on_call)
 
 
 def needs_refresh(es: dict[str, Any], existing: dict[str, Any] | None, now: dt.datetime) -> Any:
@@ -167,6 +169,7 @@ def fanout_status(ces: Mapping[str, Any], provisioned: list[str], failed: Mappin
 
 PROVIDER_LABELS = {"vault": ("HashiCorp/Vault", "ReadSecretData", "ListSecrets"),
                    "fake": ("Fake", "GetSecret", "GetAllSecrets")}
+SELF_COUNTING = {"vault"}  # providers whose client reports each HTTP request (StoreClients' on_call)
 
 
 class CountingClient:
@@ -175,12 +178,15 @@ class CountingClient:
 
     def __init__(self, inner: Any, provider: str, on_call: Callable[[str, str, bool], None]) -> None:
         self.inner, self.on_call = inner, on_call
+        self.self_counting = provider in SELF_COUNTING
         self.provider, self.read_call, self.find_call = PROVIDER_LABELS.get(provider, (provider, "GetSecret",
                                                                                         "GetAllSecrets"))
 
     async def _count(self, call: str, work: Awaitable[Any]) -> Any:
         from secrets_kit.externalsecrets.refs import NoSecretError
 
+        if self.self_counting:
+            return await work
         try:
             result = await work
         except NoSecretError:

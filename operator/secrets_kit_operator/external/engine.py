@@ -45,6 +45,21 @@ def store_clients(reads: Any, metrics: Any, options: Any) -> Any:
     return StoreClients(reads, on_call=on_call)
 
 
+def retry_cap(es: Mapping[str, Any], cap: float) -> float:
+    """The error backoff's ceiling for one ExternalSecret: never past its refreshInterval (ESO's CRD
+    default 1h; 0 = sync once keeps `cap`), so a provider that comes back is synced within one refresh
+    however long it was down (ESO's rate limiter grows to 1000 s regardless of the refresh)."""
+    from secrets_kit.errors import SecretsKitError
+    from secrets_kit.externalsecrets.spec import parse_go_duration
+
+    text = (es.get("spec") or {}).get("refreshInterval")
+    try:
+        seconds = parse_go_duration(str(text)) / 1e9 if text is not None else 3600.0
+    except (SecretsKitError, ValueError):
+        return cap
+    return min(cap, seconds) if seconds > 0 else cap
+
+
 def needs_refresh(es: dict[str, Any], existing: dict[str, Any] | None, now: dt.datetime) -> Any:
     from secrets_kit.externalsecrets.reconcile import needs_refresh as core_needs_refresh
 

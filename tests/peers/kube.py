@@ -303,6 +303,7 @@ class KubeCluster:
     pids: dict[str, int] = field(default_factory=dict)
     version: str = versions.KUBE_APISERVER
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
+    apiserver_args: list[str] = field(default_factory=list, repr=False)  # to restart it (fault tests)
 
     # -- HTTP -------------------------------------------------------------------------------------
 
@@ -418,6 +419,32 @@ class KubeCluster:
 
     # -- lifecycle --------------------------------------------------------------------------------
 
+    def wait_apiserver_ready(self, proc: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+        def ready() -> bool:  # HTTP 500 while post-start hooks run means "not yet"
+            try:
+                return self.request("GET", "/readyz", timeout=5).get("text", "").strip() == "ok"
+            except KubeAPIError:
+                return False
+
+        wait_until_ready(ready, "kube-apiserver", proc, self.workdir / "kube-apiserver.log", timeout=timeout)
+
+    def restart_apiserver(self, down_seconds: float = 0.0, *, timeout: float = 90.0) -> None:
+        """Stop the kube-apiserver process (SIGTERM, as a rolling restart does), stay down for
+        `down_seconds`, start it again with the same flags: same etcd, same port, same certificates.
+        Only for a cluster started by `start_cluster()` in this process (it holds the flags)."""
+        if not self.apiserver_args:
+            raise RuntimeError("restart_apiserver: this cluster was not started by start_cluster() here")
+        child = self.children.pop("kube-apiserver", None)
+        if child is not None:
+            stop_child(child)
+        else:
+            stop_pid(self.pids["kube-apiserver"])
+        time.sleep(down_seconds)
+        proc = start_process(self.apiserver_args, self.workdir / "kube-apiserver.log")
+        self.pids["kube-apiserver"] = proc.pid
+        self.children["kube-apiserver"] = proc
+        self.wait_apiserver_ready(proc, timeout)
+
     def stop(self) -> None:
         for name in ("kube-apiserver", "etcd"):
             pid = self.pids.pop(name, None)
@@ -514,7 +541,7 @@ def start_cluster(workdir: Path | None = None, *, timeout: float = 90.0) -> Kube
                           sa_public_key=files["sa_pub"], issuer=url, pids={"etcd": etcd.pid},
                           children={"etcd": etcd})
     try:
-        proc = start_process([
+        cluster.apiserver_args = [
             str(apiserver),
             "--advertise-address=127.0.0.1", "--bind-address=127.0.0.1", f"--secure-port={port}",
             f"--etcd-servers={etcd_url}", f"--cert-dir={workdir / 'certs'}",
@@ -525,18 +552,12 @@ def start_cluster(workdir: Path | None = None, *, timeout: float = 90.0) -> Kube
             f"--service-account-issuer={url}", f"--service-account-key-file={files['sa_pub']}",
             f"--service-account-signing-key-file={files['sa_key']}",
             "--enable-priority-and-fairness=false", "--profiling=false", "--v=0",
-        ], log_file)
+        ]
+        proc = start_process(cluster.apiserver_args, log_file)
         cluster.pids["kube-apiserver"] = proc.pid
         cluster.children["kube-apiserver"] = proc
         write_kubeconfig(cluster.kubeconfig, url, files["ca"], "admin", admin_token)
-
-        def ready() -> bool:  # HTTP 500 while post-start hooks run means "not yet"
-            try:
-                return cluster.request("GET", "/readyz", timeout=5).get("text", "").strip() == "ok"
-            except KubeAPIError:
-                return False
-
-        wait_until_ready(ready, "kube-apiserver", proc, log_file, timeout=timeout)
+        cluster.wait_apiserver_ready(proc, timeout)
     except BaseException:
         cluster.stop()
         raise

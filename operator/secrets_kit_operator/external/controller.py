@@ -329,7 +329,8 @@ class ExternalSecretsController:
         await self._report(item, es, status, events)
         if retry:
             self.metrics.sync_errors.labels(name, ns).inc()
-            delay = self.scheduler.backoff(item, self.options.error_backoff_base, self.options.error_backoff_max)
+            delay = self.scheduler.backoff(item, self.options.error_backoff_base,
+                                           engine.retry_cap(es, self.options.error_backoff_max))
             log.warning("sync failed; retrying", extra={"fields": {"externalsecret": f"{ns}/{name}",
                                                                    "retry_in_s": round(delay, 1)}})
             return

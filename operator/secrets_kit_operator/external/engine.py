@@ -40,7 +40,24 @@ def is_expected_error(err: BaseException) -> bool:
 def store_clients(reads: Any, metrics: Any, options: Any) -> Any:
     from secrets_kit.externalsecrets.stores import StoreClients
 
-    return StoreClients(reads, vault_cache_seconds=options.provider_read_window)
+    # Vault reports every HTTP request itself (logins and token lookups included, after its read cache)
+    on_call = getattr(metrics, "provider_call", None)
+    return StoreClients(reads, vault_cache_seconds=options.provider_read_window, on_call=on_call)
+
+
+def retry_cap(es: Mapping[str, Any], cap: float) -> float:
+    """The error backoff's ceiling for one ExternalSecret: never past its refreshInterval (ESO's CRD
+    default 1h; 0 = sync once keeps `cap`), so a provider that comes back is synced within one refresh
+    however long it was down (ESO's rate limiter grows to 1000 s regardless of the refresh)."""
+    from secrets_kit.errors import SecretsKitError
+    from secrets_kit.externalsecrets.spec import parse_go_duration
+
+    text = (es.get("spec") or {}).get("refreshInterval")
+    try:
+        seconds = parse_go_duration(str(text)) / 1e9 if text is not None else 3600.0
+    except (SecretsKitError, ValueError):
+        return cap
+    return min(cap, seconds) if seconds > 0 else cap
 
 
 def needs_refresh(es: dict[str, Any], existing: dict[str, Any] | None, now: dt.datetime) -> Any:
@@ -168,6 +185,7 @@ def fanout_status(ces: Mapping[str, Any], provisioned: list[str], failed: Mappin
 
 PROVIDER_LABELS = {"vault": ("HashiCorp/Vault", "ReadSecretData", "ListSecrets"),
                    "fake": ("Fake", "GetSecret", "GetAllSecrets")}
+SELF_COUNTING = {"vault"}  # providers whose client reports each HTTP request (StoreClients' on_call)
 
 
 class CountingClient:
@@ -176,12 +194,15 @@ class CountingClient:
 
     def __init__(self, inner: Any, provider: str, on_call: Callable[[str, str, bool], None]) -> None:
         self.inner, self.on_call = inner, on_call
+        self.self_counting = provider in SELF_COUNTING
         self.provider, self.read_call, self.find_call = PROVIDER_LABELS.get(provider, (provider, "GetSecret",
                                                                                         "GetAllSecrets"))
 
     async def _count(self, call: str, work: Awaitable[Any]) -> Any:
         from secrets_kit.externalsecrets.refs import NoSecretError
 
+        if self.self_counting:
+            return await work
         try:
             result = await work
         except NoSecretError:

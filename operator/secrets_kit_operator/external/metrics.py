@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any
 
 import prometheus_client
@@ -20,6 +21,7 @@ class GoCounter:
     def __init__(self, name: str, documentation: str, labelnames: list[str], registry: CollectorRegistry) -> None:
         self.name, self.documentation, self.labelnames = name, documentation, tuple(labelnames)
         self.values: dict[tuple[str, ...], float] = {}
+        self.lock = threading.Lock()  # Vault's on_call runs in worker threads
         registry.register(self)
 
     def labels(self, *values: str) -> _Child:
@@ -43,7 +45,8 @@ class _Child:
         self.parent, self.key = parent, key
 
     def inc(self, amount: float = 1.0) -> None:
-        self.parent.values[self.key] = self.parent.values.get(self.key, 0.0) + amount
+        with self.parent.lock:
+            self.parent.values[self.key] = self.parent.values.get(self.key, 0.0) + amount
 CONDITION = ["name", "namespace", "condition", "status"]
 
 

@@ -177,9 +177,11 @@ def _identity(store: Mapping[str, Any]) -> tuple[str, str, str]:
 class StoreClients:
     """One kept StoreClient per store (and per ExternalSecret namespace for referent auth)."""
 
-    def __init__(self, kube: KubeReads | None = None, *, vault_cache_seconds: float = vault.CACHE_SECONDS) -> None:
+    def __init__(self, kube: KubeReads | None = None, *, vault_cache_seconds: float = vault.CACHE_SECONDS,
+                 on_call: vault.OnCall | None = None) -> None:
         self.kube = kube
         self.vault_cache_seconds = vault_cache_seconds
+        self.on_call = on_call  # told of every provider HTTP request (Vault: logins included)
         # (kind, namespace, name, es_ns) -> ((uid, generation), the client being built or built)
         self._clients: dict[tuple[str, str, str, str], tuple[tuple[str, Any], asyncio.Future[StoreClient]]] = {}
         self.built = 0  # clients created (a test's view of reuse)
@@ -221,7 +223,8 @@ class StoreClients:
 
     async def _build(self, module: ModuleType, body: Mapping[str, Any], ctx: StoreContext) -> StoreClient:
         if module is vault:
-            return await vault.new_client(body, ctx, cache_seconds=self.vault_cache_seconds)
+            return await vault.new_client(body, ctx, cache_seconds=self.vault_cache_seconds,
+                                          on_call=self.on_call)
         client: StoreClient = await module.new_client(body, ctx)
         return client
 

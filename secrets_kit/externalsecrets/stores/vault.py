@@ -36,6 +36,7 @@ import contextvars
 import math
 import os
 import tempfile
+import urllib.parse
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -49,6 +50,7 @@ from . import _gojson
 from ._context import StoreContext, compile_regexp
 
 NAME = "vault"
+PROVIDER = "HashiCorp/Vault"  # ESO's provider label in externalsecret_provider_api_calls_count
 CACHE_SECONDS = 1.0  # how long a raw read answers again without a request
 FIND_CONCURRENCY = 8
 TOKEN_REQUEST_SECONDS = 600
@@ -390,14 +392,39 @@ def build_auth(s: VaultStoreSpec, ctx: StoreContext, loop: asyncio.AbstractEvent
 # ---------------------------------------------------------------------------------- client
 
 
+OnCall = Callable[[str, str, bool], None]  # (provider label, call, ok): one per HTTP request
+
+
+def call_of(method: str, url: str) -> str:
+    """ESO's call label (pkg/constants CallHCVault*) for one Vault HTTP request."""
+    path = urllib.parse.urlsplit(url).path.removeprefix("/v1/")
+    query = urllib.parse.urlsplit(url).query
+    parts = path.split("/")
+    if parts[0] == "auth" and parts[1:2] == ["token"]:
+        return {"lookup-self": "LookupSelf", "revoke-self": "RevokeSelf",
+                "renew-self": "RenewSelf"}.get(parts[2] if len(parts) > 2 else "", "Token")
+    if parts[0] == "auth" and "login" in parts[2:]:
+        return "Login"
+    method = method.upper()
+    if method == "LIST" or "list=true" in query:
+        return "ListSecrets"
+    if method == "GET":
+        return "ReadSecretData"
+    if method == "DELETE":
+        return "DeleteSecret"
+    return "WriteSecretData"
+
+
 class StoreVaultClient(shared.VaultClient):
-    """The shared client, with the store's headers on every request and a request counter."""
+    """The shared client, with the store's headers on every request, a request counter and an
+    `on_call` hook told of every HTTP request (logins and token checks included) with ESO's labels."""
 
     def __init__(self, settings: shared.VaultSettings, auth: shared.Auth, *, where: str,
-                 headers: Mapping[str, str]) -> None:
+                 headers: Mapping[str, str], on_call: OnCall | None = None) -> None:
         super().__init__(settings, auth, where=where)
         self.headers = dict(headers)
         self.requests = 0  # HTTP requests sent (logins and token checks included)
+        self.on_call = on_call
 
     def hvac(self) -> Any:
         with self._lock:
@@ -407,6 +434,7 @@ class StoreVaultClient(shared.VaultClient):
                 session = requests.Session()
                 session.headers.update(self.headers)
                 session.hooks["response"].append(self._count)
+                session.request = self._observed(session.request)
                 s = self.settings
                 client = hvac.Client(url=s.address, namespace=s.namespace, verify=s.verify, timeout=s.timeout,
                                      session=session)
@@ -423,6 +451,26 @@ class StoreVaultClient(shared.VaultClient):
     def _count(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         self.requests += 1
         return response
+
+    def _observed(self, send: Callable[..., Any]) -> Callable[..., Any]:
+        """`session.request` reporting each call to `on_call`: success for an answer below 400 or a
+        404 (Vault's nil secret, a success for ESO's Go client), error otherwise or without an answer."""
+
+        def request(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            try:
+                response = send(method, url, *args, **kwargs)
+            except BaseException:
+                self._report(method, url, False)
+                raise
+            self._report(method, url, response.status_code < 400 or response.status_code == 404)
+            return response
+
+        return request
+
+    def _report(self, method: str, url: str, ok: bool) -> None:
+        if self.on_call is not None:
+            with contextlib.suppress(Exception):  # a metric never breaks a read
+                self.on_call(PROVIDER, call_of(method, url), ok)
 
     def raw(self, method: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """One request; the JSON body with raw literals kept, or None for a 404 (Vault's nil secret)."""
@@ -729,7 +777,7 @@ async def _ca_bundle(spec: Mapping[str, Any], ctx: StoreContext) -> bytes:
 
 
 async def new_client(spec: Mapping[str, Any], ctx: StoreContext, *,
-                     cache_seconds: float = CACHE_SECONDS) -> VaultStoreClient:
+                     cache_seconds: float = CACHE_SECONDS, on_call: OnCall | None = None) -> VaultStoreClient:
     """The store's client; no request is made until the first read (or validate)."""
     s = parse_spec(spec, ctx.where)
     check_spec(spec, ctx)
@@ -742,5 +790,6 @@ async def new_client(spec: Mapping[str, Any], ctx: StoreContext, *,
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
     settings = shared.VaultSettings(address=s.server, namespace=s.namespace, cacert=ca_file)
-    client = StoreVaultClient(settings, auth, where=f"{ctx.where} (vault {s.server})", headers=s.headers)
+    client = StoreVaultClient(settings, auth, where=f"{ctx.where} (vault {s.server})", headers=s.headers,
+                              on_call=on_call)
     return VaultStoreClient(s, client, where=ctx.where, cache_seconds=cache_seconds, ca_file=ca_file)

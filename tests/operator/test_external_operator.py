@@ -361,9 +361,10 @@ def test_a_cluster_store_condition_denies_other_namespaces(ours: Ours, op_cluste
     wait_ready(ours, allowed, "ok")
     es = wait_ready(ours, space, "denied", status="False")
     assert get_secret(op_cluster, space, "denied") is None
-    messages = [e["message"] for e in events_for(op_cluster, space, "denied") if e["type"] == "Warning"]
-    assert any(f'using cluster store "{name}" is not allowed from namespace "{space}": denied by spec.condition'
-               in m for m in messages), messages
+    denial = f'using cluster store "{name}" is not allowed from namespace "{space}": denied by spec.condition'
+    # the Warning event is posted just after the status write
+    wait_for("the denial event", lambda: any(denial in e["message"] for e in events_for(op_cluster, space, "denied")
+                                             if e["type"] == "Warning"), 30)
     assert ready_of(es)["reason"] == "SecretSyncedError"  # type: ignore[index]
 
 
@@ -488,8 +489,14 @@ def test_both_controllers_in_one_process(op_cluster: KubeCluster, crds: None) ->
         create(op_cluster, external_secret(ns, "app", "fake", {"k": "/k"}))
         log_text = lambda: log_file.read_text(errors="replace")  # noqa: E731
         wait_for("the Secret", lambda: get_secret(op_cluster, ns, "app") is not None, 30, log_text)
-        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as resp:
-            text = resp.read().decode()
+        def metrics_text() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as resp:
+                return str(resp.read().decode())
+
+        # the sync counter is incremented when the reconcile returns, just after the Secret is written
+        wait_for("the ExternalSecret metrics", lambda: "externalsecret_sync_calls_total{" in metrics_text(), 30,
+                 log_text)
+        text = metrics_text()
         assert "sealed_secrets_controller_build_info" in text and "externalsecret_sync_calls_total{" in text
         assert_no_plaintext([secret_value], log_text(), text)
     finally:

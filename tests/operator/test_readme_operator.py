@@ -24,7 +24,8 @@ from tests.peers.sealed_controller import external_ipv4, free_port_on
 from .support import assert_no_plaintext, marker
 
 pytestmark = pytest.mark.peer("kube")
-README = Path(__file__).resolve().parents[2] / "README.md"
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
 
 
 def cluster_blocks() -> list[list[str]]:
@@ -37,7 +38,8 @@ def cluster_blocks() -> list[list[str]]:
 
 def test_the_readme_shows_cluster_commands() -> None:
     blocks = cluster_blocks()
-    assert len(blocks) == 2 and blocks[0][0].startswith("secrets-kit operator run")
+    assert len(blocks) == 2 and blocks[0][0] == "kubectl apply -f operator/deploy/crd.yaml"
+    assert blocks[0][-1].startswith("secrets-kit operator run")
 
 
 def test_readme_operator_commands_run_as_written(op_cluster: KubeCluster, kubeseal_bin: Path, kubectl: Path,
@@ -59,7 +61,10 @@ def test_readme_operator_commands_run_as_written(op_cluster: KubeCluster, kubese
         f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: mysecret\n  namespace: default\n"
         f"stringData:\n  password: {value}\n")
     log_file = tmp_path / "operator.log"
-    [command] = run_block
+    *setup, command = run_block
+    for line in setup:  # the SealedSecret CRD, from the repository root as the README says
+        done = subprocess.run(["bash", "-c", line], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"{shlex.quote(line)}: {done.stdout}{done.stderr}"
     with log_file.open("wb") as out:
         proc = subprocess.Popen(["bash", "-c", command], cwd=tmp_path, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)

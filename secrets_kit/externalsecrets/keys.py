@@ -161,7 +161,7 @@ def rewrite_transform(template_text: str, data: Mapping[str, bytes], transform: 
 
 
 def _default_transform(template_text: str, key: str) -> str:
-    # eso-template's module, imported late so that keys.py stands alone
+    # the template module, imported late so that keys.py stands alone
     render: Callable[[str, str], str] = importlib.import_module(".template", __package__).render_rewrite
     return render(template_text, key)
 

@@ -294,7 +294,7 @@ Render = Callable[..., Any]
 
 
 def _default_render() -> Render:
-    render: Render = importlib.import_module(".template", __package__).render  # eso-template's
+    render: Render = importlib.import_module(".template", __package__).render  # the template module
     return render
 
 
@@ -310,7 +310,7 @@ def _apply_template(es: ExternalSecret, existing: Mapping[str, Any] | None, work
                     data_map: Mapping[str, bytes], sources: Mapping[Any, Any], render: Render | None) -> None:
     """applyTemplate on the working Secret {data, labels, annotations, type} (our old keys already removed).
 
-    Without a template this is done here; with one, eso-template's `template.render` does all of
+    Without a template this is done here; with one, `template.render` does all of
     applyTemplate (it removes our old keys from `existing` itself) and its result replaces the working
     data, labels, annotations and type."""
     tpl = es.target.template

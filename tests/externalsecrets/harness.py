@@ -132,7 +132,7 @@ def ours_missing() -> str | None:
     """Why our ESO-compatible controller cannot be started, or None (its --help is read once)."""
     helptext = " ".join(_ours_help().split())
     if "--external-secrets" not in helptext or "not built yet" in helptext:
-        return ("`secrets-kit operator run --external-secrets` is not built yet (issue 12, eso-runtime): "
+        return ("`secrets-kit operator run --external-secrets` is not built yet : "
                 "the ours half of the differential test cannot run")
     return None
 

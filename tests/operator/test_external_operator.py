@@ -62,7 +62,7 @@ def data_hash(data: dict[str, bytes]) -> str:
 
 
 def eso_crds() -> list[dict[str, Any]]:
-    """ESO v0.16.2's CRDs from the Go module cache (eso-peer's loader when present)."""
+    """ESO v0.16.2's CRDs from the Go module cache (tests.peers.eso's loader)."""
     try:
         from tests.peers.eso import upstream_crds  # type: ignore[import-not-found,unused-ignore]
 

@@ -496,7 +496,7 @@ class ExternalSecretsController:
     # -- ClusterExternalSecret --------------------------------------------------------------------
 
     async def reconcile_ces(self, name: str) -> None:
-        """ClusterExternalSecret fan-out (eso-core's plan_fanout): ExternalSecrets created, updated and deleted
+        """ClusterExternalSecret fan-out (the core's plan_fanout): ExternalSecrets created, updated and deleted
         per selected namespace, then the status (namespaces whose write failed are reported failed)."""
         item = (CES, "", name)
         ces = self.get(CES, "", name)

@@ -1,9 +1,6 @@
-"""The seam to the pure sync engine (`secrets_kit.externalsecrets`): every call the runtime makes into
-eso-core / eso-stores / eso-template goes through here, so the runtime reads as one thing and the
-engine's exact signatures are adapted in one place.
-
-Also the few ESO facts the runtime itself needs (condition bookkeeping as ESO's
-SetExternalSecretCondition, the store references an ExternalSecret names, ESO's fixed messages).
+"""The few ESO facts the runtime itself needs: the store references an ExternalSecret names, its target,
+and the fixed messages of the checks the runtime makes before the engine runs. Conditions and times are
+the core's (`secrets_kit.externalsecrets.status`), so stores and ExternalSecrets share one rule.
 """
 
 from __future__ import annotations
@@ -11,12 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-READY = "Ready"
-MSG_GET_DATA = "could not get secret data from provider"
-MSG_UPDATE = "could not update secret"
-MSG_UPDATE_IMMUTABLE = "could not update secret, target is immutable"
-MSG_DELETE = "could not delete secret"
-MSG_DELETE_ORPHANED = "could not delete orphaned secrets"
+from secrets_kit.externalsecrets import status
+
+READY = status.READY
+MSG_GET_DATA = status.MSG_ERROR_GET_SECRET_DATA
 ERR_STORE_NOT_READY = '{kind} "{name}" is not ready'
 ERR_GET_STORE = 'could not get {kind} "{name}", {plural}.external-secrets.io "{name}" not found'
 ERR_CLUSTER_STORE_MISMATCH = 'using cluster store "{name}" is not allowed from namespace "{namespace}": denied by spec.condition'
@@ -24,32 +19,20 @@ ERR_UNMANAGED_STORE = "can not reference unmanaged store"
 
 
 def stamp(now: dt.datetime) -> str:
-    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return status.format_time(now)
 
 
-def set_condition(status: dict[str, Any], kind: str, value: str, reason: str, message: str,
+def set_condition(current: dict[str, Any], kind: str, value: str, reason: str, message: str,
                   now: dt.datetime) -> dict[str, Any]:
-    """ESO's SetExternalSecretCondition / store SetExternalSecretCondition: an identical condition is
-    kept as it is; the same status keeps its lastTransitionTime; the condition moves to the end."""
-    out = dict(status)
-    conditions = [dict(c) for c in out.get("conditions") or []]
-    current = next((c for c in conditions if c.get("type") == kind), None)
-    if current is not None and (current.get("status"), current.get("reason"), current.get("message")) == (
-            value, reason, message):
-        return out
-    new = {"type": kind, "status": value, "reason": reason, "message": message,
-           "lastTransitionTime": stamp(now)}
-    if current is not None and current.get("status") == value and current.get("lastTransitionTime"):
-        new["lastTransitionTime"] = current["lastTransitionTime"]
-    out["conditions"] = [c for c in conditions if c.get("type") != kind] + [new]
+    """ESO's SetExternalSecretCondition on a copy of `current` (the core's rule)."""
+    out = dict(current)
+    out["conditions"] = [dict(c) for c in out.get("conditions") or []]
+    status.set_condition(out, kind, value, reason, message, now)
     return out
 
 
 def ready_condition(obj: dict[str, Any]) -> dict[str, Any] | None:
-    for condition in (obj.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == READY:
-            return dict(condition)
-    return None
+    return status.get_condition(obj.get("status") or {}, READY)
 
 
 def is_ready(obj: dict[str, Any]) -> bool:

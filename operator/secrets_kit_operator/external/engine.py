@@ -1,5 +1,5 @@
-"""The runtime's one seam to the pure sync engine (`secrets_kit.externalsecrets`: eso-core's spec/fetch/
-reconcile/fanout, eso-stores' StoreClients, eso-template's render). Every call into the engine goes
+"""The runtime's one seam to the pure sync engine (`secrets_kit.externalsecrets`: spec/fetch/
+reconcile/fanout, the stores' StoreClients, the template's render). Every call into the engine goes
 through here, so its exact signatures are adapted in one place; the store checks the runtime owns
 (ClusterSecretStore conditions, store status) are written here too, from ESO v0.16.2's
 pkg/controllers/secretstore/{client_manager,common}.go.
@@ -99,7 +99,7 @@ def write_failed(es: dict[str, Any], error_text: str, now: dt.datetime, action: 
         "create", "update", "delete", "cleanup_orphans") else "update")
 
 
-# -- ClusterSecretStore conditions: eso-stores' cluster_store_allows / denied_message ---------------
+# -- ClusterSecretStore conditions: the stores' cluster_store_allows / denied_message ---------------
 
 
 def namespace_allowed(store: Mapping[str, Any], namespace: str, labels: Mapping[str, str]) -> bool:
@@ -153,7 +153,7 @@ def store_interval(store: Mapping[str, Any], default: dt.timedelta) -> float:
     return seconds if seconds > 0 else default.total_seconds()
 
 
-# -- ClusterExternalSecret: eso-core's fanout.py ---------------------------------------------------
+# -- ClusterExternalSecret: the core's fanout.py ---------------------------------------------------
 
 
 def fanout_plan(ces: dict[str, Any], namespaces: list[dict[str, Any]],

@@ -358,7 +358,7 @@ class SecretInformer:
 
 
 class KubeReadsAdapter:
-    """eso-stores' `KubeReads` protocol on the shared client: credentials read on demand (short cache)."""
+    """The stores' `KubeReads` protocol on the shared client: credentials read on demand (short cache)."""
 
     def __init__(self, kube: ExternalKube) -> None:
         self.kube = kube

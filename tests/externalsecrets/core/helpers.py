@@ -90,7 +90,7 @@ def client_for(client: FakeClient) -> Any:
 
 
 # ----------------------------------------------------------------------------- a template stand-in
-# eso-template owns secrets_kit/externalsecrets/template.py; these stand-ins do only what the tests need:
+# secrets_kit/externalsecrets/template.py is tested on its own; these stand-ins do only what the tests need:
 # `{{ .key }}` substitution and the `upper` function.
 
 def _sub(text: str, values: Mapping[str, str]) -> str:
@@ -125,7 +125,7 @@ class Rendered:
 def render(template: Mapping[str, Any] | None, data: Mapping[str, bytes], sources: Mapping[Any, Any], *,
            es_name: str, es_labels: Mapping[str, str] | None = None, es_annotations: Mapping[str, str] | None = None,
            existing: Mapping[str, Any] | None = None, creation_policy: str = "Owner") -> Rendered:
-    """eso-template's `render` contract (the whole of applyTemplate), for `template.data` and metadata only."""
+    """`template.render`'s contract (the whole of applyTemplate), for `template.data` and metadata only."""
     meta = (existing or {}).get("metadata") or {}
     labels, annotations = dict(meta.get("labels") or {}), dict(meta.get("annotations") or {})
     secret_data = ({k: base64.b64decode(v) for k, v in (existing or {}).get("data", {}).items()}

@@ -17,7 +17,7 @@ from secrets_kit.errors import SecretsKitError
 from .controller import SealedSecretController
 from .external.options import ExternalOptions
 from .keystate import KeyState
-from .kube import Kube, KubeError, load_credentials
+from .kube import Credentials, Kube, KubeError, load_credentials
 from .metrics import Metrics
 from .options import Options
 from .server import api_app, metrics_app, serve
@@ -33,6 +33,17 @@ def kopf_settings(settings: kopf.OperatorSettings) -> None:
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
     settings.networking.connect_timeout = 10
+
+
+def _log_in_with(registry: kopf.OperatorRegistry, creds: Credentials, namespace: str | None) -> None:
+    """kopf's watches log in with the same credentials as our own client."""
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return kopf.ConnectionInfo(server=creds.server, ca_path=creds.ca_path, token=creds.token,
+                                   scheme="Bearer" if creds.token else None,
+                                   certificate_path=creds.cert_path, private_key_path=creds.key_path,
+                                   insecure=creds.insecure, default_namespace=namespace)
 
 
 async def _bootstrap_keys(keys: KeyState, stop: asyncio.Event) -> bool:
@@ -86,13 +97,7 @@ async def run_async(options: Options | None, external: ExternalOptions | None = 
         if not await _bootstrap_keys(keys, stop):
             return 0
         registry = kopf.OperatorRegistry()
-
-        @kopf.on.login(registry=registry)
-        def login(**_: Any) -> kopf.ConnectionInfo:
-            return kopf.ConnectionInfo(server=creds.server, ca_path=creds.ca_path, token=creds.token,
-                                       scheme="Bearer" if creds.token else None,
-                                       certificate_path=creds.cert_path, private_key_path=creds.key_path,
-                                       insecure=creds.insecure, default_namespace=options.namespace)
+        _log_in_with(registry, creds, options.namespace)
 
         controller.register(registry)
         tasks = [loop.create_task(controller.work()) for _ in range(options.workers)]
@@ -186,13 +191,7 @@ async def _run_external_only(external: ExternalOptions) -> int:
 
             tasks.append(loop.create_task(elector.keep(stop, on_lost)))
         registry = kopf.OperatorRegistry()
-
-        @kopf.on.login(registry=registry)
-        def login(**_: Any) -> kopf.ConnectionInfo:
-            return kopf.ConnectionInfo(server=creds.server, ca_path=creds.ca_path, token=creds.token,
-                                       scheme="Bearer" if creds.token else None,
-                                       certificate_path=creds.cert_path, private_key_path=creds.key_path,
-                                       insecure=creds.insecure, default_namespace=external.namespace)
+        _log_in_with(registry, creds, external.namespace)
 
         controller.register(registry)
         tasks += _external_tasks(controller, external, stop)

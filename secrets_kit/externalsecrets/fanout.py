@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .spec import GROUP, parse_go_duration
+from .status import semantic
 
 CES_KIND = "ClusterExternalSecret"
 ES_API_VERSION = f"{GROUP}/v1"
@@ -168,14 +169,6 @@ def external_secret_for(ces: Mapping[str, Any], namespace: str,
     return body
 
 
-def _norm(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        out = {k: _norm(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, {}, [])}
-    if isinstance(value, list):
-        return [_norm(v) for v in value]
-    return value
-
 
 # ------------------------------------------------------------------------------------ the plan
 
@@ -235,7 +228,7 @@ def plan_fanout(ces: Mapping[str, Any], namespaces: Iterable[Mapping[str, Any]],
         out.status.pop("provisionedNamespaces", None)
         if old.get("provisionedNamespaces"):
             out.status["provisionedNamespaces"] = list(old["provisionedNamespaces"])
-        out.status_changed = _norm(out.status) != _norm(old)
+        out.status_changed = semantic(out.status) != semantic(old)
         return out
     for ns in previous:
         if ns not in targets:
@@ -249,9 +242,9 @@ def plan_fanout(ces: Mapping[str, Any], namespaces: Iterable[Mapping[str, Any]],
         body = external_secret_for(ces, ns, current)
         if current is None:
             out.creates.append(body)
-        elif _norm(body) != _norm(current):
+        elif semantic(body) != semantic(current):
             out.updates.append(body)
         provisioned.append(ns)
     out.status = fanout_status(ces, provisioned, failed)
-    out.status_changed = _norm(out.status) != _norm(old)
+    out.status_changed = semantic(out.status) != semantic(old)
     return out

@@ -71,6 +71,7 @@ from .status import (
     mark_failed,
     new_status,
     parse_time,
+    semantic,
     set_binding,
     status_equal,
 )
@@ -231,18 +232,8 @@ def managed_field_keys(secret: Mapping[str, Any], es_name: str) -> tuple[set[str
     return data, labels, annotations
 
 
-def _norm(value: Any) -> Any:
-    """equality.Semantic: nil and empty maps/lists are equal."""
-    if isinstance(value, Mapping):
-        out = {k: _norm(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, {}, [])}
-    if isinstance(value, list):
-        return [_norm(v) for v in value]
-    return value
-
-
 def semantically_equal(a: Any, b: Any) -> bool:
-    return bool(_norm(a) == _norm(b))
+    return bool(semantic(a) == semantic(b))
 
 
 def _controller_ref(secret: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -146,3 +146,13 @@ def _binding_name(status: Mapping[str, Any]) -> str:
 def status_equal(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
     """Semantic equality of two statuses (missing and empty fields are equal)."""
     return new_status(a) == new_status(b)
+
+
+def semantic(value: Any) -> Any:
+    """Go's equality.Semantic form: nil and empty maps/lists are equal (compare `semantic(a) == semantic(b)`)."""
+    if isinstance(value, Mapping):
+        out = {k: semantic(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [semantic(v) for v in value]
+    return value

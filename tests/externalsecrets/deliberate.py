@@ -31,8 +31,19 @@ BEHAVIOUR: list[tuple[str, str, str, str]] = [
     ("refresh timing", "exactly `refreshInterval` after the last refresh",
      "up to 10 % later (at most 5 min), random per ExternalSecret",
      "refreshes created together do not stay aligned (ESO #4231)"),
-    ("error backoff", "per-item exponential 1 s → 7 min", "the same bounds, full jitter",
-     "no retry storms after an outage"),
+    ("error backoff", "per-item exponential 1 s → 7 min",
+     "the same, full jitter, never longer than the ExternalSecret's refreshInterval",
+     "no retry storms after an outage; a provider that returns is synced within one refresh"),
+    ("store never validated yet (start-up, new store)", "every ExternalSecret fails the flood gate: a Ready=False "
+     "write, an UpdateFailed event and a backoff each", "the ExternalSecret waits for the store's first "
+     "validation, writing nothing", "a first sync of 1,000 ExternalSecrets without 1,000 failed writes"),
+    ("provider client", "a new client per reconcile: Vault login, reads, revoke-self each time (#5853, #4032)",
+     "one client per store version, its token kept and renewed", "one login per store, not per ExternalSecret"),
+    ("provider reads", "every reconcile reads each data entry", "ExternalSecrets reading the same remote key "
+     "within `--provider-read-window` (30 s; 0 = as ESO) share one read", "1,000 ExternalSecrets on 100 Vault "
+     "paths cost 100 reads, not 2,000"),
+    ("template function `getHostByName`", "available", "not available (a template error, as an unknown "
+     "function)", "a template must not make the controller resolve names"),
     ("store became Ready", "flood-gated ExternalSecrets wait for their backoff", "re-queued at once",
      "faster recovery"),
     ("store `Valid` event", "on every re-validation", "when the condition changes", "no event churn"),

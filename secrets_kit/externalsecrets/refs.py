@@ -10,6 +10,7 @@ failure is a `ProviderError` and leaves the Secret untouched. Neither error ever
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -20,6 +21,12 @@ from ..errors import ProviderError
 CONVERSION_DEFAULT, CONVERSION_UNICODE = "Default", "Unicode"
 DECODING = ("Auto", "Base64", "Base64URL", "None")
 METADATA_NONE, METADATA_FETCH = "None", "Fetch"
+
+
+# How old a shared provider read may be for the reconcile running now, in seconds (None: the store
+# client's own window). Set by the runtime for each reconcile: 0 for a force-sync or a retry after a
+# failure, so those always read the provider afresh; a read still in flight is always joined.
+READ_MAX_AGE: contextvars.ContextVar[float | None] = contextvars.ContextVar("read_max_age", default=None)
 
 
 class NoSecretError(ProviderError):

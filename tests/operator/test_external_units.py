@@ -302,3 +302,20 @@ def test_an_unlabelled_secret_of_that_name_is_taken_over_after_a_conflict() -> N
         ctl.scheduler.close()
 
     asyncio.run(main())
+
+
+def test_read_max_age_is_fresh_after_a_failure_or_a_force_sync() -> None:
+    from secrets_kit_operator.external.engine import read_max_age
+
+    from secrets_kit.externalsecrets.hashing import synced_resource_version
+
+    meta = {"name": "app", "namespace": "a", "generation": 1, "annotations": {}}
+    ready = {"type": "Ready", "status": "True", "reason": "SecretSynced"}
+    synced = {"syncedResourceVersion": synced_resource_version(meta), "conditions": [ready]}
+    spec = {"refreshInterval": "10s"}
+    assert read_max_age({"metadata": meta, "spec": spec}, 30.0) == 30.0  # first sync: the burst window
+    assert read_max_age({"metadata": meta, "spec": spec, "status": synced}, 30.0) == 5.0  # periodic: ≤ half
+    failed = {**synced, "conditions": [{**ready, "status": "False"}]}
+    assert read_max_age({"metadata": meta, "spec": spec, "status": failed}, 30.0) == 0.0
+    forced = {**meta, "annotations": {"force-sync": "1"}}
+    assert read_max_age({"metadata": forced, "spec": spec, "status": synced}, 30.0) == 0.0

@@ -21,6 +21,8 @@ from typing import Any
 
 import kopf
 
+from secrets_kit.externalsecrets.refs import READ_MAX_AGE
+
 from ..kube import Kube, KubeError
 from ..workqueue import WorkQueue
 from . import core as facts
@@ -285,6 +287,7 @@ class ExternalSecretsController:
         _, ns, name = item
         fetched: Any
         self.provider_fetches += 1
+        READ_MAX_AGE.set(engine.read_max_age(es, self.options.provider_read_window))  # this worker's reconcile
         try:
             fetched = await engine.fetch(es, lambda ref: self._client_for(es, ref))
         except Exception as err:  # a ProviderError / ConfigError the plan turns into Ready=False

@@ -45,6 +45,24 @@ def store_clients(reads: Any, metrics: Any, options: Any) -> Any:
     return StoreClients(reads, vault_cache_seconds=options.provider_read_window, on_call=on_call)
 
 
+def read_max_age(es: Mapping[str, Any], window: float) -> float:
+    """How old a shared provider read may be for this ExternalSecret's sync (refs.READ_MAX_AGE): the
+    window for a first sync (the burst it exists for), at most half the refreshInterval for a periodic
+    refresh, and 0 — a fresh read, as ESO — after a failure or when its labels/annotations changed
+    (force-sync)."""
+    from secrets_kit.externalsecrets.hashing import synced_resource_version
+
+    status = es.get("status") or {}
+    synced = status.get("syncedResourceVersion")
+    if not synced:
+        return window
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    if ready is None or ready.get("status") != "True" or synced != synced_resource_version(es.get("metadata") or {}):
+        return 0.0
+    refresh = retry_cap(es, window * 2)  # the refreshInterval, capped
+    return min(window, refresh / 2)
+
+
 def retry_cap(es: Mapping[str, Any], cap: float) -> float:
     """The error backoff's ceiling for one ExternalSecret: never past its refreshInterval (ESO's CRD
     default 1h; 0 = sync once keeps `cap`), so a provider that comes back is synced within one refresh

@@ -45,7 +45,7 @@ from ...clients import vault as shared
 from ...clients.extras import require
 from ...clients.failure import Kind
 from ...errors import ProviderError, SecretsKitError
-from ..refs import METADATA_FETCH, FindRef, NoSecretError, RemoteRef, Validation
+from ..refs import METADATA_FETCH, READ_MAX_AGE, FindRef, NoSecretError, RemoteRef, Validation
 from . import _gojson
 from ._context import StoreContext, compile_regexp
 
@@ -491,11 +491,19 @@ class StoreVaultClient(shared.VaultClient):
 
 
 class _Flight:
-    __slots__ = ("expires", "future")
+    __slots__ = ("expires", "future", "landed_at")
 
     def __init__(self, future: asyncio.Future[Any]) -> None:
         self.future = future
         self.expires = math.inf
+        self.landed_at = math.inf
+
+    def serves(self, now: float) -> bool:
+        """In flight (join it), or landed recently enough for this reconcile (READ_MAX_AGE)."""
+        if not self.future.done():
+            return True
+        max_age = READ_MAX_AGE.get()
+        return self.expires > now and (max_age is None or now - self.landed_at <= max_age)
 
 
 class VaultStoreClient:
@@ -547,7 +555,7 @@ class VaultStoreClient:
         key = (method, path, tuple(sorted((params or {}).items())))
         loop = asyncio.get_running_loop()
         flight = self._flights.get(key)
-        if flight is not None and (not flight.future.done() or flight.expires > loop.time()):
+        if flight is not None and flight.serves(loop.time()):
             return await asyncio.shield(flight.future)
         if len(self._flights) > 4096:
             now = loop.time()
@@ -559,7 +567,7 @@ class VaultStoreClient:
                 if not self.client.connected:
                     await in_vault_thread(self.client.hvac)
         flight = self._flights.get(key)
-        if flight is not None and (not flight.future.done() or flight.expires > loop.time()):
+        if flight is not None and flight.serves(loop.time()):
             return await asyncio.shield(flight.future)
         self.reads += 1
         future = asyncio.ensure_future(in_vault_thread(self._request, method, path, params))
@@ -571,7 +579,8 @@ class VaultStoreClient:
                 if self._flights.get(key) is flight:
                     del self._flights[key]
             else:
-                flight.expires = loop.time() + self.cache_seconds
+                flight.landed_at = loop.time()
+                flight.expires = flight.landed_at + self.cache_seconds
 
         future.add_done_callback(landed)
         return await asyncio.shield(future)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from secrets_kit.errors import ProviderError
-from secrets_kit.externalsecrets.refs import NoSecretError, RemoteRef
+from secrets_kit.externalsecrets.refs import READ_MAX_AGE, NoSecretError, RemoteRef
 from secrets_kit.externalsecrets.stores import _gojson
 from secrets_kit.externalsecrets.stores.vault import VaultStoreClient, VaultStoreSpec
 
@@ -56,6 +56,27 @@ def test_concurrent_reads_of_one_path_cost_one_request() -> None:
         with pytest.raises(NoSecretError):
             await asyncio.gather(*(c.get_secret(RemoteRef("gone")) for _ in range(10)))
         assert len(c.calls) == 8  # a 404 is an answer too
+
+    asyncio.run(main())
+
+
+def test_a_reconcile_that_wants_a_fresh_read_gets_one() -> None:
+    async def main() -> None:
+        c = Counting(cache_seconds=30)
+        await c.get_secret(RemoteRef("app", property="v"))
+        await c.get_secret(RemoteRef("app", property="v"))  # a first-sync burst: shared
+        assert len(c.calls) == 1
+        token = READ_MAX_AGE.set(0.0)  # a force-sync, or a retry after a failure
+        try:
+            await c.get_secret(RemoteRef("app", property="v"))
+            assert len(c.calls) == 2
+            # concurrent fresh reads still share the one in flight
+            await asyncio.gather(*(c.get_secret(RemoteRef("app", property="v")) for _ in range(10)))
+            assert len(c.calls) == 3
+        finally:
+            READ_MAX_AGE.reset(token)
+        await c.get_secret(RemoteRef("app", property="v"))  # back to the window: the fresh read serves
+        assert len(c.calls) == 3
 
     asyncio.run(main())
 

@@ -321,8 +321,9 @@ def test_force_sync_refetches_now(ours: Ours, space: str) -> None:
                          content_type="application/merge-patch+json")
     wait_for("the rotated value", lambda: (get_secret(ours.cluster, space, "app") or {}).get(
         "data", {}).get("password") == b64(newer), 20, ours.log_text)
-    reasons = [e["reason"] for e in events_for(ours.cluster, space, "app")]
-    assert sorted(reasons) == ["Created", "Updated"]
+    # the event is posted just after the Secret and status writes
+    wait_for("the Updated event", lambda: sorted(e["reason"] for e in events_for(ours.cluster, space, "app"))
+             == ["Created", "Updated"], 20, ours.log_text)
 
 
 def test_a_deleted_managed_secret_is_recreated(ours: Ours, space: str) -> None:

@@ -13,11 +13,12 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.peers.kube import KubeCluster, free_port, stop_child, wait_until_ready
+from tests.peers.kube import KubeCluster, free_port, start_cluster, stop_child, wait_until_ready
 from tests.peers.our_operator import OurController, secrets_kit_binary
 from tests.peers.sealed_controller import external_ipv4, free_port_on
 
@@ -110,10 +111,22 @@ def test_the_readme_shows_external_secrets_commands() -> None:
     assert "operator/deploy/README.md" in eso_section()
 
 
-def test_readme_external_secrets_commands_run_as_written(op_cluster: KubeCluster, kubectl: Path,
+@pytest.fixture
+def fresh_cluster() -> Iterator[KubeCluster]:
+    """A cluster of its own: the README installs our CRDs "on a cluster without ESO", and the session's
+    shared cluster carries ESO's CRDs (the differential tests)."""
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_readme_external_secrets_commands_run_as_written(fresh_cluster: KubeCluster, kubectl: Path,
                                                          tmp_path: Path) -> None:
     """The ExternalSecrets part: our CRDs applied from the repository root, the controller run as
     written (METRICS_ADDR a free port), the README's externalsecret.yaml applied and its Secret read."""
+    op_cluster = fresh_cluster
     crds_block, run_block, use_block = eso_blocks()
     [manifest] = re.findall(r"```yaml externalsecret.yaml\n(.*?)```", eso_section(), re.S)
     (tmp_path / "externalsecret.yaml").write_text(manifest)

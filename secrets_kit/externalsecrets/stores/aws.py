@@ -34,6 +34,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import math
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -229,20 +230,19 @@ class AwsStoreClient:
         self._flights: dict[tuple[Any, ...], _Flight] = {}
         self.reads = 0  # API calls started (after coalescing)
         self.requests = 0  # HTTP requests sent (retries included)
-        self._hooked = False
+        self._count_lock = threading.Lock()
 
     # ------------------------------------------------------------------------------ calls
 
     def _client(self) -> Any:
         client = self.session.client(self.service)
-        if not self._hooked:
-            client.meta.events.register("before-send", self._count)
-            self._hooked = True
+        # unique_id: registering again (every call does) is a no-op
+        client.meta.events.register("before-send", self._count, unique_id=f"secrets-kit-count-{id(self)}")
         return client
 
     def _count(self, **_: Any) -> None:
-        self.requests += 1
-        return None
+        with self._count_lock:
+            self.requests += 1
 
     def _call(self, call: str, key: str, **kwargs: Any) -> Any:
         """One API call in a worker thread; NotFound codes become NoSecretError; no value in errors."""

@@ -59,7 +59,7 @@ class _Counter:
 
 @pytest.fixture
 def counting_proxy(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Counter]:
-    """A loopback HTTP proxy in front of moto that records each request's X-Amz-Target (or Action)."""
+    """A loopback HTTP proxy in front of moto that records each request's call (X-Amz-Target, or Action)."""
     upstream = urllib.parse.urlsplit(aws_env)
     counter = _Counter()
 
@@ -71,9 +71,11 @@ def counting_proxy(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[_C
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            target = self.headers.get("X-Amz-Target") or ""
+            target = (self.headers.get("X-Amz-Target") or "").split(".")[-1]
+            if not target:  # a query API (STS): Action=... in the form body
+                target = (urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action") or [""])[0]
             with counter.lock:
-                counter.targets.append(target.split(".")[-1])
+                counter.targets.append(target)
             conn = http.client.HTTPConnection(upstream.hostname or "127.0.0.1", upstream.port, timeout=30)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
             conn.request("POST", self.path, body=body, headers=headers)
@@ -356,3 +358,56 @@ def test_errors_carry_no_value(aws_env: str) -> None:
     for text in texts:
         assert SECRET_VALUE not in text
         assert name in text
+
+
+def test_assume_role_and_call_labels(counting_proxy: _Counter, aws_env: str) -> None:
+    """`role` is assumed through STS on top of the Secret's keys; on_call gets ESO's provider/call labels."""
+    sm = _boto("secretsmanager", aws_env)
+    name = _name()
+    sm.create_secret(Name=name, SecretString="via-role")
+    store = _store("SecretsManager")
+    store["spec"]["provider"]["aws"]["role"] = "arn:aws:iam::123456789012:role/eso-reader"
+    calls: list[tuple[str, str, bool]] = []
+
+    async def go() -> None:
+        clients = StoreClients(_kube(), vault_cache_seconds=5.0, on_call=lambda *c: calls.append(c))
+        try:
+            assert (await clients.validate(store)).result == "Valid"
+            client = await clients.client_for(store, "team")
+            assert await client.get_secret(RemoteRef(key=name)) == b"via-role"
+            with pytest.raises(NoSecretError):
+                await client.get_secret(RemoteRef(key=name + "-gone"))
+        finally:
+            await clients.close()
+
+    _run(go())
+    assert counting_proxy.count("AssumeRole") == 1  # at validation; the reads reuse the assumed credentials
+    assert calls == [("AWS/SecretsManager", "GetSecretValue", True), ("AWS/SecretsManager", "GetSecretValue", True)]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"region": ""}, "region is required"),
+    ({"service": "CertificateManager"}, "CertificateManager is not supported"),
+    ({"service": "Nope"}, "must be SecretsManager or ParameterStore"),
+    ({"auth": {"jwt": {"serviceAccountRef": {"name": "sa"}}}}, "auth.jwt is not supported"),
+    ({"auth": {"secretRef": {"accessKeyIDSecretRef": {"name": "c", "key": "a", "namespace": "other"},
+                             "secretAccessKeySecretRef": {"name": "c", "key": "s"}}}}, "namespace should either"),
+    ({"auth": {"secretRef": {"accessKeyIDSecretRef": {"name": "c", "key": "a"}}}}, "secretAccessKeySecretRef is "
+                                                                                   "required"),
+])
+def test_store_spec_refusals(change: dict[str, Any], message: str) -> None:
+    from secrets_kit.externalsecrets.stores import validate_store
+
+    store = _store("SecretsManager")
+    store["spec"]["provider"]["aws"].update(change)
+    result = asyncio.run(validate_store(store, _kube()))
+    assert result.result == "Error"
+    assert message in result.message
+
+
+def test_referent_detection() -> None:
+    from secrets_kit.externalsecrets.stores import aws
+
+    assert aws.is_referent(_store("SecretsManager", cluster=True)["spec"]["provider"]["aws"])
+    assert not aws.is_referent(_store("SecretsManager", cluster=True, creds_ns="ops")["spec"]["provider"]["aws"])
+    assert not aws.is_referent({"service": "SecretsManager", "region": "us-east-1"})

@@ -347,7 +347,7 @@ def test_errors_carry_no_value(aws_env: str) -> None:
                               (RemoteRef(key=name + "-obj"), client.get_secret_map),
                               (RemoteRef(key=name + "-obj", property="1"), client.get_secret)):
                 with pytest.raises(ProviderError) as err:
-                    await call(ref)  # type: ignore[operator]
+                    await call(ref)
                 texts.append(str(err.value))
         finally:
             await clients.close()

@@ -321,7 +321,7 @@ class AwsStoreClient:
                 raise ProviderError(f"invalid secret received. no secret string nor binary for key: {name}",
                                     where=f"{self.where}: {name}")
 
-            value: str | bytes = await self._flight(("GetSecretValue", name, version), sm)
+            value: str | bytes = await self._flight(("GetSecretValue", *sorted(kwargs.items())), sm)
             return value
         full = f"{name}:{version}" if version else name
 

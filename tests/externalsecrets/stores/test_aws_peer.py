@@ -323,6 +323,7 @@ def test_one_request_per_remote_key_across_100_concurrent_reads(counting_proxy: 
             assert ps_got == [names[i % 3].encode() for i in range(100)]
             # within the window, later reads are answered from memory too
             await asyncio.gather(*(sm_client.get_secret(RemoteRef(key=n)) for n in names))
+            await sm_client.get_secret(RemoteRef(key=names[0], version="AWSCURRENT"))  # the same read as ""
         finally:
             await sm_clients.close()
             await ps_clients.close()

@@ -21,7 +21,8 @@ Facts kept from ESO:
   find.path or "/", Recursive, WithDecryption}, then RE2 on the name; find by tags:
   DescribeParameters with `tag:<k>` Equals filters, then a GetParameter per parameter.
 
-Differences on purpose: the client (and its credentials) is kept across reconciles; every read is
+Differences on purpose: the client (and its credentials) is kept across reconciles (when AWS
+refuses the keys, the credential Secret is read again and a rotated key replaces the session); every read is
 single-flight and answers again from memory for `cache_seconds` (the provider read window), so
 concurrent reconciles reading one remote key cost one request; errors never quote a value.
 Not supported yet (refused with a clear error): CertificateManager, `auth.jwt`, `additionalRoles`,
@@ -35,12 +36,12 @@ import concurrent.futures
 import contextvars
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ...clients import aws as shared
-from ...errors import ProviderError, SecretsKitError
+from ...errors import KeyMaterialError, ProviderError, SecretsKitError
 from ..refs import METADATA_FETCH, FindRef, NoSecretError, RemoteRef, Validation
 from . import _gojson
 from ._context import NAMESPACE_NOT_ALLOWED, StoreContext, compile_regexp
@@ -219,9 +220,14 @@ class AwsStoreClient:
     """ESO's AWS SecretsClient (SM or PS), kept across reconciles (one per store)."""
 
     def __init__(self, spec: AwsStoreSpec, session: shared.AwsSession, *, where: str,
-                 cache_seconds: float = CACHE_SECONDS, on_call: OnCall | None = None) -> None:
+                 cache_seconds: float = CACHE_SECONDS, on_call: OnCall | None = None,
+                 settings_source: Callable[[], Awaitable[shared.AwsSettings]] | None = None) -> None:
         self.spec = spec
         self.session = session
+        self.settings_source = settings_source  # re-reads the credential Secret (rotation)
+        self._generation = 0
+        self._renew_lock = asyncio.Lock()
+        self._last_check: tuple[int, float] = (-1, 0.0)
         self.where = where
         self.cache_seconds = cache_seconds
         self.on_call = on_call
@@ -273,6 +279,35 @@ class AwsStoreClient:
         if self.on_call is not None:
             self.on_call(self.provider, call, ok)
 
+    async def _renewing(self, make: Callable[[], Awaitable[_T]]) -> _T:
+        """Run a read; when AWS refuses the credentials, re-read the credential Secret once and, if
+        it changed (rotated), retry with a new session."""
+        generation = self._generation
+        try:
+            return await make()
+        except KeyMaterialError:
+            if self.settings_source is None or not await self._renew(generation):
+                raise
+        return await make()
+
+    async def _renew(self, generation: int) -> bool:
+        async with self._renew_lock:
+            if self._generation != generation:
+                return True  # another read renewed the session meanwhile
+            now = asyncio.get_running_loop().time()
+            if self._last_check[0] == generation and now - self._last_check[1] < max(self.cache_seconds, 1.0):
+                return False  # checked just now: the Secret holds the refused keys
+            self._last_check = (generation, now)
+            assert self.settings_source is not None
+            settings = await self.settings_source()
+            if settings == self.session.settings:
+                return False
+            old, self.session = self.session, shared.AwsSession(settings)
+            self._generation += 1
+            self._flights.clear()
+        await in_aws_thread(old.close)
+        return True
+
     async def _flight(self, flight_key: tuple[Any, ...], fn: Callable[[], Any]) -> Any:
         """Single-flight and cached for `cache_seconds`; failures are not cached."""
         loop = asyncio.get_running_loop()
@@ -302,7 +337,7 @@ class AwsStoreClient:
 
     async def _read(self, key: str, version: str) -> str | bytes:
         """The raw value of one remote key (str: SecretString / parameter value; bytes: SecretBinary)."""
-        return await self._read_full(self.spec.prefix + key, version)
+        return await self._renewing(lambda: self._read_full(self.spec.prefix + key, version))
 
     async def _read_full(self, name: str, version: str) -> str | bytes:
         if self.spec.service == SECRETS_MANAGER:
@@ -354,12 +389,14 @@ class AwsStoreClient:
         if matcher is None and not find.tags:
             raise ProviderError("find needs name.regexp or tags", where=self.where)
         if self.spec.service == SECRETS_MANAGER:
-            names = await self._flight(("ListSecrets", find.read_key()), lambda: self._list_secrets(find))
+            names = await self._renewing(lambda: self._flight(("ListSecrets", find.read_key()),
+                                                              lambda: self._list_secrets(find)))
         elif find.tags:
-            names = await self._flight(("DescribeParameters", find.read_key()), lambda: self._describe(find))
+            names = await self._renewing(lambda: self._flight(("DescribeParameters", find.read_key()),
+                                                              lambda: self._describe(find)))
         else:
-            found: dict[str, str] = await self._flight(("GetParametersByPath", find.path),
-                                                       lambda: self._by_path(find.path or "/"))
+            found: dict[str, str] = await self._renewing(lambda: self._flight(
+                ("GetParametersByPath", find.path), lambda: self._by_path(find.path or "/")))
             return {n: v.encode() for n, v in found.items() if matcher is None or matcher.search(n)}
         chosen = [n for n in names if matcher is None or matcher.search(n)]
         gate = asyncio.Semaphore(FIND_CONCURRENCY)
@@ -367,7 +404,7 @@ class AwsStoreClient:
         async def one(name: str) -> tuple[str, bytes | None]:
             async with gate:
                 try:
-                    value = await self._read_full(name, "")  # a found name is read as named
+                    value = await self._renewing(lambda: self._read_full(name, ""))  # read as named
                 except NoSecretError:
                     return name, None
                 return name, value if isinstance(value, bytes) else value.encode()
@@ -470,15 +507,19 @@ async def new_client(spec: Mapping[str, Any], ctx: StoreContext, *, cache_second
     """The store's client: credentials read from Kubernetes now, no AWS request until the first read."""
     s = parse_spec(spec, ctx.where)
     check_spec(spec, ctx)
-    keys: dict[str, str | None] = {}
-    if s.secret_ref is not None:
-        for name in _REF_FIELDS:
-            ref = s.secret_ref.get(name)
-            keys[name] = None if ref is None else await ctx.secret_ref(ref, f"auth.secretRef.{name}")
     role = shared.AssumeRole(s.role, external_id=s.external_id or None, session_tags=s.session_tags) if s.role \
         else None
-    settings = shared.AwsSettings(region=s.region, access_key_id=keys.get("accessKeyIDSecretRef"),
+    secret_ref = s.secret_ref
+
+    async def settings() -> shared.AwsSettings:
+        keys: dict[str, str | None] = {}
+        if secret_ref is not None:
+            for name in _REF_FIELDS:
+                ref = secret_ref.get(name)
+                keys[name] = None if ref is None else await ctx.secret_ref(ref, f"auth.secretRef.{name}")
+        return shared.AwsSettings(region=s.region, access_key_id=keys.get("accessKeyIDSecretRef"),
                                   secret_access_key=keys.get("secretAccessKeySecretRef"),
                                   session_token=keys.get("sessionTokenSecretRef") or None, assume_role=role)
-    return AwsStoreClient(s, shared.AwsSession(settings), where=ctx.where, cache_seconds=cache_seconds,
-                          on_call=on_call)
+
+    return AwsStoreClient(s, shared.AwsSession(await settings()), where=ctx.where, cache_seconds=cache_seconds,
+                          on_call=on_call, settings_source=settings if secret_ref is not None else None)

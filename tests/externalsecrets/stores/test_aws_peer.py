@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from secrets_kit.errors import ProviderError
+from secrets_kit.errors import ProviderError, SecretsKitError
 from secrets_kit.externalsecrets.refs import FindRef, NoSecretError, RemoteRef
 from secrets_kit.externalsecrets.stores import StoreClients
 from secrets_kit.externalsecrets.stores.aws import AwsStoreClient
@@ -51,6 +51,7 @@ class _Counter:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.targets: list[str] = []
+        self.refuse_key = ""  # requests signed with this access key id get UnrecognizedClientException
 
     def count(self, target: str) -> int:
         with self.lock:
@@ -76,6 +77,15 @@ def counting_proxy(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[_C
                 target = (urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action") or [""])[0]
             with counter.lock:
                 counter.targets.append(target)
+            if counter.refuse_key and f"Credential={counter.refuse_key}/" in (self.headers.get("Authorization") or ""):
+                refusal = b'{"__type":"UnrecognizedClientException","message":"The security token included in ' \
+                          b'the request is invalid."}'
+                self.send_response(400)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(refusal)))
+                self.end_headers()
+                self.wfile.write(refusal)
+                return
             conn = http.client.HTTPConnection(upstream.hostname or "127.0.0.1", upstream.port, timeout=30)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
             conn.request("POST", self.path, body=body, headers=headers)
@@ -412,3 +422,31 @@ def test_referent_detection() -> None:
     assert aws.is_referent(_store("SecretsManager", cluster=True)["spec"]["provider"]["aws"])
     assert not aws.is_referent(_store("SecretsManager", cluster=True, creds_ns="ops")["spec"]["provider"]["aws"])
     assert not aws.is_referent({"service": "SecretsManager", "region": "us-east-1"})
+
+
+def test_refused_credentials_then_rotated_secret(counting_proxy: _Counter, aws_env: str) -> None:
+    """Keys AWS refuses: a clear credentials error without values; after the Secret is rotated, the next
+    read re-reads it and succeeds with a new session (one Secret re-read per refusal, not per waiter)."""
+    sm = _boto("secretsmanager", aws_env)
+    name = _name()
+    sm.create_secret(Name=name, SecretString="rotated-ok")
+    kube = SecretsStandIn({("team", "aws-creds"): {"access-key": b"old", "secret-key": b"old-secret"}})
+    counting_proxy.refuse_key = "old"
+
+    async def go() -> None:
+        clients, client = await _client(_store("SecretsManager"), kube, window=0.5)
+        try:
+            results = await asyncio.gather(*(client.get_secret(RemoteRef(key=name)) for _ in range(20)),
+                                           return_exceptions=True)
+            assert all(isinstance(r, SecretsKitError) for r in results)
+            text = str(results[0])
+            assert "refused the credentials" in text and "old-secret" not in text and "rotated-ok" not in text
+            reads_after_refusal = len(kube.reads)
+            kube.secrets[("team", "aws-creds")] = {"access-key": b"new", "secret-key": b"new-secret"}
+            await asyncio.sleep(max(client.cache_seconds, 1.0))  # past the re-check pause
+            assert await client.get_secret(RemoteRef(key=name)) == b"rotated-ok"
+            assert len(kube.reads) - reads_after_refusal == 2  # access key + secret key, once
+        finally:
+            await clients.close()
+
+    _run(go())

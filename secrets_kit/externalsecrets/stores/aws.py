@@ -263,7 +263,7 @@ class AwsStoreClient:
             except ClientError as exc:
                 code, message = _error_code(exc)
                 if code in _NOT_FOUND or (code == "InvalidRequestException" and "marked for deletion" in message):
-                    self._told(call, True)
+                    self._told(call, False)  # ESO's metric: any error is status "error"
                     raise NoSecretError("Secret does not exist", where=where) from None
                 self._told(call, False)
                 raise

@@ -393,7 +393,7 @@ def test_assume_role_and_call_labels(counting_proxy: _Counter, aws_env: str) -> 
 
     _run(go())
     assert counting_proxy.count("AssumeRole") == 1  # at validation; the reads reuse the assumed credentials
-    assert calls == [("AWS/SecretsManager", "GetSecretValue", True), ("AWS/SecretsManager", "GetSecretValue", True)]
+    assert calls == [("AWS/SecretsManager", "GetSecretValue", True), ("AWS/SecretsManager", "GetSecretValue", False)]
 
 
 @pytest.mark.parametrize(("change", "message"), [

@@ -28,7 +28,7 @@ from typing import Any
 
 from ...errors import ProviderError, SecretsKitError
 from ..refs import StoreClient, Validation
-from . import fake, vault
+from . import aws, fake, vault
 from ._context import CLUSTER_SECRET_STORE, SECRET_STORE, KubeReads, StoreContext
 
 __all__ = ["CLUSTER_SECRET_STORE", "DENIED_BY_CONDITION", "PROVIDERS", "SECRET_STORE", "KubeReads",
@@ -36,6 +36,7 @@ __all__ = ["CLUSTER_SECRET_STORE", "DENIED_BY_CONDITION", "PROVIDERS", "SECRET_S
            "store_context", "validate_store"]
 
 PROVIDERS: dict[str, ModuleType] = {
+    aws.NAME: aws,
     fake.NAME: fake,
     vault.NAME: vault,
 }
@@ -225,6 +226,8 @@ class StoreClients:
         if module is vault:
             return await vault.new_client(body, ctx, cache_seconds=self.vault_cache_seconds,
                                           on_call=self.on_call)
+        if module is aws:
+            return await aws.new_client(body, ctx, cache_seconds=self.vault_cache_seconds, on_call=self.on_call)
         client: StoreClient = await module.new_client(body, ctx)
         return client
 

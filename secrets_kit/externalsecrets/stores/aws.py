@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
-import math
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from ...errors import KeyMaterialError, ProviderError, SecretsKitError
 from ..refs import METADATA_FETCH, FindRef, NoSecretError, RemoteRef, Validation
 from . import _gojson
 from ._context import NAMESPACE_NOT_ALLOWED, StoreContext, compile_regexp
+from ._reads import SharedReads
 
 NAME = "aws"
 SECRETS_MANAGER, PARAMETER_STORE = "SecretsManager", "ParameterStore"
@@ -156,14 +156,6 @@ async def in_aws_thread(fn: Callable[..., _T], *args: Any) -> _T:
     return await loop.run_in_executor(_POOL, lambda: ctx.run(fn, *args))
 
 
-class _Flight:
-    __slots__ = ("expires", "future")
-
-    def __init__(self, future: asyncio.Future[Any]) -> None:
-        self.future = future
-        self.expires = math.inf
-
-
 # ---------------------------------------------------------------------------------- values
 
 
@@ -233,8 +225,7 @@ class AwsStoreClient:
         self.on_call = on_call
         self.service = SERVICES[spec.service]
         self.provider = PROVIDER_LABELS[spec.service]
-        self._flights: dict[tuple[Any, ...], _Flight] = {}
-        self.reads = 0  # API calls started (after coalescing)
+        self._shared = SharedReads(cache_seconds)
         self.requests = 0  # HTTP requests sent (retries included)
         self._count_lock = threading.Lock()
 
@@ -304,34 +295,19 @@ class AwsStoreClient:
                 return False
             old, self.session = self.session, shared.AwsSession(settings)
             self._generation += 1
-            self._flights.clear()
+            reads, self._shared = self._shared.reads, SharedReads(self.cache_seconds)  # drop the old keys' answers
+            self._shared.reads = reads
         await in_aws_thread(old.close)
         return True
 
+    @property
+    def reads(self) -> int:
+        """API calls started (after sharing)."""
+        return self._shared.reads
+
     async def _flight(self, flight_key: tuple[Any, ...], fn: Callable[[], Any]) -> Any:
-        """Single-flight and cached for `cache_seconds`; failures are not cached."""
-        loop = asyncio.get_running_loop()
-        flight = self._flights.get(flight_key)
-        if flight is not None and (not flight.future.done() or flight.expires > loop.time()):
-            return await asyncio.shield(flight.future)
-        if len(self._flights) > 4096:
-            now = loop.time()
-            for k in [k for k, f in self._flights.items() if f.future.done() and f.expires <= now]:
-                del self._flights[k]
-        self.reads += 1
-        future = asyncio.ensure_future(in_aws_thread(fn))
-        flight = _Flight(future)
-        self._flights[flight_key] = flight
-
-        def landed(f: asyncio.Future[Any]) -> None:
-            if f.cancelled() or f.exception() is not None:
-                if self._flights.get(flight_key) is flight:
-                    del self._flights[flight_key]
-            else:
-                flight.expires = loop.time() + self.cache_seconds
-
-        future.add_done_callback(landed)
-        return await asyncio.shield(future)
+        """Shared with concurrent and recent reconciles (stores/_reads.py); failures are not kept."""
+        return await self._shared.read(flight_key, lambda: in_aws_thread(fn))
 
     # ------------------------------------------------------------------------------ reads
 

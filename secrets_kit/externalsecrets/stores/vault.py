@@ -33,7 +33,6 @@ import base64
 import concurrent.futures
 import contextlib
 import contextvars
-import math
 import os
 import tempfile
 import urllib.parse
@@ -45,9 +44,10 @@ from ...clients import vault as shared
 from ...clients.extras import require
 from ...clients.failure import Kind
 from ...errors import ProviderError, SecretsKitError
-from ..refs import METADATA_FETCH, READ_MAX_AGE, FindRef, NoSecretError, RemoteRef, Validation
+from ..refs import METADATA_FETCH, FindRef, NoSecretError, RemoteRef, Validation
 from . import _gojson
 from ._context import StoreContext, compile_regexp
+from ._reads import SharedReads
 
 NAME = "vault"
 PROVIDER = "HashiCorp/Vault"  # ESO's provider label in externalsecret_provider_api_calls_count
@@ -490,22 +490,6 @@ class StoreVaultClient(shared.VaultClient):
         return _gojson.parse(text) if text.strip() else None
 
 
-class _Flight:
-    __slots__ = ("expires", "future", "landed_at")
-
-    def __init__(self, future: asyncio.Future[Any]) -> None:
-        self.future = future
-        self.expires = math.inf
-        self.landed_at = math.inf
-
-    def serves(self, now: float) -> bool:
-        """In flight (join it), or landed recently enough for this reconcile (READ_MAX_AGE)."""
-        if not self.future.done():
-            return True
-        max_age = READ_MAX_AGE.get()
-        return self.expires > now and (max_age is None or now - self.landed_at <= max_age)
-
-
 class VaultStoreClient:
     """ESO's Vault SecretsClient, kept across reconciles (one per store)."""
 
@@ -516,9 +500,8 @@ class VaultStoreClient:
         self.where = where
         self.cache_seconds = cache_seconds
         self._ca_file = ca_file
-        self._flights: dict[tuple[Any, ...], _Flight] = {}
+        self._shared = SharedReads(cache_seconds)
         self._login_lock = asyncio.Lock()
-        self.reads = 0  # raw reads sent to Vault (after coalescing)
 
     # ------------------------------------------------------------------------------ raw reads
 
@@ -551,39 +534,22 @@ class VaultStoreClient:
         return self.client.call(what, once, path=path, hints={
             Kind.DENIED: "the token's policy does not allow this path"})
 
+    @property
+    def reads(self) -> int:
+        """Raw reads sent to Vault (after sharing)."""
+        return self._shared.reads
+
     async def _raw(self, method: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
         key = (method, path, tuple(sorted((params or {}).items())))
-        loop = asyncio.get_running_loop()
-        flight = self._flights.get(key)
-        if flight is not None and flight.serves(loop.time()):
-            return await asyncio.shield(flight.future)
-        if len(self._flights) > 4096:
-            now = loop.time()
-            for k in [k for k, f in self._flights.items() if f.future.done() and f.expires <= now]:
-                del self._flights[k]
+        joined = self._shared.joinable(key)
+        if joined is not None:
+            return await asyncio.shield(joined)
         if not self.client.connected:
             # the first login once, before any read takes a worker thread (concurrent reads wait here)
             async with self._login_lock:
                 if not self.client.connected:
                     await in_vault_thread(self.client.hvac)
-        flight = self._flights.get(key)
-        if flight is not None and flight.serves(loop.time()):
-            return await asyncio.shield(flight.future)
-        self.reads += 1
-        future = asyncio.ensure_future(in_vault_thread(self._request, method, path, params))
-        flight = _Flight(future)
-        self._flights[key] = flight
-
-        def landed(f: asyncio.Future[Any]) -> None:
-            if f.cancelled() or f.exception() is not None:
-                if self._flights.get(key) is flight:
-                    del self._flights[key]
-            else:
-                flight.landed_at = loop.time()
-                flight.expires = flight.landed_at + self.cache_seconds
-
-        future.add_done_callback(landed)
-        return await asyncio.shield(future)
+        return await self._shared.read(key, lambda: in_vault_thread(self._request, method, path, params))
 
     async def _read_secret(self, key: str, version: str) -> Any:
         path = self.spec.build_path(key)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import datetime as dt
 import http.client
 import http.server
@@ -43,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from bench_operator_sealed import PeakRSS  # noqa: E402
+from bench_operator_sealed import PeakRSS, bulk  # noqa: E402
 from common import write_section  # noqa: E402
 
 from tests.externalsecrets.harness import start_ours  # noqa: E402
@@ -135,11 +134,6 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
 
 
 # ------------------------------------------------------------------------------------ the objects
-
-
-def bulk(cluster: KubeCluster, calls: list[tuple[str, str, Any]], threads: int = 16) -> None:
-    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda c: cluster.request(*c), calls))
 
 
 def fake_store(count: int) -> dict[str, Any]:

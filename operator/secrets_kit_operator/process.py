@@ -12,8 +12,6 @@ from typing import Any
 
 import kopf
 
-from secrets_kit.errors import SecretsKitError
-
 from .controller import SealedSecretController
 from .external.options import ExternalOptions
 from .keystate import KeyState
@@ -113,19 +111,11 @@ async def run_async(options: Options | None, external: ExternalOptions | None = 
                             namespaces=namespaces or (), stop_flag=stop, ready_flag=kopf_ready,
                             settings=_settings())
         return 0
-    except SecretsKitError:
-        raise
     finally:
         await controller.queue.close()
         if eso is not None:
             await eso[0].close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for runner in runners:
-            await runner.cleanup()
-        await kube.close()
-        log.info("stopped")
+        await _shut_down(tasks, runners, kube)
 
 
 def _union(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> tuple[str, ...] | None:
@@ -206,13 +196,18 @@ async def _run_external_only(external: ExternalOptions) -> int:
         return 1 if lost else 0
     finally:
         await controller.close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for runner in runners:
-            await runner.cleanup()
-        await kube.close()
-        log.info("stopped")
+        await _shut_down(tasks, runners, kube)
+
+
+async def _shut_down(tasks: list[asyncio.Task[Any]], runners: list[Any], kube: Any) -> None:
+    """After the controllers closed their queues: stop the workers, the HTTP servers, the client."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for runner in runners:
+        await runner.cleanup()
+    await kube.close()
+    log.info("stopped")
 
 
 def _settings() -> kopf.OperatorSettings:

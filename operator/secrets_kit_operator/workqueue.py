@@ -3,6 +3,9 @@
 A key added while it waits is not added twice; a key added while a worker holds it is
 processed once more after that worker is done (never by two workers at once). Retries
 come back after an exponential delay, at most `max_retries` times.
+
+Two lanes: a key put `urgent` (an object never synced, a Secret gone) is handed out before every
+routine one (a periodic refresh), so thousands of due refreshes never delay a first sync (ESO #4180).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ K = TypeVar("K", bound=Hashable)
 class WorkQueue(Generic[K]):
     def __init__(self, maxsize: int = 10_000, *, base_delay: float = 0.005, max_delay: float = 60.0) -> None:
         self.maxsize = maxsize
-        self._waiting: dict[K, None] = {}  # insertion-ordered set
+        self._waiting: dict[K, None] = {}  # insertion-ordered set: routine keys
+        self._urgent: dict[K, None] = {}  # handed out first
         self._active: set[K] = set()
-        self._again: set[K] = set()
+        self._again: dict[K, bool] = {}  # key → put again urgent
         self._failures: dict[K, int] = {}
         self._base, self._max = base_delay, max_delay
         self._ready = asyncio.Condition()
@@ -29,32 +33,41 @@ class WorkQueue(Generic[K]):
         self.taken = 0  # keys handed to workers (≤ adds: duplicates collapse)
 
     def __len__(self) -> int:
-        return len(self._waiting)
+        return len(self._waiting) + len(self._urgent)
 
-    async def put(self, key: K) -> None:
-        """Queue key (once); wait while the queue is full."""
+    def __contains__(self, key: object) -> bool:  # waiting (either lane), not held by a worker
+        return key in self._waiting or key in self._urgent
+
+    async def put(self, key: K, *, urgent: bool = False) -> None:
+        """Queue key (once; an urgent put moves a waiting routine key ahead); wait while the queue is full."""
         self.adds += 1
+        if key in self._urgent:
+            return
         if key in self._waiting:
+            if urgent:
+                del self._waiting[key]
+                self._urgent[key] = None
             return
         if key in self._active:
-            self._again.add(key)
+            self._again[key] = self._again.get(key, False) or urgent
             return
         async with self._room:
-            await self._room.wait_for(lambda: len(self._waiting) < self.maxsize or self._closed)
-        if self._closed or key in self._waiting:
+            await self._room.wait_for(lambda: len(self) < self.maxsize or self._closed)
+        if self._closed or key in self._waiting or key in self._urgent:
             return
-        self._waiting[key] = None
+        (self._urgent if urgent else self._waiting)[key] = None
         async with self._ready:
             self._ready.notify()
 
     async def get(self) -> K | None:
         """The next key, or None once the queue is closed."""
         async with self._ready:
-            await self._ready.wait_for(lambda: bool(self._waiting) or self._closed)
+            await self._ready.wait_for(lambda: bool(self._waiting or self._urgent) or self._closed)
             if self._closed:
                 return None
-            key = next(iter(self._waiting))
-            del self._waiting[key]
+            lane = self._urgent or self._waiting
+            key = next(iter(lane))
+            del lane[key]
             self._active.add(key)
         self.taken += 1
         async with self._room:
@@ -64,8 +77,7 @@ class WorkQueue(Generic[K]):
     async def done(self, key: K) -> None:
         self._active.discard(key)
         if key in self._again:
-            self._again.discard(key)
-            await self.put(key)
+            await self.put(key, urgent=self._again.pop(key))
 
     def forget(self, key: K) -> None:
         self._failures.pop(key, None)
@@ -90,4 +102,4 @@ class WorkQueue(Generic[K]):
             self._room.notify_all()
 
     def idle(self) -> bool:
-        return not self._waiting and not self._active
+        return not self._waiting and not self._urgent and not self._active

@@ -94,6 +94,10 @@ class Refresh:
     due: bool
     next_at: dt.datetime | None  # when the next refresh is due (None: never, unless something changes)
     why: str
+    # due only because refreshInterval elapsed (the Secret valid, the spec unchanged): a refresh that may
+    # wait a little, unlike a first sync, a change or a broken Secret
+    routine: bool = False
+    interval: dt.timedelta = dt.timedelta(0)
 
 
 def _status(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -108,6 +112,9 @@ def _meta(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 def _map(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
+
+
+INTERVAL_ELAPSED = "refresh interval elapsed"
 
 
 def should_refresh(es: ExternalSecret, status: Mapping[str, Any], now: dt.datetime) -> tuple[bool, str]:
@@ -134,7 +141,7 @@ def should_refresh(es: ExternalSecret, status: Mapping[str, Any], now: dt.dateti
     if refreshed > now:
         return True, "refreshTime is in the future"
     if refreshed + dt.timedelta(microseconds=es.refresh_interval_ns / 1000) < now:
-        return True, "refresh interval elapsed"
+        return True, INTERVAL_ELAPSED
     return False, "refresh not due"
 
 
@@ -179,7 +186,9 @@ def needs_refresh(es_obj: Mapping[str, Any], secret_obj: Mapping[str, Any] | Non
     refreshed = parse_time(status.get("refreshTime"))
     if not due and valid:
         return Refresh(False, next_refresh(es, refreshed, now), why)
-    return Refresh(True, None, why if due else vwhy)
+    routine = valid and why == INTERVAL_ELAPSED
+    return Refresh(True, None, why if due else vwhy, routine,
+                   dt.timedelta(microseconds=es.refresh_interval_ns / 1000))
 
 
 def requeue_seconds(es: ExternalSecret, refresh_time: dt.datetime | None, now: dt.datetime) -> float | None:

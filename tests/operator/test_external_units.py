@@ -177,7 +177,7 @@ def test_an_externalsecret_waits_for_its_stores_first_validation_without_writing
         assert not [p for p in api.objects if "/secrets/" in p or "/events/" in p]
         assert "status" not in api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"]
         await ctl.reconcile_store(SS, "a", "fake")  # the first validation wakes it
-        assert (ES, "a", "app") in ctl.queue._waiting
+        assert (ES, "a", "app") in ctl.queue
         ctl.scheduler.close()
 
     asyncio.run(main())
@@ -233,6 +233,75 @@ def test_scheduler_jitter_never_early_and_keeps_the_earliest() -> None:
         assert first[0] <= 1.0 and max(first) <= 420.0 and first[-1] >= 210.0
         assert first == sorted(first[:9]) + first[9:]  # grows until the cap
         sched.close()
+
+    asyncio.run(main())
+
+
+def test_urgent_keys_are_handed_out_before_routine_ones() -> None:
+    async def main() -> None:
+        queue: WorkQueue[str] = WorkQueue()
+        for i in range(5):
+            await queue.put(f"refresh{i}")
+        await queue.put("new", urgent=True)
+        await queue.put("refresh3", urgent=True)  # a waiting routine key made urgent moves ahead
+        await queue.put("new")  # a routine put never demotes it
+        assert len(queue) == 6
+        order = [await queue.get() for _ in range(6)]
+        assert order == ["new", "refresh3", "refresh0", "refresh1", "refresh2", "refresh4"]
+        for key in order:
+            await queue.done(key)
+        await queue.put("x")
+        held = await queue.get()
+        await queue.put("y")
+        await queue.put("x", urgent=True)  # held by a worker: again after it, urgent
+        await queue.done(held)
+        assert await queue.get() == "x"
+
+    asyncio.run(main())
+
+
+def test_overdue_refreshes_seen_first_are_spread_not_fired_together() -> None:
+    """After a restart, ExternalSecrets not due cost nothing; overdue ones (Secret valid) wait a random
+    part of the jitter window first; a never-synced one syncs at once."""
+    async def main() -> None:
+        api = FakeApi()
+        ctl = controller(api)
+        ctl.scheduler.rng = random.Random(3)
+        put(ctl, SS, store("a", {"/pw": "s3cret"}))
+        for name in ("due1", "due2", "due3", "fresh"):
+            body = es("a", name)
+            api.objects[f"/apis/external-secrets.io/v1/namespaces/a/externalsecrets/{name}"] = body
+            put(ctl, ES, body)
+            await ctl.reconcile_es("a", name)
+            refresh_es(ctl, api, "a", name)
+        ctl.scheduler.close()
+        restarted = controller(api)
+        restarted.scheduler.rng = random.Random(4)
+        put(restarted, SS, store("a", {"/pw": "s3cret"}))
+        for name in ("due1", "due2", "due3", "fresh"):
+            path = f"/apis/external-secrets.io/v1/namespaces/a/externalsecrets/{name}"
+            if name != "fresh":  # refreshed two hours ago: overdue (refreshInterval 1h)
+                api.objects[path]["status"]["refreshTime"] = "2000-01-01T00:00:00Z"
+            put(restarted, ES, api.objects[path])
+            secret = api.objects[f"/api/v1/namespaces/a/secrets/{name}"]
+            restarted.secrets.put(secret)
+        body = es("a", "never")
+        api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/never"] = body
+        put(restarted, ES, body)
+        fetches = restarted.provider_fetches
+        for name in ("due1", "due2", "due3", "fresh"):
+            await restarted.reconcile_es("a", name)
+        assert restarted.provider_fetches == fetches, "a restart read the provider for a valid Secret"
+        delays = {name: restarted.scheduler._timers[(ES, "a", name)][0] - asyncio.get_running_loop().time()
+                  for name in ("due1", "due2", "due3", "fresh")}
+        assert all(0 <= delays[n] <= 300 for n in ("due1", "due2", "due3")), delays  # 10% of 1h, capped at 5 min
+        assert len({round(delays[n]) for n in ("due1", "due2", "due3")}) == 3, delays
+        assert delays["fresh"] > 3000  # not due: its next refresh, about an hour away
+        await restarted.reconcile_es("a", "never")
+        assert restarted.provider_fetches == fetches + 1
+        await restarted.reconcile_es("a", "due1")  # the spread timer fired: now it refreshes
+        assert restarted.provider_fetches == fetches + 2
+        restarted.scheduler.close()
 
     asyncio.run(main())
 

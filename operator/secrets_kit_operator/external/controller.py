@@ -87,6 +87,7 @@ class ExternalSecretsController:
         # our latest validation of each store (the kopf index may still hold the status before our write)
         self._store_ready: dict[Item, bool] = {}
         self._seen_versions: dict[Item, str] = {}
+        self._paced: set[Item] = set()  # ExternalSecrets whose refresh timing this process has taken over
         self.ready = asyncio.Event()
         self.reconciled = 0  # reconciles run (tests/bench)
         self.provider_fetches = 0
@@ -134,6 +135,7 @@ class ExternalSecretsController:
                 self._own_versions.pop(item, None)
                 self._seen_versions.pop(item, None)
                 self._store_ready.pop(item, None)
+                self._paced.discard(item)
                 if kind == ES:
                     self.metrics.forget_es(ns, name)
                 if kind == CES:
@@ -142,7 +144,9 @@ class ExternalSecretsController:
             version = kw["meta"].get("resourceVersion")
             if version is not None and self._own_versions.get(item) == version:
                 return  # the echo of our own status write
-            await self.queue.put(item)
+            # stores gate their ExternalSecrets, and a never-synced ExternalSecret must not queue behind
+            # routine refreshes (ESO #4180): both go ahead
+            await self.queue.put(item, urgent=kind != ES or not facts.status_of(kw["body"]).get("refreshTime"))
 
         watched = self.options.namespace
 
@@ -181,7 +185,7 @@ class ExternalSecretsController:
             item = (ES, key[0], name)
             if secret is not None and self._seen_versions.get(item) == secret["metadata"].get("resourceVersion"):
                 continue  # our own write coming back through the watch
-            await self.queue.put(item)
+            await self.queue.put(item, urgent=True)  # a Secret deleted or edited: repair before refreshes
 
     # -- lookups ------------------------------------------------------------------------------------
 
@@ -257,6 +261,14 @@ class ExternalSecretsController:
             if not refresh.due:
                 self._schedule_refresh(item, refresh.next_at, now)
                 return
+            if refresh.routine and item not in self._paced:
+                # overdue when this process first sees it (after a restart or an outage): spread such
+                # refreshes over the jitter window instead of firing them all at start-up (ESO #4231)
+                self._paced.add(item)
+                spread = min(refresh.interval * self.options.refresh_jitter, self.options.refresh_jitter_max)
+                self.scheduler.at(item, self.scheduler.rng.uniform(0.0, spread.total_seconds()))
+                return
+            self._paced.add(item)
             await self._sync(item, es, existing, now)
         finally:
             self.metrics.sync_calls.labels(*labels).inc()
@@ -279,6 +291,7 @@ class ExternalSecretsController:
     def _schedule_refresh(self, item: Item, next_at: dt.datetime | None, now: dt.datetime) -> None:
         if next_at is None:
             return
+        self._paced.add(item)  # its refreshes are timed by this process from now on
         self.scheduler.refresh(item, (next_at - now).total_seconds(), jitter=self.options.refresh_jitter,
                                jitter_max=self.options.refresh_jitter_max.total_seconds())
 
@@ -494,7 +507,7 @@ class ExternalSecretsController:
             if kind == SS and key[0] != ns:
                 continue
             if (kind, name) in facts.store_refs(es):
-                await self.queue.put((ES, key[0], key[1]))
+                await self.queue.put((ES, key[0], key[1]), urgent=True)
 
     # -- ClusterExternalSecret --------------------------------------------------------------------
 

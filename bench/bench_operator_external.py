@@ -17,6 +17,8 @@ one is Ready=True, the controller's peak RSS (VmHWM) and the Vault requests it m
 
     python bench/bench_operator_external.py --write-results          # 1,000 ExternalSecrets
     python bench/bench_operator_external.py --count 200 --paths 20    # quicker
+    python bench/bench_operator_external.py --count 10000 --paths 1000 \
+        --scenarios eso-fake,ours-fake,eso-vault-tuned,ours-vault --write-results   # issue 13's 10,000
 """
 
 from __future__ import annotations
@@ -168,24 +170,60 @@ def prepare(cluster: KubeCluster, ns: str, provider: dict[str, Any], keys: list[
                    for i, key in enumerate(keys)])
 
 
-def ready_count(cluster: KubeCluster, ns: str) -> int:
-    items = cluster.request("GET", f"{ES_API}/namespaces/{ns}/externalsecrets")["items"]
-    return sum(1 for i in items for c in (i.get("status") or {}).get("conditions") or []
-               if c.get("type") == "Ready" and c.get("status") == "True")
+class ReadyWatch(threading.Thread):
+    """Ready=True ExternalSecrets of a namespace, kept by one list and a watch (polling a list of
+    10,000 objects twice a second would load the API server more than the controllers do)."""
+
+    def __init__(self, cluster: KubeCluster, ns: str) -> None:
+        super().__init__(daemon=True)
+        self.cluster, self.ns = cluster, ns
+        self.ready: dict[str, bool] = {}
+        self.stop = threading.Event()
+        self.start()
+
+    @staticmethod
+    def _is_ready(es: dict[str, Any]) -> bool:
+        return any(c.get("type") == "Ready" and c.get("status") == "True"
+                   for c in (es.get("status") or {}).get("conditions") or [])
+
+    def run(self) -> None:
+        path = f"{ES_API}/namespaces/{self.ns}/externalsecrets"
+        while not self.stop.is_set():
+            listing = self.cluster.request("GET", path)
+            self.ready = {i["metadata"]["name"]: self._is_ready(i) for i in listing["items"]}
+            version = listing["metadata"]["resourceVersion"]
+            try:
+                while not self.stop.is_set():
+                    for event in self.cluster.watch(path, resource_version=version, timeout=30):
+                        obj = event["object"]
+                        if event["type"] == "ERROR":
+                            raise OSError("watch expired")
+                        version = obj["metadata"]["resourceVersion"]
+                        if event["type"] == "DELETED":
+                            self.ready.pop(obj["metadata"]["name"], None)
+                        else:
+                            self.ready[obj["metadata"]["name"]] = self._is_ready(obj)
+            except (OSError, ValueError):
+                continue  # relist
+
+    def count(self) -> int:
+        return sum(self.ready.values())
 
 
 def time_to_ready(cluster: KubeCluster, ns: str, count: int, start: Callable[[], Any]) -> tuple[float, float, Any]:
+    watch = ReadyWatch(cluster, ns)
     started = time.monotonic()
     controller = start()
     rss = PeakRSS(controller.proc.pid)
     rss.start()
     try:
-        while ready_count(cluster, ns) < count:
+        while watch.count() < count:
             if time.monotonic() - started > 1800:
                 raise RuntimeError(f"{ns}: not every ExternalSecret Ready after 30 minutes")
-            time.sleep(0.5)
+            time.sleep(0.2)
         return time.monotonic() - started, rss.peak_kb / 1024, controller
     finally:
+        watch.stop.set()
         rss.stop.set()
         rss.join()
 
@@ -219,11 +257,23 @@ async def ceiling(cluster: KubeCluster, ns: str, count: int, in_flight: int) -> 
 # ------------------------------------------------------------------------------------------- run
 
 
+SCENARIOS = ("eso-fake", "ours-fake", "eso-vault", "eso-vault-tuned", "ours-vault")
+
+
+def heading(count: int) -> str:
+    return HEADING if count == 1000 else f"{HEADING[:-1]} --count {count}`)"
+
+
+def vault_reads(counts: Counter[str] | None) -> int:
+    return 0 if counts is None else counts.get("read", 0)
+
+
 def bench(args: argparse.Namespace) -> str:
     cluster = start_cluster()
     vault = start_vault()
     proxy = CountingProxy(vault.url)
     rows: list[tuple[str, str, float, float, Counter[str] | None]] = []
+    restart: Counter[str] | None = None
     try:
         register_crds(cluster)
         client = vault.client()
@@ -238,21 +288,24 @@ def bench(args: argparse.Namespace) -> str:
         for p in range(args.paths):
             client.secrets.kv.v2.create_or_update_secret(path=f"bench/p{p:04d}", mount_point="secret",
                                                          secret={"user": f"user{p}", "password": os.urandom(8).hex()})
-        fake_keys = [f"k{i:05d}" for i in range(args.count)]
+        fake_keys = [f"k{i % args.paths:05d}" for i in range(args.count)]
         vault_keys = [f"bench/p{i % args.paths:04d}" for i in range(args.count)]
-        scenarios = [
-            ("fake", "ESO v0.16.2, defaults", fake_store(args.count), fake_keys,
-             lambda ns: start_eso(cluster, ns, timeout=180, crds=False)),
-            ("fake", "secrets-kit", fake_store(args.count), fake_keys,
-             lambda ns: start_ours(cluster, ns, timeout=180)),
-            ("vault", "ESO v0.16.2, defaults", vault_store(proxy.url), vault_keys,
-             lambda ns: start_eso(cluster, ns, timeout=180, crds=False)),
-            ("vault", "ESO v0.16.2, tuned (" + " ".join(TUNED) + ")", vault_store(proxy.url), vault_keys,
-             lambda ns: start_eso(cluster, ns, extra_args=TUNED, timeout=180, crds=False)),
-            ("vault", "secrets-kit", vault_store(proxy.url), vault_keys,
-             lambda ns: start_ours(cluster, ns, timeout=180)),
-        ]
-        for n, (store, who, provider, keys, start) in enumerate(scenarios):
+        timeout = max(180, args.count // 10)
+        scenarios = {
+            "eso-fake": ("fake", "ESO v0.16.2, defaults", fake_store(args.paths), fake_keys,
+                         lambda ns: start_eso(cluster, ns, timeout=timeout, crds=False)),
+            "ours-fake": ("fake", "secrets-kit", fake_store(args.paths), fake_keys,
+                          lambda ns: start_ours(cluster, ns, timeout=timeout)),
+            "eso-vault": ("vault", "ESO v0.16.2, defaults", vault_store(proxy.url), vault_keys,
+                          lambda ns: start_eso(cluster, ns, timeout=timeout, crds=False)),
+            "eso-vault-tuned": ("vault", "ESO v0.16.2, tuned (" + " ".join(TUNED) + ")", vault_store(proxy.url),
+                                vault_keys,
+                                lambda ns: start_eso(cluster, ns, extra_args=TUNED, timeout=timeout, crds=False)),
+            "ours-vault": ("vault", "secrets-kit", vault_store(proxy.url), vault_keys,
+                           lambda ns: start_ours(cluster, ns, timeout=timeout)),
+        }
+        for n, name in enumerate(args.scenarios):
+            store, who, provider, keys, start = scenarios[name]
             ns = f"bench-{n}-{store}"
             prepare(cluster, ns, provider, keys, secret_id)
             proxy.reset()
@@ -261,6 +314,13 @@ def bench(args: argparse.Namespace) -> str:
             counts = proxy.reset() if store == "vault" else None
             rows.append((store, who, seconds, rss, counts))
             print(f"{store:5} {who}: {seconds:.1f} s, {rss:.0f} MiB, vault {dict(counts or {})}", flush=True)
+            if name == "ours-vault" and args.restart_watch > 0:
+                # every Secret valid and nothing due (refreshInterval 1h): a restart must read nothing
+                again = start_ours(cluster, ns, timeout=timeout)
+                time.sleep(args.restart_watch)
+                again.stop()
+                restart = proxy.reset()
+                print(f"restart, {args.restart_watch:.0f} s watched: vault {dict(restart)}", flush=True)
         cluster.ensure_namespace("bench-ceiling")
         bulk(cluster, [("POST", f"{ES_API}/namespaces/bench-ceiling/externalsecrets",
                         external_secret("bench-ceiling", i, "k")) for i in range(args.count)])
@@ -269,36 +329,45 @@ def bench(args: argparse.Namespace) -> str:
         proxy.shutdown()
         vault.stop()
         cluster.stop()
-    return report(args, rows, ceiling_s)
+    return report(args, rows, ceiling_s, restart)
 
 
 def report(args: argparse.Namespace, rows: list[tuple[str, str, float, float, Counter[str] | None]],
-           ceiling_s: float) -> str:
+           ceiling_s: float, restart: Counter[str] | None) -> str:
     load = os.getloadavg()[0]
     ours = {store: seconds for store, who, seconds, _, _ in rows if who == "secrets-kit"}
+    command = f"python bench/bench_operator_external.py --count {args.count} --paths {args.paths}"
+    if tuple(args.scenarios) != SCENARIOS:
+        command += " --scenarios " + ",".join(args.scenarios)
     lines = [
-        HEADING, "",
-        f"`python bench/bench_operator_external.py --count {args.count} --paths {args.paths}` on "
+        heading(args.count), "",
+        f"`{command}` on "
         f"{dt.date.today().isoformat()}, Python {platform.python_version()}, {os.cpu_count()} CPUs (load average "
         f"{load:.1f} at the end: the machine is shared). One kube-apiserver v1.33 + etcd, OpenBao dev server; "
-        f"{args.count} ExternalSecrets (2 data entries each: two properties of one remote key) created before "
-        "the controller starts; time from controller start until all are Ready=True. Vault: "
-        f"{args.paths} distinct KV v2 paths, AppRole auth, requests counted by a proxy in front of OpenBao. "
+        f"{args.count} ExternalSecrets over {args.paths} distinct remote keys (2 data entries each: two "
+        "properties of one remote key) created before the controller starts; time from controller start until "
+        "all are Ready=True (counted by a watch). Vault: AppRole auth, requests counted by a proxy in front of "
+        "OpenBao; a first sync is one refresh window, so its reads are the provider calls per window. "
         "ESO v0.16.2's fake provider crashes with --concurrent > 1, so tuned ESO runs on Vault only.", "",
-        "| store | controller | start → all Ready | peak RSS | Vault requests | its time / ours |",
-        "|---|---|---|---|---|---|",
+        "| store | controller | start → all Ready | objects/s | peak RSS | Vault requests | its time / ours |",
+        "|---|---|---|---|---|---|---|",
     ]
     for store, who, seconds, rss, counts in rows:
         vault_text = "—" if counts is None else (f"{sum(counts.values())} (" + ", ".join(
             f"{k} {v}" for k, v in sorted(counts.items())) + ")")
-        ratio = "" if who == "secrets-kit" else f"{seconds / ours[store]:.1f}x"
-        lines.append(f"| {store} | {who} | {seconds:.1f} s | {rss:.0f} MiB | {vault_text} | {ratio} |")
+        ratio = "" if who == "secrets-kit" or store not in ours else f"{seconds / ours[store]:.1f}x"
+        lines.append(f"| {store} | {who} | {seconds:.1f} s | {args.count / seconds:.0f} | {rss:.0f} MiB | "
+                     f"{vault_text} | {ratio} |")
     lines += [
         "",
         f"Ceiling: a bare aiohttp client, {args.in_flight} requests in flight, creates {args.count} Secrets and "
-        f"patches {args.count} ExternalSecret statuses in **{ceiling_s:.1f} s**; ours reaches "
-        + ", ".join(f"{ceiling_s / s * 100:.0f}% of that speed on {store}" for store, s in ours.items()) + ".",
+        f"patches {args.count} ExternalSecret statuses in **{ceiling_s:.1f} s** ({args.count / ceiling_s:.0f} "
+        "objects/s); ours takes "
+        + ", ".join(f"{s / ceiling_s:.2f}x the ceiling's time on {store}" for store, s in ours.items()) + ".",
     ]
+    if restart is not None:
+        lines += ["", f"Restart of ours with every Secret valid and none due, watched for {args.restart_watch:.0f} s: "
+                      f"**{vault_reads(restart)} Vault reads** (all requests: {dict(restart) or 0})."]
     return "\n".join(lines) + "\n"
 
 
@@ -307,12 +376,19 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--paths", type=int, default=100)
     parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--scenarios", type=lambda text: [n for n in text.split(",") if n], default=list(SCENARIOS),
+                        help="comma-separated, of: " + ", ".join(SCENARIOS))
+    parser.add_argument("--restart-watch", type=float, default=20.0,
+                        help="seconds to count provider requests after restarting ours (0: skip)")
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"--scenarios: unknown {', '.join(sorted(unknown))} (known: {', '.join(SCENARIOS)})")
     text = bench(args)
     print(text)
     if args.write_results:
-        write_section(HEADING, text)
+        write_section(heading(args.count), text)
 
 
 if __name__ == "__main__":

@@ -111,6 +111,13 @@ def operator() -> None:
                    "version) within this window share one provider read, so a first sync of 1,000 "
                    "ExternalSecrets on 100 Vault paths costs 100 reads. A value changed in the provider "
                    "inside the window reaches Secrets at their next refresh. 0 reads on every reconcile, as ESO.")
+@click.option("--refresh-jitter", type=click.FloatRange(0.0, 1.0), default=0.1, show_default=True,
+              help="[external-secrets] Beyond ESO: each periodic refresh comes up to this fraction of its "
+                   "refreshInterval late (capped by --refresh-jitter-max), so ExternalSecrets created or "
+                   "restored together do not refresh together; refreshes found overdue at start-up are spread "
+                   "over the same window.")
+@click.option("--refresh-jitter-max", default="5m", show_default=True,
+              help="[external-secrets] The most a refresh is delayed by --refresh-jitter (a Go duration).")
 @click.option("--enable-flood-gate", type=click.BOOL, default=True, show_default=True,
               is_flag=False, flag_value=True,
               help="[external-secrets] Sync an ExternalSecret only while its store is Ready.")
@@ -159,6 +166,8 @@ def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, na
                 enable_flood_gate=flags["enable_flood_gate"],
                 provider_read_window=parse_go_duration(flags["provider_read_window"],
                                                        "--provider-read-window").total_seconds(),
+                refresh_jitter=flags["refresh_jitter"],
+                refresh_jitter_max=parse_go_duration(flags["refresh_jitter_max"], "--refresh-jitter-max"),
                 enable_leader_election=flags["enable_leader_election"], leader_election_namespace=_own_namespace(),
                 template_left_delimiter=flags["template_left_delimiter"],
                 template_right_delimiter=flags["template_right_delimiter"])

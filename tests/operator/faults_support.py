@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import http.server
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -60,6 +61,7 @@ class CountingProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = urllib.parse.urlsplit(upstream)
         self.seen: Counter[tuple[str, str]] = Counter()
+        self.times: list[tuple[float, str, str]] = []  # (time.monotonic(), method, path) of every request
         self.lock = threading.Lock()
         proxy = self
 
@@ -73,7 +75,9 @@ class CountingProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 with proxy.lock:
-                    proxy.seen[(self.command, self.path.split("?", 1)[0])] += 1
+                    path = self.path.split("?", 1)[0]
+                    proxy.seen[(self.command, path)] += 1
+                    proxy.times.append((time.monotonic(), self.command, path))
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 try:
                     conn = http.client.HTTPConnection(str(proxy.upstream.hostname), proxy.upstream.port, timeout=10)
@@ -103,6 +107,11 @@ class CountingProxy:
     def counts(self) -> Counter[tuple[str, str]]:
         with self.lock:
             return Counter(self.seen)
+
+    def requests_since(self, since: float, prefix: str = "", method: str = "GET") -> list[float]:
+        """When each `method` request for a path under `prefix` arrived, since `since` (monotonic)."""
+        with self.lock:
+            return [t for t, m, path in self.times if t >= since and m == method and path.startswith(prefix)]
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -340,7 +340,8 @@ def test_cli_flags() -> None:
     helptext = runner.invoke(operator, ["run", "--help"]).output
     for flag in ("--external-secrets", "--controller-class", "--concurrent", "--client-qps", "--client-burst",
                  "--metrics-addr", "--enable-leader-election", "--store-requeue-interval", "--enable-flood-gate",
-                 "--template-left-delimiter", "--template-right-delimiter"):
+                 "--template-left-delimiter", "--template-right-delimiter", "--refresh-jitter",
+                 "--refresh-jitter-max"):
         assert flag in helptext, flag
     assert "not built yet" not in helptext
     refused = runner.invoke(operator, ["run", "--external-secrets", "--enable-leader-election"])
@@ -348,6 +349,9 @@ def test_cli_flags() -> None:
     bad = runner.invoke(operator, ["run", "--external-secrets", "--no-sealed-secrets", "--store-requeue-interval",
                                    "5 minutes"])
     assert bad.exit_code != 0 and "--store-requeue-interval" in bad.output
+    for flag, value in (("--refresh-jitter", "1.5"), ("--refresh-jitter-max", "soon")):
+        wrong = runner.invoke(operator, ["run", "--external-secrets", "--no-sealed-secrets", flag, value])
+        assert wrong.exit_code != 0 and flag in wrong.output, (flag, wrong.output)
     nothing = runner.invoke(operator, ["run", "--no-sealed-secrets"])
     assert nothing.exit_code != 0 and "nothing to run" in nothing.output
 

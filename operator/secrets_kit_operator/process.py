@@ -1,5 +1,6 @@
-"""`secrets-kit operator run`: one asyncio loop holding kopf (watches, indexes), the work queue's
-workers, the key renewal timer and the HTTP servers; SIGTERM/SIGINT stop it gracefully."""
+"""`secrets-kit operator run`: one asyncio loop holding the watches (kopf's for SealedSecrets, the
+ExternalSecret controller's own informers), the work queues' workers, the key renewal timer and the
+HTTP servers; SIGTERM/SIGINT stop it gracefully."""
 
 from __future__ import annotations
 
@@ -102,9 +103,7 @@ async def run_async(options: Options | None, external: ExternalOptions | None = 
         tasks.append(loop.create_task(keys.renew_forever()))
         namespaces = options.watched_namespaces
         if eso is not None and external is not None:
-            eso[0].register(registry)
-            tasks += _external_tasks(eso[0], external, stop)
-            namespaces = _union(namespaces, external.watched_namespaces)
+            tasks += _external_tasks(eso[0], external, stop)  # its own informers: kopf watches SealedSecrets only
         log.info("starting", extra={"fields": {"namespaces": ",".join(namespaces) if namespaces else "*",
                                                "keys_namespace": options.namespace}})
         await kopf.operator(registry=registry, standalone=True, clusterwide=namespaces is None,
@@ -116,13 +115,6 @@ async def run_async(options: Options | None, external: ExternalOptions | None = 
         if eso is not None:
             await eso[0].close()
         await _shut_down(tasks, runners, kube)
-
-
-def _union(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> tuple[str, ...] | None:
-    """The namespaces one kopf operator must watch for two controllers (None: cluster-wide)."""
-    if a is None or b is None:
-        return None
-    return tuple(dict.fromkeys((*a, *b)))
 
 
 def _external_controller(external: ExternalOptions | None, kube: Kube) -> tuple[Any, Any] | None:
@@ -138,7 +130,7 @@ def _external_controller(external: ExternalOptions | None, kube: Kube) -> tuple[
 def _external_tasks(eso: Any, external: ExternalOptions, stop: asyncio.Event) -> list[asyncio.Task[Any]]:
     loop = asyncio.get_running_loop()
     tasks = [loop.create_task(eso.work()) for _ in range(external.concurrent)]
-    tasks.append(loop.create_task(eso.secrets.run(stop)))
+    tasks.append(loop.create_task(eso.run_watches(stop)))
     return tasks
 
 
@@ -149,16 +141,15 @@ async def _run_external_only(external: ExternalOptions) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    configuration, creds = await load_credentials(external.kubeconfig)
+    configuration, _ = await load_credentials(external.kubeconfig)
     kube = Kube(configuration)
     eso = _external_controller(external, kube)
     assert eso is not None
     controller, metrics = eso
-    kopf_ready = asyncio.Event()
     address = external.metrics_addr or ("0.0.0.0", 8080)
     standby = asyncio.Event()  # leader election: waiting for the Lease (ready, as controller-runtime's probes)
-    runners = [await serve(metrics_app(metrics, ready=lambda: standby.is_set() or (
-        kopf_ready.is_set() and controller.secrets.synced.is_set())), *address)]
+    runners = [await serve(metrics_app(metrics, ready=lambda: standby.is_set() or controller.ready.is_set()),
+                           *address)]
     log.info("listening", extra={"fields": {"metrics": "{}:{}".format(*address)}})
     tasks: list[asyncio.Task[Any]] = []
     lost = False
@@ -180,19 +171,13 @@ async def _run_external_only(external: ExternalOptions) -> int:
                 stop.set()
 
             tasks.append(loop.create_task(elector.keep(stop, on_lost)))
-        registry = kopf.OperatorRegistry()
-        _log_in_with(registry, creds, external.namespace)
-
-        controller.register(registry)
         tasks += _external_tasks(controller, external, stop)
         namespaces = external.watched_namespaces
         log.info("starting", extra={"fields": {"controller": "external-secrets",
                                                "namespaces": ",".join(namespaces) if namespaces else "*",
                                                "controller_class": external.controller_class,
                                                "concurrent": external.concurrent}})
-        await kopf.operator(registry=registry, standalone=True, clusterwide=namespaces is None,
-                            namespaces=namespaces or (), stop_flag=stop, ready_flag=kopf_ready,
-                            settings=_settings())
+        await stop.wait()
         return 1 if lost else 0
     finally:
         await controller.close()

@@ -93,13 +93,11 @@ def es(ns: str, name: str = "app", store_name: str = "fake") -> dict[str, Any]:
 
 
 def controller(api: FakeApi, **options: Any) -> ExternalSecretsController:
-    ctl = ExternalSecretsController(ExternalOptions(**options), api, ExternalMetrics(process=False))
-    ctl.indexes = {ES: {}, SS: {}, "ClusterSecretStore": {}, "Namespace": {}}
-    return ctl
+    return ExternalSecretsController(ExternalOptions(**options), api, ExternalMetrics(process=False))
 
 
 def put(ctl: ExternalSecretsController, kind: str, doc: dict[str, Any]) -> None:
-    ctl.indexes[kind][(doc["metadata"].get("namespace", ""), doc["metadata"]["name"])] = [doc]
+    ctl.informers[kind].items[(doc["metadata"].get("namespace", ""), doc["metadata"]["name"])] = doc
 
 
 def refresh_es(ctl: ExternalSecretsController, api: FakeApi, ns: str, name: str = "app") -> None:

@@ -1,10 +1,11 @@
-"""The ExternalSecret controller's runtime: kopf low-level handlers (indexes + events) for the
-external-secrets.io kinds and Namespaces, our own label-filtered informer for the managed Secrets,
-one bounded de-duplicating work queue, N workers.
+"""The ExternalSecret controller's runtime: one informer (LIST+WATCH, in memory) per kind — the four
+external-secrets.io kinds, Namespaces and the managed Secrets (label-filtered) —, one bounded
+de-duplicating two-lane work queue, N workers. No annotation or finalizer is added to users' objects
+(ESO v0.16.2 adds none to an ExternalSecret either); workers start only once every informer holds its
+first listing, so nothing is reconciled against a half-known cluster.
 
-Only `@kopf.index` and `@kopf.on.event` handlers: kopf writes no progress or diff-base annotations and
-no finalizers (ESO v0.16.2 adds none to an ExternalSecret either). kopf calls the event handlers only
-once every index holds its initial listing, so nothing is reconciled against a half-known cluster.
+Not kopf's watches: at 10,000 ExternalSecrets its per-object machinery was the largest cost of the
+event loop (see informer.py and bench/RESULTS.md); the sealed controller keeps kopf.
 
 One queue carries four kinds of item: ("ExternalSecret", ns, name), ("SecretStore", ns, name),
 ("ClusterSecretStore", "", name), ("ClusterExternalSecret", "", name).
@@ -14,12 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import secrets as _random
 import time
 from typing import Any
-
-import kopf
 
 from secrets_kit.externalsecrets.refs import READ_MAX_AGE
 
@@ -27,6 +27,7 @@ from ..kube import Kube, KubeError
 from ..workqueue import WorkQueue
 from . import core as facts
 from . import engine
+from .informer import Informer
 from .kube import ExternalKube, KubeReadsAdapter, SecretInformer, field_manager
 from .metrics import ExternalMetrics
 from .options import ExternalOptions
@@ -44,12 +45,17 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _first(index: Any, key: Any) -> dict[str, Any] | None:
-    if index is None or key not in index:
-        return None
-    for value in index[key]:
-        return dict(value)
-    return None
+def _without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """managedFields are never read: not worth holding for every object."""
+    meta = dict(obj.get("metadata") or {})
+    meta.pop("managedFields", None)
+    return {**obj, "metadata": meta}
+
+
+def _namespace(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata") or {}
+    return {"metadata": {"name": meta.get("name"), "resourceVersion": meta.get("resourceVersion"),
+                         "labels": dict(meta.get("labels") or {})}}
 
 
 def event_body(obj: dict[str, Any], kind: str, event: Any, now: dt.datetime) -> dict[str, Any]:
@@ -77,14 +83,18 @@ class ExternalSecretsController:
         self.queue: WorkQueue[Item] = WorkQueue(options.queue_size)
         self.scheduler: Scheduler[Item] = Scheduler(self.queue)
         self.secrets = SecretInformer(self.kube, options.namespace, self._secret_changed)
+        self.informers = {kind: self._watch(kind, plural, namespaced) for kind, plural, namespaced in (
+            (ES, "externalsecrets", True), (SS, "secretstores", True), (CSS, "clustersecretstores", False),
+            (CES, "clusterexternalsecrets", False))}
+        # Namespaces: their labels, for ClusterExternalSecret selectors
+        self.namespaces = Informer(self.kube, "/api/v1/namespaces", kind="Namespace",
+                                   on_change=self._namespace_changed, transform=_namespace)
+        self.informers["Namespace"] = self.namespaces
         self.reads = KubeReadsAdapter(self.kube)
         self.clients = engine.store_clients(self.reads, self.metrics, options)
-        self.indexes: dict[str, Any] = {}
-        self._index_names: dict[str, str] = {}  # kopf index id → kind
         self.by_target: dict[tuple[str, str], set[str]] = {}  # (ns, secret name) → ES names
         self._targets: dict[tuple[str, str], str] = {}  # (ns, ES name) → its target Secret's name
-        self._own_versions: dict[Item, str] = {}  # resourceVersion of our own last status write
-        # our latest validation of each store (the kopf index may still hold the status before our write)
+        # our latest validation of each store (what decides the flood gate, whatever the watch shows yet)
         self._store_ready: dict[Item, bool] = {}
         self._seen_versions: dict[Item, str] = {}
         self._paced: set[Item] = set()  # ExternalSecrets whose refresh timing this process has taken over
@@ -92,79 +102,61 @@ class ExternalSecretsController:
         self.reconciled = 0  # reconciles run (tests/bench)
         self.provider_fetches = 0
 
-    # -- kopf wiring --------------------------------------------------------------------------------
+    # -- watches ------------------------------------------------------------------------------------
 
-    def register(self, registry: kopf.OperatorRegistry) -> None:
-        # kopf passes every handler its keyword set (plus the indexes by handler name)
-        for kind, plural, namespaced in ((ES, "externalsecrets", True), (SS, "secretstores", True),
-                                         (CSS, "clustersecretstores", False),
-                                         (CES, "clusterexternalsecrets", False)):
-            self._register_kind(registry, kind, plural, namespaced)
+    def _watch(self, kind: str, plural: str, namespaced: bool) -> Informer:
+        scope = f"/namespaces/{self.options.namespace}" if namespaced and self.options.namespace else ""
+        return Informer(self.kube, f"/apis/{GROUP}/{VERSION}{scope}/{plural}", kind=kind,
+                        on_change=functools.partial(self._object_changed, kind), transform=_without_managed_fields,
+                        report_initial=True)
 
-        @kopf.index("", "v1", "namespaces", id="eso_namespaces", registry=registry)
-        def eso_namespaces(**kw: Any) -> dict[str, dict[str, Any]]:
-            meta = kw["meta"]
-            return {kw["name"]: {"metadata": {"name": kw["name"], "labels": dict(meta.get("labels") or {})}}}
+    async def run_watches(self, stop: asyncio.Event) -> None:
+        """Every watch until stop; `ready` once each holds its first listing (nothing is reconciled
+        against a half-known cluster)."""
+        informers = [self.secrets, *self.informers.values()]
+        tasks = [asyncio.create_task(informer.run(stop)) for informer in informers]
 
-        @kopf.on.event("", "v1", "namespaces", id="eso_namespace_event", registry=registry)
-        async def eso_namespace_event(**kw: Any) -> None:
-            self._capture(kw)
-            # a namespace's labels decide ClusterExternalSecret fan-out: re-check every CES
-            index = self.indexes.get(CES)
-            for key in list(index or ()):
-                await self.queue.put((CES, "", key[1]))
+        async def all_synced() -> None:
+            for informer in informers:
+                await informer.synced.wait()
 
-    def _register_kind(self, registry: kopf.OperatorRegistry, kind: str, plural: str, namespaced: bool) -> None:
-        index_id, event_id = f"eso_{plural}", f"eso_{plural}_event"
+        async def stopped() -> None:
+            await stop.wait()
 
-        def index_fn(**kw: Any) -> dict[tuple[str, str], dict[str, Any]]:
-            body = dict(kw["body"])
-            meta = dict(body.get("metadata") or {})
-            meta.pop("managedFields", None)  # never read: not worth holding for every object
-            body["metadata"] = meta
-            return {(kw.get("namespace") or "", kw["name"]): body}
+        waits = [asyncio.create_task(all_synced()), asyncio.create_task(stopped())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if not stop.is_set():
+                self.ready.set()
+            await stop.wait()
+        finally:
+            for task in (*waits, *tasks):
+                task.cancel()
+            await asyncio.gather(*waits, *tasks, return_exceptions=True)
 
-        async def event_fn(**kw: Any) -> None:
-            self._capture(kw)
-            ns, name = kw.get("namespace") or "", kw["name"]
-            item = (kind, ns, name)
+    async def _object_changed(self, kind: str, key: tuple[str, str], obj: dict[str, Any] | None) -> None:
+        ns, name = key
+        item = (kind, ns, name)
+        if kind == ES:
+            self._track_target(ns, name, obj, deleted=obj is None)
+        if obj is None:
+            self.scheduler.cancel(item)
+            self._seen_versions.pop(item, None)
+            self._store_ready.pop(item, None)
+            self._paced.discard(item)
             if kind == ES:
-                self._track_target(ns, name, kw["body"], deleted=kw["type"] == "DELETED")
-            if kw["type"] == "DELETED":
-                self.scheduler.cancel(item)
-                self._own_versions.pop(item, None)
-                self._seen_versions.pop(item, None)
-                self._store_ready.pop(item, None)
-                self._paced.discard(item)
-                if kind == ES:
-                    self.metrics.forget_es(ns, name)
-                if kind == CES:
-                    await self.queue.put(item)  # its ExternalSecrets go with their ownerReferences
-                return
-            version = kw["meta"].get("resourceVersion")
-            if version is not None and self._own_versions.get(item) == version:
-                return  # the echo of our own status write
-            # stores gate their ExternalSecrets, and a never-synced ExternalSecret must not queue behind
-            # routine refreshes (ESO #4180): both go ahead
-            await self.queue.put(item, urgent=kind != ES or not facts.status_of(kw["body"]).get("refreshTime"))
+                self.metrics.forget_es(ns, name)
+            if kind == CES:
+                await self.queue.put(item)  # its ExternalSecrets go with their ownerReferences
+            return
+        # stores gate their ExternalSecrets, and a never-synced ExternalSecret must not queue behind
+        # routine refreshes (ESO #4180): both go ahead
+        await self.queue.put(item, urgent=kind != ES or not facts.status_of(obj).get("refreshTime"))
 
-        watched = self.options.namespace
-
-        def in_scope(**kw: Any) -> bool:  # --namespace: ESO's meaning, only this namespace's objects
-            return watched is None or not namespaced or kw.get("namespace") == watched
-
-        kopf.index(GROUP, VERSION, plural, id=index_id, registry=registry, when=in_scope)(_named(index_fn, index_id))
-        kopf.on.event(GROUP, VERSION, plural, id=event_id, registry=registry,
-                      when=in_scope)(_named(event_fn, event_id))
-        self._index_names[index_id] = kind
-
-    def _capture(self, kw: dict[str, Any]) -> None:
-        for index_id, kind in self._index_names.items():
-            if index_id in kw:
-                self.indexes[kind] = kw[index_id]
-        if "eso_namespaces" in kw:
-            self.indexes["Namespace"] = kw["eso_namespaces"]
-        self.ready.set()
+    async def _namespace_changed(self, key: tuple[str, str], obj: dict[str, Any] | None) -> None:
+        # a namespace's labels decide ClusterExternalSecret fan-out: re-check every CES
+        for ces in list(self.informers[CES].items):
+            await self.queue.put((CES, "", ces[1]))
 
     def _track_target(self, ns: str, name: str, body: Any, *, deleted: bool) -> None:
         before = self._targets.pop((ns, name), None)
@@ -190,10 +182,11 @@ class ExternalSecretsController:
     # -- lookups ------------------------------------------------------------------------------------
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        return _first(self.indexes.get(kind), (namespace, name))
+        found = self.informers[kind].get(namespace, name)
+        return None if found is None else dict(found)
 
     def namespace_labels(self, name: str) -> dict[str, str] | None:
-        found = _first(self.indexes.get("Namespace"), name)
+        found = self.namespaces.get("", name)
         return None if found is None else dict(found["metadata"].get("labels") or {})
 
     def store_for(self, es: dict[str, Any], kind: str, name: str) -> dict[str, Any] | None:
@@ -457,7 +450,7 @@ class ExternalSecretsController:
         if status is not None and not facts.same_status(current, status):
             try:
                 answer = await self.kube.patch_status(kind, ns or None, name, status)
-                self._own_versions[item] = str(answer["metadata"].get("resourceVersion"))
+                self.informers[kind].put(answer)  # its watch event, when it comes, is not a change
                 current = status
             except KubeError as err:
                 log.error("updating the status failed", extra={"fields": {**where, "status": err.status,
@@ -500,7 +493,7 @@ class ExternalSecretsController:
 
     async def _wake_waiting(self, kind: str, ns: str, name: str) -> None:
         """A store just became Ready: ExternalSecrets the flood gate held back need not wait for their backoff."""
-        for key in list(self.indexes.get(ES) or ()):
+        for key in list(self.informers[ES].items):
             es = self.get(ES, *key)
             if es is None or facts.is_ready(es):
                 continue
@@ -519,9 +512,8 @@ class ExternalSecretsController:
         if ces is None:
             return
         started = time.perf_counter()
-        namespaces = [n for key in list(self.indexes.get("Namespace") or ())
-                      if (n := _first(self.indexes.get("Namespace"), key)) is not None
-                      and (self.options.namespace is None or key == self.options.namespace)]
+        namespaces = [n for key, n in list(self.namespaces.items.items())
+                      if self.options.namespace is None or key[1] == self.options.namespace]
         es_name = engine.fanout_es_name(ces)
         existing = {n["metadata"]["name"]: self.get(ES, n["metadata"]["name"], es_name) for n in namespaces}
         try:
@@ -573,6 +565,3 @@ class ExternalSecretsController:
         await self.clients.close()
 
 
-def _named(fn: Any, name: str) -> Any:
-    fn.__name__ = fn.__qualname__ = name
-    return fn

@@ -1,13 +1,12 @@
 """The ExternalSecret controller's Kubernetes calls, on the shared adapter (one ApiClient, raw JSON):
 status patches of the four external-secrets.io kinds, Secret writes under ESO's field manager, the
-reads the stores need (credentials Secret keys, TokenRequest) behind a short cache, and a
-label-filtered LIST+WATCH informer for the managed Secrets (kopf cannot filter server-side).
+reads the stores need (credentials Secret keys, TokenRequest) behind a short cache, and the
+label-filtered informer of the managed Secrets.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -17,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from ..kube import Kube, KubeError
+from .informer import Informer
 
 log = logging.getLogger("secrets_kit_operator.external")
 ESO_API = "/apis/external-secrets.io/v1"
@@ -263,98 +263,19 @@ def slim_secret(secret: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class SecretInformer:
-    """Managed Secrets (`reconcile.external-secrets.io/managed=true`) by (namespace, name), slimmed;
-    `on_change(key, secret_or_None)` for every change after the initial listing."""
+def _is_managed(secret: dict[str, Any]) -> bool:
+    return ((secret.get("metadata") or {}).get("labels") or {}).get("reconcile.external-secrets.io/managed") == "true"
+
+
+class SecretInformer(Informer):
+    """Managed Secrets (`reconcile.external-secrets.io/managed=true`, filtered by the API server) by
+    (namespace, name), slimmed; `on_change(key, secret_or_None)` for every change after the first listing."""
 
     def __init__(self, kube: ExternalKube, namespace: str | None,
                  on_change: Callable[[Key, dict[str, Any] | None], Awaitable[None]]) -> None:
-        self.kube, self.namespace, self.on_change = kube, namespace, on_change
-        self.items: dict[Key, dict[str, Any]] = {}
-        self.synced = asyncio.Event()
-        self.lists = 0
-
-    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self.items.get((namespace, name))
-
-    def put(self, secret: dict[str, Any]) -> None:
-        """Record what we just wrote (the API's answer), so the next reconcile need not wait for the watch."""
-        meta = secret.get("metadata") or {}
-        if (meta.get("labels") or {}).get("reconcile.external-secrets.io/managed") == "true":
-            self.items[(meta["namespace"], meta["name"])] = slim_secret(secret)
-
-    def drop(self, namespace: str, name: str) -> None:
-        self.items.pop((namespace, name), None)
-
-    @property
-    def path(self) -> str:
-        return f"/api/v1/namespaces/{self.namespace}/secrets" if self.namespace else "/api/v1/secrets"
-
-    async def _list(self) -> str:
-        listing = await self.kube.request("GET", self.path, kind="Secret",
-                                          query={"labelSelector": MANAGED_SELECTOR})
-        self.lists += 1
-        fresh: dict[Key, dict[str, Any]] = {}
-        for item in listing.get("items") or []:
-            meta = item["metadata"]
-            fresh[(meta["namespace"], meta["name"])] = slim_secret(item)
-        old, self.items = self.items, fresh
-        if self.synced.is_set():  # a relist after a gap: report what changed meanwhile
-            for key in old.keys() - fresh.keys():
-                await self.on_change(key, None)
-            for key, item in fresh.items():
-                before = old.get(key)
-                if before is None or before["metadata"].get("resourceVersion") != item["metadata"].get(
-                        "resourceVersion"):
-                    await self.on_change(key, item)
-        return str((listing.get("metadata") or {}).get("resourceVersion") or "")
-
-    async def run(self, stop: asyncio.Event) -> None:
-        delay = 1.0
-        while not stop.is_set():
-            try:
-                version = await self._list()
-                self.synced.set()
-                delay = 1.0
-                while not stop.is_set():
-                    query = {"watch": "1", "labelSelector": MANAGED_SELECTOR, "resourceVersion": version,
-                             "allowWatchBookmarks": "true", "timeoutSeconds": "300"}
-                    gone = False
-                    async for event in self.kube.watch_lines(self.path, query, timeout=330):
-                        kind, obj = event.get("type"), event.get("object") or {}
-                        meta = obj.get("metadata") or {}
-                        if kind == "ERROR":
-                            gone = obj.get("code") == 410
-                            break
-                        version = str(meta.get("resourceVersion") or version)
-                        if kind == "BOOKMARK":
-                            continue
-                        key = (meta.get("namespace", ""), meta.get("name", ""))
-                        if kind == "DELETED":
-                            self.items.pop(key, None)
-                            await self.on_change(key, None)
-                        else:
-                            before = self.items.get(key)
-                            item = slim_secret(obj)
-                            self.items[key] = item
-                            if before is None or before["metadata"].get("resourceVersion") != version:
-                                await self.on_change(key, item)
-                    if gone:
-                        break  # 410 Gone: relist
-            except asyncio.CancelledError:
-                raise
-            except (TimeoutError, KubeError, OSError, ValueError) as err:
-                log.warning("managed Secret watch failed; relisting", extra={"fields": {
-                    "error": str(err)[:200], "retry_in_s": delay}})
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, 30.0)
-            except Exception as err:  # aiohttp's own errors (payload, disconnects)
-                log.warning("managed Secret watch broke; relisting", extra={"fields": {
-                    "error": type(err).__name__, "retry_in_s": delay}})
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, 30.0)
+        path = f"/api/v1/namespaces/{namespace}/secrets" if namespace else "/api/v1/secrets"
+        super().__init__(kube, path, kind="Secret", on_change=on_change, selector=MANAGED_SELECTOR,
+                         transform=slim_secret, accept=_is_managed)
 
 
 class KubeReadsAdapter:

@@ -523,31 +523,6 @@ def google_sts() -> Iterator[tuple[Recorder, str]]:
         server.server_close()
 
 
-class ClusterReads(SecretsStandIn):
-    """KubeReads on the real kube-apiserver for ServiceAccounts and their TokenRequests."""
-
-    def __init__(self, cluster: Any) -> None:
-        super().__init__()
-        self.cluster = cluster
-        self.tokens: list[tuple[str, str, tuple[str, ...], int]] = []
-
-    async def service_account_annotations(self, namespace: str, name: str) -> dict[str, str]:
-        from tests.peers.kube import KubeAPIError
-
-        try:
-            found = await asyncio.to_thread(self.cluster.request, "GET",
-                                            f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}")
-        except KubeAPIError as err:
-            raise ConfigError(f"ServiceAccount {namespace}/{name}: {err.status}") from None
-        return dict((found.get("metadata") or {}).get("annotations") or {})
-
-    async def service_account_token(self, namespace: str, name: str, audiences: list[str],
-                                    expiration_seconds: int) -> str:
-        self.tokens.append((namespace, name, tuple(audiences), expiration_seconds))
-        return str(await asyncio.to_thread(lambda: self.cluster.token_request(
-            namespace, name, audiences=audiences, seconds=expiration_seconds)))
-
-
 def test_workload_identity_token_request_and_exchange(kube_cluster: Any, kube_namespace: str, gcp_sm_client: Any,
                                                       proxy: Recorder, google_sts: tuple[Recorder, str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
@@ -562,9 +537,9 @@ def test_workload_identity_token_request_and_exchange(kube_cluster: Any, kube_na
             "name": "bound", "annotations": {"iam.gke.io/gcp-service-account": f"eso@{PROJECT}.iam.gserviceaccount.com"}}})
     name = _name()
     _seed(gcp_sm_client, name, b"wi-value")
-    kube = ClusterReads(kube_cluster)
     calls: list[tuple[str, str, bool]] = []
     wi = {"clusterLocation": "europe-west4", "clusterName": "c1", "clusterProjectID": "cluster-proj"}
+    api_calls: dict[str, int] = {}
 
     def store(sa: str, **extra: Any) -> dict[str, Any]:
         s = _store({"workloadIdentity": {**wi, "serviceAccountRef": {"name": sa, **extra}}}, cluster=True)
@@ -572,21 +547,31 @@ def test_workload_identity_token_request_and_exchange(kube_cluster: Any, kube_na
         return s
 
     async def go() -> None:
-        clients = StoreClients(kube, on_call=lambda p, c, ok: calls.append((p, c, ok)))
+        # the operator's own KubeReads (ServiceAccount GET, TokenRequest POST) on the real API server
+        from secrets_kit_operator.external.kube import ExternalKube, KubeReadsAdapter
+        from secrets_kit_operator.kube import Kube, load_credentials
+
+        configuration, _ = await load_credentials(str(kube_cluster.kubeconfig))
+        kube = ExternalKube(Kube(configuration))
+        clients = StoreClients(KubeReadsAdapter(kube), on_call=lambda p, c, ok: calls.append((p, c, ok)))
         try:
             plain = await clients.client_for(store("plain", audiences=["extra"]), ns)
             assert await plain.get_secret(RemoteRef(key=name)) == b"wi-value"
             assert await plain.get_secret(RemoteRef(key=name, version="1")) == b"wi-value"  # the token is kept
             bound = await clients.client_for(store("bound", namespace=ns), "elsewhere")
             assert (await bound.validate()).result == "Valid"
+            assert await bound.get_secret(RemoteRef(key=f"projects/{PROJECT}/secrets/{name}")) == b"wi-value"
             missing = await clients.client_for(store("missing", namespace=ns), ns)
-            assert (await missing.validate()).result == "Error"
+            failed = await missing.validate()
+            assert failed.result == "Error" and 'serviceaccounts "missing" not found' in failed.message
         finally:
             await clients.close()
+            await kube.kube.close()
+        api_calls.update(kube.calls)
 
     _run(go())
+    assert api_calls == {"GET ServiceAccount": 3, "POST TokenRequest": 2}
     pool = "cluster-proj.svc.id.goog"
-    assert kube.tokens == [(ns, "plain", (pool, "extra"), 900), (ns, "bound", (pool,), 900)]
     exchanges = sts.paths("/identitybindingtoken$")
     assert len(exchanges) == 2
     body = json.loads(exchanges[0].body)
@@ -595,17 +580,20 @@ def test_workload_identity_token_request_and_exchange(kube_cluster: Any, kube_na
     assert body["grant_type"] == "urn:ietf:params:oauth:grant-type:token-exchange"
     assert body["subject_token_type"] == "urn:ietf:params:oauth:token-type:jwt"
     # the subject token is a real TokenRequest token: the API server authenticates it for the pool's audience
-    review = kube_cluster.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", {
-        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
-        "spec": {"token": body["subject_token"], "audiences": [pool]}})
-    assert review["status"]["authenticated"] is True
-    assert review["status"]["user"]["username"] == f"system:serviceaccount:{ns}:plain"
+    for exchange, sa, audiences in ((exchanges[0], "plain", [pool, "extra"]), (exchanges[1], "bound", [pool])):
+        review = kube_cluster.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", {
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+            "spec": {"token": json.loads(exchange.body)["subject_token"], "audiences": audiences}})
+        assert review["status"]["authenticated"] is True
+        assert review["status"]["user"]["username"] == f"system:serviceaccount:{ns}:{sa}"
+        assert review["status"]["audiences"] == audiences
     (impersonation,) = sts.paths(":generateAccessToken$")
     assert impersonation.path == f"/v1/projects/-/serviceAccounts/eso@{PROJECT}.iam.gserviceaccount.com:generateAccessToken"
     assert impersonation.headers["authorization"] == "Bearer ya29.idbind"
     assert json.loads(impersonation.body) == {"scope": ["https://www.googleapis.com/auth/cloud-platform"]}
-    (first, second) = proxy.paths(f"/secrets/{name}/versions/(latest|1):access$")
-    assert first.headers["authorization"] == second.headers["authorization"] == "Bearer ya29.idbind"
+    # without the annotation the exchanged token is the access token; with it, the impersonated one
+    assert [s.headers["authorization"] for s in proxy.paths(f"/secrets/{name}/versions/(latest|1):access$")] == [
+        "Bearer ya29.idbind", "Bearer ya29.idbind", "Bearer ya29.impersonated"]
     wi_calls = [c for _, c, _ in calls if c.startswith("Generate")]
     assert wi_calls == ["GenerateServiceAccountToken", "GenerateIDBindToken", "GenerateServiceAccountToken",
                         "GenerateIDBindToken", "GenerateAccessToken"]

@@ -219,6 +219,7 @@ def classify(exc: BaseException) -> Failure | None:
         (gexc.NotFound, Kind.NOT_FOUND),
         (gexc.InvalidArgument, Kind.INVALID),
         (gexc.FailedPrecondition, Kind.PRECONDITION),
+        (gexc.BadRequest, Kind.INVALID),  # after its subclasses: REST answers a FAILED_PRECONDITION with a bare 400
         ((gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.RetryError), Kind.UNREACHABLE),
         ((gexc.ResourceExhausted, gexc.InternalServerError, gexc.TooManyRequests), Kind.UNAVAILABLE),
     )

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from secrets_kit.errors import ConfigError, ProviderError
-from secrets_kit.externalsecrets.refs import METADATA_FETCH, FindRef, NoSecretError, RemoteRef
+from secrets_kit.externalsecrets.refs import METADATA_FETCH, READ_MAX_AGE, FindRef, NoSecretError, RemoteRef
 from secrets_kit.externalsecrets.stores import PROVIDERS, StoreClients, _workload, validate_store
 from secrets_kit.externalsecrets.stores import gcp as gcp_store
 from secrets_kit.externalsecrets.stores._context import StoreContext
@@ -224,6 +224,11 @@ def test_plain_value_versions_property_and_not_found(gcp_sm_client: Any, proxy: 
                 await client.get_secret(RemoteRef(key="nope-" + name))
             with pytest.raises(NoSecretError):
                 await client.get_secret(RemoteRef(key=name, version="9"))
+            gcp_sm_client.disable_secret_version(name=f"projects/{PROJECT}/secrets/{name}/versions/1")
+            READ_MAX_AGE.set(0)  # as a force-sync: version 1's earlier answer is not reused
+            with pytest.raises(ProviderError, match=r"AccessSecretVersion failed.*DISABLED") as disabled:
+                await client.get_secret(RemoteRef(key=name, version="1"))
+            assert not isinstance(disabled.value, NoSecretError)  # a disabled version never deletes data
             assert (await client.validate()).result == "Valid"
         finally:
             await clients.close()
@@ -441,6 +446,36 @@ def test_bad_credentials_are_clear_errors_without_values(gcp_sm_client: Any, pro
         assert SECRET_VALUE not in text
 
 
+def test_refused_key_then_rotated_secret_and_referent_reads(gcp_sm_client: Any, proxy: Recorder,
+                                                             oauth: tuple[Recorder, str]) -> None:
+    """A refused key fails the read; once the Secret holds a new key, the next read re-reads it and
+    succeeds with a new session. A ClusterSecretStore's ref without namespace is read in the
+    ExternalSecret's namespace (referent auth)."""
+    name = _name()
+    _seed(gcp_sm_client, name, b"rotated-ok")
+    refused = json.loads(_key_json(oauth[1]))
+    refused["private_key_id"] = "refused"
+    kube = SecretsStandIn({("apps", "gcp-key"): {"sa.json": json.dumps(refused).encode()}})
+
+    async def go() -> None:
+        clients = StoreClients(kube)
+        try:
+            client = await clients.client_for(_store(_key_auth(), cluster=True), "apps")
+            with pytest.raises(ProviderError) as failed:
+                await client.get_secret(RemoteRef(key=name))
+            assert failed.value.reason == "credentials"
+            kube.secrets[("apps", "gcp-key")] = {"sa.json": _key_json(oauth[1]).encode()}  # rotated
+            assert await client.get_secret(RemoteRef(key=name)) == b"rotated-ok"
+            assert await clients.client_for(_store(_key_auth(), cluster=True), "apps") is client  # kept
+        finally:
+            await clients.close()
+
+    _run(go())
+    assert set(kube.reads) == {("apps", "gcp-key", "sa.json")}
+    assert len(kube.reads) == 3  # built; re-read after the refusal (unchanged); re-read after the next one
+    assert len(proxy.paths(f"/secrets/{name}/versions/latest:access$")) == 1  # only the good key reached it
+
+
 def test_denied_and_throttled_answers(gcp_sm_client: Any, proxy: Recorder, monkeypatch: pytest.MonkeyPatch,
                                       caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
@@ -597,6 +632,45 @@ def test_workload_identity_token_request_and_exchange(kube_cluster: Any, kube_na
     wi_calls = [c for _, c, _ in calls if c.startswith("Generate")]
     assert wi_calls == ["GenerateServiceAccountToken", "GenerateIDBindToken", "GenerateServiceAccountToken",
                         "GenerateIDBindToken", "GenerateAccessToken"]
+
+
+def test_workload_identity_cluster_from_metadata_server(google_sts: tuple[Recorder, str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cluster fields left empty come from the GCE metadata server, as in ESO (a loopback stand-in here,
+    reached through GCE_METADATA_HOST as Google's libraries do)."""
+    sts, base = google_sts
+    monkeypatch.setattr(_workload, "IDBINDTOKEN_URL", f"{base}/v1/identitybindingtoken")
+    metadata = Recorder()
+    values = {"/computeMetadata/v1/project/project-id": b"meta-proj",
+              "/computeMetadata/v1/instance/attributes/cluster-location": b"us-central1",
+              "/computeMetadata/v1/instance/attributes/cluster-name": b"meta-cluster"}
+    server = _serve(metadata, lambda seen: (200, {"Content-Type": "text/plain"}, values[seen.path])
+                    if seen.path in values else (404, {}, b""))
+    monkeypatch.setenv("GCE_METADATA_HOST", f"127.0.0.1:{server.server_address[1]}")
+
+    class Reads(SecretsStandIn):
+        async def service_account_annotations(self, namespace: str, name: str) -> dict[str, str]:
+            return {}
+
+        async def service_account_token(self, namespace: str, name: str, audiences: list[str],
+                                        expiration_seconds: int) -> str:
+            assert audiences == ["meta-proj.svc.id.goog"] and expiration_seconds == 900
+            return "k8s-token"
+
+    ctx = StoreContext(kind="SecretStore", name="gcp", namespace=NS, es_namespace=NS, kube=Reads())
+    wi = _workload.WorkloadIdentity({"serviceAccountRef": {"name": "sa"}}, ctx)
+    try:
+        _run(wi.ensure_token())
+        _run(wi.ensure_token())  # kept: no second flow
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert wi.fetched == 1 and wi.credentials.token == "ya29.idbind"
+    assert all(s.headers.get("metadata-flavor") == "Google" for s in metadata.seen) and len(metadata.seen) == 3
+    (exchange,) = sts.paths("/identitybindingtoken$")
+    assert json.loads(exchange.body)["audience"] == (
+        "identitynamespace:meta-proj.svc.id.goog:https://container.googleapis.com/v1/projects/meta-proj/"
+        "locations/us-central1/clusters/meta-cluster")
 
 
 def test_workload_identity_exchange_refused(google_sts: tuple[Recorder, str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -334,6 +334,51 @@ def test_one_request_for_many_concurrent_reads_and_call_labels(gcp_sm_client: An
                      ("GCP/SecretManager", "AccessSecretVersion", False)]
 
 
+def test_an_external_secret_fetched_through_the_store(gcp_sm_client: Any, proxy: Recorder) -> None:
+    """The sync engine's fetch over the gcpsm store: data with property, extract, find by labels (ESO's key
+    conversion), and a missing key, which deletionPolicy Delete skips and Retain reports."""
+    from secrets_kit.externalsecrets.fetch import FetchError, fetch
+    from secrets_kit.externalsecrets.spec import parse_external_secret
+
+    group = _name()
+    _seed(gcp_sm_client, f"{group}-db", b'{"user":"admin","port":5432}', labels={"app": group})
+    _seed(gcp_sm_client, f"{group}-api", b"token-value", labels={"app": group})
+
+    def es(policy: str) -> Any:
+        return parse_external_secret({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": "e", "namespace": NS, "uid": "u", "generation": 1},
+            "spec": {"secretStoreRef": {"name": "gcp", "kind": "SecretStore"},
+                     "target": {"deletionPolicy": policy},
+                     "dataFrom": [{"extract": {"key": f"{group}-db"}},
+                                  {"find": {"tags": {"app": group}, "conversionStrategy": "Default"}}],
+                     "data": [{"secretKey": "user", "remoteRef": {"key": f"{group}-db", "property": "user"}},
+                              {"secretKey": "gone", "remoteRef": {"key": f"{group}-gone"}}]}})
+
+    async def go() -> tuple[Any, FetchError]:
+        clients = StoreClients(SecretsStandIn())
+        store = _store()
+
+        async def client_for(_ref: Any) -> Any:
+            return await clients.client_for(store, NS)
+
+        try:
+            got = await fetch(es("Delete"), client_for)
+            with pytest.raises(FetchError) as retained:
+                await fetch(es("Retain"), client_for)
+            return got, retained.value
+        finally:
+            await clients.close()
+
+    got, retained = _run(go())
+    assert got.data == {"user": b"admin", "port": b"5432", f"{group}-db": b'{"user":"admin","port":5432}',
+                        f"{group}-api": b"token-value"}
+    assert got.missing == ["spec.data[1]"]
+    assert retained.not_found and f"key: {group}-gone" in str(retained)
+    # one read per remote key for both fetches (the store shares reads within its window)
+    assert len(proxy.paths(f"/secrets/{group}-db/versions/latest:access$")) == 1
+
+
 # ---------------------------------------------------------------------------- credentials and errors
 
 

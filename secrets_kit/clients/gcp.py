@@ -37,6 +37,8 @@ class GcpSettings:
     credentials_json: str | None = field(default=None, repr=False)  # the JSON text, not a path
     credentials_source: str = "the credentials JSON"  # how messages name where it came from
     access_token: str | None = field(default=None, repr=False)
+    # A google.auth Credentials object used as given (e.g. a token obtained by workload identity)
+    credentials: Any = field(default=None, repr=False, compare=False)
     anonymous: bool = False  # emulators: no credentials at all
     transport: Literal["grpc", "rest"] = "grpc"
     endpoint: str | None = None  # host:port (gRPC) or a URL (REST; http:// for an emulator)
@@ -71,6 +73,8 @@ class GcpSession:
             from google.auth.credentials import AnonymousCredentials
 
             return AnonymousCredentials()
+        if s.credentials is not None:
+            return s.credentials
         if s.credentials_json is not None:
             try:
                 info = json.loads(s.credentials_json)
@@ -205,12 +209,17 @@ def classify(exc: BaseException) -> Failure | None:
         from google.api_core import exceptions as gexc
     except ModuleNotFoundError:
         return None
+    if isinstance(exc, gexc.RetryError) and isinstance(exc.cause, Exception):
+        last = classify(exc.cause)  # retries ran out: say what the last attempt met (throttled, unreachable)
+        if last is not None:
+            return last
     table: tuple[tuple[Any, Kind], ...] = (
-        (gexc.Unauthenticated, Kind.CREDENTIALS_REFUSED),
-        (gexc.PermissionDenied, Kind.DENIED),
+        ((gexc.Unauthenticated, gexc.Unauthorized), Kind.CREDENTIALS_REFUSED),  # gRPC and REST (401) spellings
+        ((gexc.PermissionDenied, gexc.Forbidden), Kind.DENIED),
         (gexc.NotFound, Kind.NOT_FOUND),
         (gexc.InvalidArgument, Kind.INVALID),
         (gexc.FailedPrecondition, Kind.PRECONDITION),
+        (gexc.BadRequest, Kind.INVALID),  # after its subclasses: REST answers a FAILED_PRECONDITION with a bare 400
         ((gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.RetryError), Kind.UNREACHABLE),
         ((gexc.ResourceExhausted, gexc.InternalServerError, gexc.TooManyRequests), Kind.UNAVAILABLE),
     )

@@ -47,12 +47,12 @@ KINDS = {  # plural -> (our file, snapshot fixture stem)
 }
 # Schema keywords that do not change what is accepted or stored.
 IGNORED = {"description", "properties", "items", "additionalProperties"}
-PROVIDERS_WE_TYPE = ("fake", "vault")
+PROVIDERS_WE_TYPE = ("aws", "fake", "gcpsm", "vault")
 
 # Deliberate differences: (path regexp, schema keywords that may differ there, why). Anything else fails.
 PRESERVED = frozenset({"required", "x-kubernetes-preserve-unknown-fields"})
 DIFFERENCES: list[tuple[str, frozenset[str], str]] = [
-    (r"^\.spec\.provider\.(?!fake$|vault$)[a-z0-9]+$", PRESERVED,
+    (r"^\.spec\.provider\.(?!aws$|fake$|gcpsm$|vault$)[a-z0-9]+$", PRESERVED,
      "providers the controller does not implement are kept whole (x-kubernetes-preserve-unknown-fields), with "
      "only the fields ESO defaults typed (same default, enum, pattern): ours accepts a superset (their required "
      "fields are not enforced, unknown fields are kept, not pruned) and stores the same defaults"),
@@ -64,7 +64,7 @@ DIFFERENCES: list[tuple[str, frozenset[str], str]] = [
 
 
 # Where ours keeps fields ESO's CRDs would refuse (the API server's field paths in a 422 response).
-PRESERVED_FIELDS = r"^spec\.provider\.((?!fake\b|vault\b)[a-z0-9]+|vault\.auth\.iam)\b"
+PRESERVED_FIELDS = r"^spec\.provider\.((?!aws\b|fake\b|gcpsm\b|vault\b)[a-z0-9]+|vault\.auth\.iam)\b"
 
 
 def allowed(path: str, keyword: str) -> bool:
@@ -312,6 +312,14 @@ INVALID: dict[str, dict[str, Any]] = {
     "vault userPass username missing": _ss({"vault": {"server": "s", "auth": {"userPass": {}}}}),
     "vault jwt serviceAccountRef missing": _ss({"vault": {"server": "s", "auth": {"jwt": {
         "kubernetesServiceAccountToken": {"audiences": ["a"]}}}}}),
+    "aws region missing": _ss({"aws": {"service": "SecretsManager"}}),
+    "aws service": _ss({"aws": {"service": "CertificateManager", "region": "eu-west-1"}}, "v1beta1"),
+    "aws sessionTags value missing": _ss({"aws": {"service": "ParameterStore", "region": "r",
+                                                  "sessionTags": [{"key": "k"}]}}),
+    "gcpsm workloadIdentity serviceAccountRef missing": _ss({"gcpsm": {"projectID": "p", "auth": {
+        "workloadIdentity": {"clusterName": "c"}}}}),
+    "gcpsm key ref name pattern": _ss({"gcpsm": {"auth": {"secretRef": {
+        "secretAccessKeySecretRef": {"name": "Not_A_Name", "key": "k"}}}}}),
     "ref namespace pattern": _ss({"vault": {"server": "s", "auth": {"tokenSecretRef": {"name": "t", "namespace": "A"}}}}),
     "store refreshInterval string": {"apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
                                      "metadata": {"name": "x"},
@@ -534,10 +542,11 @@ def test_esos_fixtures_get_the_same_outcome_from_ours_and_esos(kube_cluster: Kub
         invalid
     # Docs manifests ESO's own CRDs refuse in typed parts (caBundle "..." is not base64, engineVersion v1 is
     # gone in v0.16.2, two auth methods at once in vault-mtls-store): ours refuses them the same way (the
-    # equality above); they must stay few, or the corpus no longer proves acceptance.
+    # equality above), and so do the four gcpsm snippets, whose `projectID: [PROJECT_ID]`-style placeholders
+    # YAML reads as arrays where both type strings; they must stay few, or the corpus no longer proves acceptance.
     both_refuse = [name for (name, _), r in zip(corpus, results["ours"], strict=True)
                    if name.startswith("snippets/") and "refused" in r]
-    assert len(both_refuse) <= 5, both_refuse
+    assert len(both_refuse) <= 9, "\n".join(both_refuse)
     # defaults were applied (the comparison would be empty otherwise)
     stored_es = [r["stored"] for (_, doc), r in zip(corpus, results["ours"], strict=True)
                  if doc["kind"] == "ExternalSecret" and "stored" in r]
@@ -561,13 +570,16 @@ def test_pruning_same_in_typed_parts_kept_in_preserved_providers(kube_cluster: K
     es = _es({"target": {"name": "t", "bogus": 1}, "bogus": 2,
               "data": [{"secretKey": "a", "remoteRef": {"key": "k", "bogus": 3}}]})
     vault = _ss({"vault": {**VAULT, "bogus": 4}})
-    aws = _ss({"aws": {"service": "SecretsManager", "region": "eu-west-1", "bogus": 5}})
-    got = {who: [outcome(kube_cluster, group, kube_namespace, 900 + n, doc) for n, doc in enumerate([es, vault, aws])]
+    key = {"name": "a", "key": "k"}
+    alibaba = _ss({"alibaba": {"regionID": "r", "bogus": 5, "auth": {"secretRef": {
+        "accessKeyIDSecretRef": key, "accessKeySecretSecretRef": key}}}})
+    got = {who: [outcome(kube_cluster, group, kube_namespace, 900 + n, doc)
+                 for n, doc in enumerate([es, vault, alibaba])]
            for who, group in groups.items()}
     for who in ("ours", "theirs"):
         stored_es, stored_vault, _ = (r["stored"]["spec"] for r in got[who])
         assert "bogus" not in json.dumps(stored_es) and "bogus" not in stored_vault["provider"]["vault"], who
         assert stored_es["target"] == {"name": "t", "creationPolicy": "Owner", "deletionPolicy": "Retain"}
     assert got["ours"][:2] == got["theirs"][:2]
-    assert got["ours"][2]["stored"]["spec"]["provider"]["aws"]["bogus"] == 5
-    assert "bogus" not in got["theirs"][2]["stored"]["spec"]["provider"]["aws"]
+    assert got["ours"][2]["stored"]["spec"]["provider"]["alibaba"]["bogus"] == 5
+    assert "bogus" not in got["theirs"][2]["stored"]["spec"]["provider"]["alibaba"]

@@ -309,6 +309,25 @@ class KubeReadsAdapter:
             raise ConfigError(f'cannot find configmap data for key: "{key}"', where=f"ConfigMap {namespace}/{name}")
         return str(data[key]).encode()
 
+    async def service_account_annotations(self, namespace: str, name: str) -> dict[str, str]:
+        """GCP workload identity: the ServiceAccount's annotations (briefly cached, as Secrets are)."""
+        from secrets_kit.errors import ConfigError
+
+        async def load() -> dict[str, str] | None:
+            try:
+                found = await self.kube.request("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}",
+                                                kind="ServiceAccount")
+            except KubeError as err:
+                if err.status == 404:
+                    return None
+                raise
+            return dict((found.get("metadata") or {}).get("annotations") or {})
+
+        data = await self.kube.cached(("serviceaccount", namespace, name), self.kube.cache_ttl, load)
+        if data is None:
+            raise ConfigError(f'serviceaccounts "{name}" not found', where=f"ServiceAccount {namespace}/{name}")
+        return dict(data)
+
     async def service_account_token(self, namespace: str, name: str, audiences: list[str],
                                     expiration_seconds: int) -> str:
         async def load() -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 from ...errors import ProviderError, SecretsKitError
 from ..refs import StoreClient, Validation
-from . import aws, fake, vault
+from . import aws, fake, gcp, vault
 from ._context import CLUSTER_SECRET_STORE, SECRET_STORE, KubeReads, StoreContext
 
 __all__ = ["CLUSTER_SECRET_STORE", "DENIED_BY_CONDITION", "PROVIDERS", "SECRET_STORE", "KubeReads",
@@ -38,6 +38,7 @@ __all__ = ["CLUSTER_SECRET_STORE", "DENIED_BY_CONDITION", "PROVIDERS", "SECRET_S
 PROVIDERS: dict[str, ModuleType] = {
     aws.NAME: aws,
     fake.NAME: fake,
+    gcp.NAME: gcp,
     vault.NAME: vault,
 }
 
@@ -226,8 +227,8 @@ class StoreClients:
         if module is vault:
             return await vault.new_client(body, ctx, cache_seconds=self.vault_cache_seconds,
                                           on_call=self.on_call)
-        if module is aws:
-            return await aws.new_client(body, ctx, cache_seconds=self.vault_cache_seconds, on_call=self.on_call)
+        if module is aws or module is gcp:
+            return await module.new_client(body, ctx, cache_seconds=self.vault_cache_seconds, on_call=self.on_call)
         client: StoreClient = await module.new_client(body, ctx)
         return client
 

@@ -39,6 +39,14 @@ class ConfigMapReads(Protocol):
         ...
 
 
+class ServiceAccountReads(Protocol):
+    """Optional: GCP workload identity reads the ServiceAccount's annotations (iam.gke.io/gcp-service-account)."""
+
+    async def service_account_annotations(self, namespace: str, name: str) -> dict[str, str]:
+        """`metadata.annotations` of ServiceAccount namespace/name; a ConfigError-family error when missing."""
+        ...
+
+
 @dataclass(frozen=True)
 class StoreContext:
     kind: str  # SecretStore | ClusterSecretStore
@@ -92,6 +100,17 @@ class StoreContext:
             raise ProviderError(f"{field}: a service account name is required", where=self.where)
         ns = self.ref_namespace(ref, field)
         return await self._kube().service_account_token(ns, str(ref["name"]), audiences, expiration_seconds)
+
+    async def service_account_annotations(self, ref: Any, field: str) -> dict[str, str]:
+        if not isinstance(ref, Mapping) or not ref.get("name"):
+            raise ProviderError(f"{field}: a service account name is required", where=self.where)
+        ns = self.ref_namespace(ref, field)
+        reader = getattr(self._kube(), "service_account_annotations", None)
+        if reader is None:
+            raise ProviderError("workload identity needs ServiceAccount reads, which this runtime lacks",
+                                where=self.where)
+        found: dict[str, str] = await reader(ns, str(ref["name"]))
+        return found
 
     async def config_map_value(self, namespace: str, name: str, key: str) -> bytes:
         kube = self._kube()

@@ -116,6 +116,7 @@ def test_create_then_nothing_is_written() -> None:
         api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"] = body
         put(ctl, ES, body)
         await ctl.reconcile_es("a", "app")
+        await ctl.events.drain()
         secret = api.objects["/api/v1/namespaces/a/secrets/app"]
         assert base64.b64decode(secret["data"]["pw"]) == b"s3cret"
         assert secret["metadata"]["labels"]["reconcile.external-secrets.io/managed"] == "true"
@@ -133,6 +134,7 @@ def test_create_then_nothing_is_written() -> None:
         before = sum(api.calls.values())
         for _ in range(3):
             await ctl.reconcile_es("a", "app")
+            await ctl.events.drain()
         assert sum(api.calls.values()) == before, "a reconcile that is not due made API calls"
         ctl.scheduler.close()
 
@@ -148,6 +150,7 @@ def test_provider_error_leaves_the_secret_and_backs_off() -> None:
         api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"] = body
         put(ctl, ES, body)
         await ctl.reconcile_es("a", "app")
+        await ctl.events.drain()
         assert "/api/v1/namespaces/a/secrets/app" not in api.objects
         status = api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"]["status"]
         ready = status["conditions"][-1]
@@ -172,9 +175,11 @@ def test_an_externalsecret_waits_for_its_stores_first_validation_without_writing
         api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"] = body
         put(ctl, ES, body)
         await ctl.reconcile_es("a", "app")  # parked: no Secret, no status, no event
+        await ctl.events.drain()
         assert not [p for p in api.objects if "/secrets/" in p or "/events/" in p]
         assert "status" not in api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"]
         await ctl.reconcile_store(SS, "a", "fake")  # the first validation wakes it
+        await ctl.events.drain()
         assert (ES, "a", "app") in ctl.queue
         ctl.scheduler.close()
 
@@ -194,6 +199,7 @@ def test_store_refusals(store_ns: str, ready: bool, message: str) -> None:
         api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"] = body
         put(ctl, ES, body)
         await ctl.reconcile_es("a", "app")
+        await ctl.events.drain()
         assert "/api/v1/namespaces/a/secrets/app" not in api.objects
         events = [o for p, o in api.objects.items() if "/events/" in p]
         assert events and message in events[0]["message"], events
@@ -211,6 +217,7 @@ def test_an_es_of_another_controller_class_is_left_alone() -> None:
         put(ctl, SS, other)
         put(ctl, ES, es("a"))
         await ctl.reconcile_es("a", "app")
+        await ctl.events.drain()
         assert sum(api.calls.values()) == 0
 
     asyncio.run(main())
@@ -271,6 +278,7 @@ def test_overdue_refreshes_seen_first_are_spread_not_fired_together() -> None:
             api.objects[f"/apis/external-secrets.io/v1/namespaces/a/externalsecrets/{name}"] = body
             put(ctl, ES, body)
             await ctl.reconcile_es("a", name)
+            await ctl.events.drain()
             refresh_es(ctl, api, "a", name)
         ctl.scheduler.close()
         restarted = controller(api)
@@ -366,6 +374,7 @@ def test_an_unlabelled_secret_of_that_name_is_taken_over_after_a_conflict() -> N
         api.objects["/apis/external-secrets.io/v1/namespaces/a/externalsecrets/app"] = body
         put(ctl, ES, body)
         await ctl.reconcile_es("a", "app")
+        await ctl.events.drain()
         secret = api.objects["/api/v1/namespaces/a/secrets/app"]
         assert secret["metadata"]["uid"] == "old" and base64.b64decode(secret["data"]["pw"]) == b"new"
         assert api.calls["POST Secret"] == 1 and api.calls["PUT Secret"] == 1  # one conflict, then an update

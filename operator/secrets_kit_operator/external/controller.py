@@ -27,6 +27,7 @@ from ..kube import Kube, KubeError
 from ..workqueue import WorkQueue
 from . import core as facts
 from . import engine
+from .events import EventSink
 from .informer import Informer
 from .kube import ExternalKube, KubeReadsAdapter, SecretInformer, field_manager
 from .metrics import ExternalMetrics
@@ -90,6 +91,7 @@ class ExternalSecretsController:
         self.namespaces = Informer(self.kube, "/api/v1/namespaces", kind="Namespace",
                                    on_change=self._namespace_changed, transform=_namespace)
         self.informers["Namespace"] = self.namespaces
+        self.events = EventSink(self.kube)
         self.reads = KubeReadsAdapter(self.kube)
         self.clients = engine.store_clients(self.reads, self.metrics, options)
         self.by_target: dict[tuple[str, str], set[str]] = {}  # (ns, secret name) → ES names
@@ -115,6 +117,7 @@ class ExternalSecretsController:
         against a half-known cluster)."""
         informers = [self.secrets, *self.informers.values()]
         tasks = [asyncio.create_task(informer.run(stop)) for informer in informers]
+        tasks.append(asyncio.create_task(self.events.run()))
 
         async def all_synced() -> None:
             for informer in informers:
@@ -458,10 +461,7 @@ class ExternalSecretsController:
                 if err.status == 409:
                     await self.queue.put(item)
         for event in events:
-            try:
-                await self.kube.post_event(ns or "default", event_body(obj, kind, event, utcnow()))
-            except KubeError as err:
-                log.error("posting an event failed", extra={"fields": {**where, "status": err.status}})
+            self.events.record(ns or "default", event_body(obj, kind, event, utcnow()))
         if kind == ES:
             self.metrics.observe_es(ns, name, current)
         elif kind in (SS, CSS):
@@ -562,6 +562,7 @@ class ExternalSecretsController:
     async def close(self) -> None:
         self.scheduler.close()
         await self.queue.close()
+        await self.events.drain()
         await self.clients.close()
 
 

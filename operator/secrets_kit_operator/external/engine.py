@@ -203,7 +203,7 @@ def fanout_status(ces: Mapping[str, Any], provisioned: list[str], failed: Mappin
 
 PROVIDER_LABELS = {"vault": ("HashiCorp/Vault", "ReadSecretData", "ListSecrets"),
                    "fake": ("Fake", "GetSecret", "GetAllSecrets")}
-SELF_COUNTING = {"vault", "gcpsm"}  # providers whose client reports each HTTP request (StoreClients' on_call)
+SELF_COUNTING = {"vault", "aws", "gcpsm"}  # providers whose client reports each HTTP request (StoreClients' on_call)
 
 
 class CountingClient:

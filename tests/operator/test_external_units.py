@@ -312,6 +312,31 @@ def test_overdue_refreshes_seen_first_are_spread_not_fired_together() -> None:
     asyncio.run(main())
 
 
+def test_the_secret_informer_indexes_secrets_by_their_created_by_label() -> None:
+    from secrets_kit_operator.external.kube import SecretInformer
+
+    async def changed(*_: Any) -> None:
+        pass
+
+    informer = SecretInformer(FakeApi(), None, changed)
+
+    def secret(ns: str, name: str, owner: str | None, managed: bool = True) -> dict[str, Any]:
+        labels = {"reconcile.external-secrets.io/managed": "true"} if managed else {}
+        if owner:
+            labels["reconcile.external-secrets.io/created-by"] = owner
+        return {"metadata": {"namespace": ns, "name": name, "labels": labels, "resourceVersion": "1"}}
+
+    informer.put(secret("a", "old", "h1"))
+    informer.put(secret("a", "new", "h1"))
+    informer.put(secret("b", "other", "h1"))
+    informer.put(secret("a", "unmanaged", "h1", managed=False))  # not what the informer holds
+    assert informer.lookup(("a", "h1")) == {("a", "old"), ("a", "new")}
+    informer.put(secret("a", "old", "h2"))  # relabelled: moves
+    assert informer.lookup(("a", "h1")) == {("a", "new")} and informer.lookup(("a", "h2")) == {("a", "old")}
+    informer.drop("a", "new")
+    assert informer.lookup(("a", "h1")) == set() and ("a", "h1") not in informer.indexed
+
+
 def test_slim_secret_keeps_only_what_reconcile_reads() -> None:
     secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": {"a": "YQ=="},
               "metadata": {"name": "s", "namespace": "n", "uid": "u", "resourceVersion": "7",

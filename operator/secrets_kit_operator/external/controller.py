@@ -356,17 +356,19 @@ class ExternalSecretsController:
     async def _cleanup_orphans(self, cleanup: dict[str, Any]) -> list[Any]:
         """Owner: delete other Secrets carrying this ExternalSecret's created-by label (an old target name).
         ESO LISTs the namespace's Secrets by label on every sync; the managed-Secret informer already holds
-        them (created-by is only ever set together with managed=true), so no LIST is made."""
+        them (created-by is only ever set together with managed=true), indexed by that label, so neither a
+        LIST nor a scan of every Secret is made."""
         ns, keep = cleanup["namespace"], cleanup["keep"]
         wanted = dict(cleanup.get("labels") or {})
         created_by = wanted.get(CREATED_BY)
+        candidates = (self.secrets.lookup((ns, created_by)) if created_by is not None
+                      else {key for key in self.secrets.items if key[0] == ns})
         events = []
-        for (secret_ns, secret_name), secret in list(self.secrets.items.items()):
-            if secret_ns != ns or secret_name == keep:
+        for secret_ns, secret_name in sorted(candidates):
+            secret = self.secrets.get(secret_ns, secret_name)
+            if secret is None or secret_name == keep:
                 continue
             labels = secret["metadata"].get("labels") or {}
-            if created_by is not None and labels.get(CREATED_BY) != created_by:
-                continue  # the one label that differs per ExternalSecret: most Secrets stop here
             if all(labels.get(k) == v for k, v in wanted.items()):
                 await self.kube.delete_secret(ns, secret_name)
                 self.secrets.drop(ns, secret_name)

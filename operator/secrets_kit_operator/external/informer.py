@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from ..kube import KubeError
@@ -40,23 +40,46 @@ class Informer:
 
     def __init__(self, kube: Any, path: str, *, kind: str, on_change: Changed, selector: str | None = None,
                  transform: Callable[[dict[str, Any]], dict[str, Any]] = lambda obj: obj,
-                 accept: Callable[[dict[str, Any]], bool] = lambda obj: True, report_initial: bool = False) -> None:
+                 accept: Callable[[dict[str, Any]], bool] = lambda obj: True, report_initial: bool = False,
+                 index: Callable[[dict[str, Any]], Hashable | None] | None = None) -> None:
         self.kube, self.path, self.kind, self.on_change = kube, path, kind, on_change
         self.selector, self.transform, self.accept = selector, transform, accept
         self.report_initial = report_initial
         self.items: dict[Key, dict[str, Any]] = {}
+        # a secondary index (e.g. Secrets by their created-by label): index value → keys; kept with items
+        self.index = index
+        self.indexed: dict[Hashable, set[Key]] = {}
         self.synced = asyncio.Event()
         self.lists = 0
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.items.get((namespace, name))
 
+    def lookup(self, value: Hashable) -> set[Key]:
+        """Keys whose `index` value is `value`."""
+        return set(self.indexed.get(value, ()))
+
     def put(self, obj: dict[str, Any]) -> None:
         if self.accept(obj):
-            self.items[_key(obj)] = self.transform(obj)
+            self._set(_key(obj), self.transform(obj))
 
     def drop(self, namespace: str, name: str) -> None:
-        self.items.pop((namespace, name), None)
+        self._remove((namespace, name))
+
+    def _set(self, key: Key, item: dict[str, Any]) -> None:
+        self._remove(key)
+        self.items[key] = item
+        if self.index is not None and (value := self.index(item)) is not None:
+            self.indexed.setdefault(value, set()).add(key)
+
+    def _remove(self, key: Key) -> None:
+        item = self.items.pop(key, None)
+        if item is not None and self.index is not None and (value := self.index(item)) is not None:
+            keys = self.indexed.get(value)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self.indexed[value]
 
     def _query(self, **extra: str) -> dict[str, str]:
         return {**({"labelSelector": self.selector} if self.selector else {}), **extra}
@@ -75,7 +98,10 @@ class Informer:
             if not token:
                 break
         self.lists += 1
-        old, self.items = self.items, fresh
+        old = self.items
+        self.items, self.indexed = {}, {}
+        for key, item in fresh.items():
+            self._set(key, item)
         if self.synced.is_set() or self.report_initial:  # a relist after a gap: what changed meanwhile
             for key in old.keys() - fresh.keys():
                 await self.on_change(key, None)
@@ -101,14 +127,14 @@ class Informer:
                     continue
                 key = _key(obj)
                 if kind == "DELETED":
-                    self.items.pop(key, None)
+                    self._remove(key)
                     await self.on_change(key, None)
                     continue
                 before = self.items.get(key)
                 if _version(before) == version:
                     continue  # what we recorded with put(): our own write coming back
                 item = self.transform(obj)
-                self.items[key] = item
+                self._set(key, item)
                 await self.on_change(key, item)
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -263,8 +263,18 @@ def slim_secret(secret: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+CREATED_BY = "reconcile.external-secrets.io/created-by"
+
+
 def _is_managed(secret: dict[str, Any]) -> bool:
     return ((secret.get("metadata") or {}).get("labels") or {}).get("reconcile.external-secrets.io/managed") == "true"
+
+
+def _created_by(secret: dict[str, Any]) -> tuple[str, str] | None:
+    """(namespace, created-by label): an owner's orphan clean-up finds its old Secrets without a scan."""
+    meta = secret.get("metadata") or {}
+    value = (meta.get("labels") or {}).get(CREATED_BY)
+    return None if value is None else (str(meta.get("namespace") or ""), str(value))
 
 
 class SecretInformer(Informer):
@@ -275,7 +285,7 @@ class SecretInformer(Informer):
                  on_change: Callable[[Key, dict[str, Any] | None], Awaitable[None]]) -> None:
         path = f"/api/v1/namespaces/{namespace}/secrets" if namespace else "/api/v1/secrets"
         super().__init__(kube, path, kind="Secret", on_change=on_change, selector=MANAGED_SELECTOR,
-                         transform=slim_secret, accept=_is_managed)
+                         transform=slim_secret, accept=_is_managed, index=_created_by)
 
 
 class KubeReadsAdapter:

@@ -59,11 +59,14 @@ class AssumeRole:
 
 @dataclass(frozen=True)
 class WebIdentity:
-    """sts:AssumeRoleWithWebIdentity with a token read from a file at every refresh (projected tokens rotate)."""
+    """sts:AssumeRoleWithWebIdentity with a token fetched afresh at every refresh (tokens rotate): read
+    from `token_file`, or asked of `token_source` (e.g. a Kubernetes TokenRequest; called in a worker
+    thread, so it may block; not part of equality, so re-built settings with the same role compare equal)."""
 
     role_arn: str
-    token_file: str
+    token_file: str = ""
     session_name: str = "secrets-kit"
+    token_source: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -155,8 +158,9 @@ class AwsSession:
 
         def fetch() -> dict[str, str]:
             if isinstance(step, WebIdentity):
+                token = step.token_source() if step.token_source is not None else _read_token(step.token_file)
                 answer = sts.assume_role_with_web_identity(RoleArn=step.role_arn, RoleSessionName=step.session_name,
-                                                           WebIdentityToken=_read_token(step.token_file))
+                                                           WebIdentityToken=token)
             else:
                 kwargs: dict[str, Any] = {"RoleArn": step.role_arn, "RoleSessionName": step.session_name,
                                           "DurationSeconds": step.duration_seconds}

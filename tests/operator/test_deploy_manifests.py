@@ -118,6 +118,7 @@ def test_external_secrets_rbac_is_exactly_what_that_controller_calls() -> None:
         (("",), ("secrets",)): ["create", "delete", "get", "list", "update", "watch"],
         (("",), ("configmaps",)): ["get"],
         (("",), ("namespaces",)): ["get", "list", "watch"],
+        (("",), ("serviceaccounts",)): ["get"],
         (("",), ("serviceaccounts/token",)): ["create"],
         (("",), ("events",)): ["create", "patch"],
     }
@@ -354,6 +355,7 @@ def test_external_secrets_rbac_allows_what_it_needs_and_nothing_more(kube_cluste
     for verb in ("get", "list", "watch", "create", "update", "delete"):
         assert allowed(verb, "secrets"), verb
     assert allowed("get", "configmaps") and allowed("create", "serviceaccounts", subresource="token")
+    assert allowed("get", "serviceaccounts") and not allowed("list", "serviceaccounts")
     assert allowed("watch", "namespaces", namespace="") and allowed("create", "events")
     lease = ("coordination.k8s.io", kube_namespace)
     for verb in ("get", "update"):
@@ -366,6 +368,6 @@ def test_external_secrets_rbac_allows_what_it_needs_and_nothing_more(kube_cluste
                                        ("create", "secretstores", eso, ""), ("update", "secretstores", eso, ""),
                                        ("delete", "clustersecretstores", eso, ""),
                                        ("update", "clusterexternalsecrets", eso, ""),
-                                       ("create", "pushsecrets", eso, ""), ("get", "serviceaccounts", "", ""),
+                                       ("create", "pushsecrets", eso, ""), ("update", "serviceaccounts", "", ""),
                                        ("create", "leases", "coordination.k8s.io", ""), ("list", "pods", "", "")]:
         assert not allowed(verb, resource, group, subresource=sub), (verb, resource, sub)

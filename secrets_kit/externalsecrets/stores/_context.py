@@ -8,13 +8,15 @@ when it has none ("referent auth"), in the ExternalSecret's namespace.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ...errors import ProviderError
 
 SECRET_STORE, CLUSTER_SECRET_STORE = "SecretStore", "ClusterSecretStore"
+_T = TypeVar("_T")
 NAMESPACE_NOT_ALLOWED = ("namespace should either be empty or match the namespace of the SecretStore "
                          "for a namespaced SecretStore")
 
@@ -29,6 +31,14 @@ class KubeReads(Protocol):
     async def service_account_token(self, namespace: str, name: str, audiences: list[str],
                                     expiration_seconds: int) -> str:
         """A TokenRequest for ServiceAccount namespace/name."""
+        ...
+
+
+class ServiceAccountReads(Protocol):
+    """Optional: AWS `auth.jwt` reads the ServiceAccount's annotations (KubeReads implementations may add it)."""
+
+    async def service_account(self, namespace: str, name: str) -> Mapping[str, Any]:
+        """The ServiceAccount object; a ConfigError-family error naming ns/name when it does not exist."""
         ...
 
 
@@ -93,6 +103,17 @@ class StoreContext:
         ns = self.ref_namespace(ref, field)
         return await self._kube().service_account_token(ns, str(ref["name"]), audiences, expiration_seconds)
 
+    async def service_account(self, ref: Any, field: str) -> tuple[str, Mapping[str, Any]]:
+        """(namespace it was read in, the ServiceAccount) for a ServiceAccountSelector."""
+        if not isinstance(ref, Mapping) or not ref.get("name"):
+            raise ProviderError(f"{field}: a service account name is required", where=self.where)
+        ns = self.ref_namespace(ref, field)
+        reader = getattr(self._kube(), "service_account", None)
+        if reader is None:
+            raise ProviderError(f"{field} needs ServiceAccount reads, which this runtime lacks", where=self.where)
+        found: Mapping[str, Any] = await reader(ns, str(ref["name"]))
+        return ns, found
+
     async def config_map_value(self, namespace: str, name: str, key: str) -> bytes:
         kube = self._kube()
         reader = getattr(kube, "config_map_value", None)
@@ -101,6 +122,12 @@ class StoreContext:
                                 where=self.where)
         value: bytes = await reader(namespace, name, key)
         return value
+
+
+def on_loop(loop: asyncio.AbstractEventLoop, make: Callable[[], Coroutine[Any, Any, _T]],
+            timeout: float = 60.0) -> _T:
+    """Run a Kubernetes read on the event loop from a worker thread (logins and STS refreshes run in threads)."""
+    return asyncio.run_coroutine_threadsafe(make(), loop).result(timeout)
 
 
 def compile_regexp(pattern: str, *, where: str) -> Any:

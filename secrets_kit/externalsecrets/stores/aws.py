@@ -59,6 +59,10 @@ PROVIDER_LABELS = {SECRETS_MANAGER: "AWS/SecretsManager", PARAMETER_STORE: "AWS/
 CACHE_SECONDS = 1.0
 FIND_CONCURRENCY = 8
 AWS_THREADS = 16
+# Throttling and 5xx answers are retried this many times with botocore's standard backoff (jittered,
+# exponential), as aws-sdk-go's default retryer in ESO; then the read fails and the ExternalSecret's
+# own backoff takes over
+API_RETRIES = 3
 BATCH_SIZE = 20  # BatchGetSecretValue's limit of names per call
 ROLE_ANNOTATION, AUDIENCE_ANNOTATION = "eks.amazonaws.com/role-arn", "eks.amazonaws.com/audience"
 DEFAULT_AUDIENCE = "sts.amazonaws.com"
@@ -559,7 +563,7 @@ async def new_client(spec: Mapping[str, Any], ctx: StoreContext, *, cache_second
         return shared.AwsSettings(region=s.region, access_key_id=keys.get("accessKeyIDSecretRef"),
                                   secret_access_key=keys.get("secretAccessKeySecretRef"),
                                   session_token=keys.get("sessionTokenSecretRef") or None, web_identity=web,
-                                  assume_role=role)
+                                  assume_role=role, retries=API_RETRIES)
 
     renewable = secret_ref is not None or jwt_ref is not None
     return AwsStoreClient(s, shared.AwsSession(await settings()), where=ctx.where, cache_seconds=cache_seconds,

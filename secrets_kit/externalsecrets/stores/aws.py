@@ -22,7 +22,7 @@ Facts kept from ESO:
   ListSecrets with tag-key/tag-value filters, then the exact tags; the values of the matches come
   from BatchGetSecretValue, 20 names a call (ESO: a GetSecretValue per match without a path).
 - Parameter Store: GetParameter{Name: prefix+key[:version], WithDecryption}; ParameterNotFound
-  (and ParameterVersionNotFound) is NoSecretError; find by name: paged GetParametersByPath{Path:
+  is NoSecretError (a missing version is not); find by name: paged GetParametersByPath{Path:
   find.path or "/", Recursive, WithDecryption}, then RE2 on the name; find by tags:
   DescribeParameters with `tag:<k>` Equals filters, then a GetParameter per parameter.
 
@@ -71,7 +71,9 @@ TOKEN_SECONDS = 3600  # the API server's default TokenRequest lifetime (ESO send
 _T = TypeVar("_T")
 OnCall = Callable[[str, str, bool], None]  # (provider label, call, ok): one per API call
 
-_NOT_FOUND = {"ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound"}
+# ESO's NoSecretErr codes; a missing parameter *version* (ParameterVersionNotFound) stays an error
+# there, so deletionPolicy Delete/Merge does not skip it
+_NOT_FOUND = {"ResourceNotFoundException", "ParameterNotFound"}
 _REF_FIELDS = ("accessKeyIDSecretRef", "secretAccessKeySecretRef", "sessionTokenSecretRef")
 
 

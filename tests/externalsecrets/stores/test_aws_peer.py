@@ -209,6 +209,9 @@ def test_ps_value_version_property_not_found(aws_env: str) -> None:
             assert await client.get_secret(RemoteRef(key=name, property="user")) == b"ps-admin2"
             with pytest.raises(NoSecretError):
                 await client.get_secret(RemoteRef(key=name + "-missing"))
+            with pytest.raises(SecretsKitError) as missing_version:  # ESO: only ParameterNotFound is NoSecretErr
+                await client.get_secret(RemoteRef(key=name, version="9"))
+            assert not isinstance(missing_version.value, NoSecretError)
         finally:
             await clients.close()
 

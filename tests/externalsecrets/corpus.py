@@ -1405,3 +1405,17 @@ _id = "aws-ps-not-found-retain"
 add(acase(_id, ps_remote(_id, "present", "aws-ps-nf-present"),
           {"data": [d("absent", ps_name(_id, "absent"))]},
           None, {"data", "error"}, store=AWS_PS, ready="False", reason="SecretSyncedError"))
+
+# aws/auth.go credsFromServiceAccount + DefaultJWTProvider: the ServiceAccount's
+# eks.amazonaws.com/role-arn annotation, a TokenRequest (audience sts.amazonaws.com plus the ref's
+# audiences), AssumeRoleWithWebIdentity at AWS_STS_ENDPOINT; then `role` assumed on top (auth.go New).
+_id = "aws-sm-jwt-web-identity"
+add(acase(_id, sm_remote(_id, "token", "aws-irsa-token"),
+          {"data": [d("token", sm_name(_id, "token"))]},
+          secret({"token": "aws-irsa-token"}), {"data"},
+          extra_objects=[{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {
+              "name": "irsa-reader", "annotations": {"eks.amazonaws.com/role-arn":
+                                                     "arn:aws:iam::123456789012:role/corpus-irsa"}}}],
+          store={"aws": {"service": "SecretsManager", "region": "us-east-1",
+                         "role": "arn:aws:iam::123456789012:role/corpus-on-top",
+                         "auth": {"jwt": {"serviceAccountRef": {"name": "irsa-reader", "audiences": ["corpus"]}}}}}))

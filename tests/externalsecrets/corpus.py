@@ -1419,3 +1419,17 @@ add(acase(_id, sm_remote(_id, "token", "aws-irsa-token"),
           store={"aws": {"service": "SecretsManager", "region": "us-east-1",
                          "role": "arn:aws:iam::123456789012:role/corpus-on-top",
                          "auth": {"jwt": {"serviceAccountRef": {"name": "irsa-reader", "audiences": ["corpus"]}}}}}))
+
+# aws/sm.go fetch: the store's `prefix` is prepended to every remoteRef.key.
+_id = "aws-sm-prefix"
+add(acase(_id, sm_remote(_id, "token", "aws-prefixed-token"),
+          {"data": [d("token", "token")]},
+          secret({"token": "aws-prefixed-token"}), {"data"},
+          store={"aws": {**AWS_SM["aws"], "prefix": f"corpus/{_id}/"}}))
+
+# aws/auth.go credsFromSecretRef + resolvers.SecretKeyRef: a ClusterSecretStore's secretRef without a
+# namespace is read in the ExternalSecret's namespace (referent auth; the store validates as Unknown).
+_id = "aws-ps-cluster-store-referent"
+add(acase(_id, ps_remote(_id, "token", "aws-referent-token"),
+          {"data": [d("token", ps_name(_id, "token"))]},
+          secret({"token": "aws-referent-token"}), {"data", "cluster-store"}, store=AWS_PS))

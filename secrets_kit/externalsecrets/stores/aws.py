@@ -128,7 +128,7 @@ def parse_spec(spec: Mapping[str, Any], where: str) -> AwsStoreSpec:
 
 
 def check_spec(spec: Mapping[str, Any], ctx: StoreContext) -> None:
-    """ESO's ValidateStore for aws (region, the secretRef selectors), plus what we support."""
+    """ESO's ValidateStore for aws (region, the secretRef and jwt serviceAccountRef selectors), plus what we support."""
     s = parse_spec(spec, ctx.where)
     if s.jwt_ref is not None:
         ns = s.jwt_ref.get("namespace")

@@ -15,6 +15,7 @@ boto3 is imported only when a session is first used (extra `aws`).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -59,11 +60,14 @@ class AssumeRole:
 
 @dataclass(frozen=True)
 class WebIdentity:
-    """sts:AssumeRoleWithWebIdentity with a token read from a file at every refresh (projected tokens rotate)."""
+    """sts:AssumeRoleWithWebIdentity with a token fetched afresh at every refresh (tokens rotate): read
+    from `token_file`, or asked of `token_source` (e.g. a Kubernetes TokenRequest; called in a worker
+    thread, so it may block; not part of equality, so re-built settings with the same role compare equal)."""
 
     role_arn: str
-    token_file: str
+    token_file: str = ""
     session_name: str = "secrets-kit"
+    token_source: Callable[[], str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -155,8 +159,9 @@ class AwsSession:
 
         def fetch() -> dict[str, str]:
             if isinstance(step, WebIdentity):
+                token = step.token_source() if step.token_source is not None else _read_token(step.token_file)
                 answer = sts.assume_role_with_web_identity(RoleArn=step.role_arn, RoleSessionName=step.session_name,
-                                                           WebIdentityToken=_read_token(step.token_file))
+                                                           WebIdentityToken=token)
             else:
                 kwargs: dict[str, Any] = {"RoleArn": step.role_arn, "RoleSessionName": step.session_name,
                                           "DurationSeconds": step.duration_seconds}
@@ -205,9 +210,9 @@ def classify(exc: BaseException) -> Failure | None:
         return Failure(kind, type(exc).__name__)
     if isinstance(exc, bex.ClientError):
         error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
+        code, raw_message = _code_and_message(error)
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        message = "" if code in _ECHOING_CODES else " ".join(str(error.get("Message", "")).split())[:300]
+        message = "" if code in _ECHOING_CODES else " ".join(raw_message.split())[:300]
         detail = f"{code}: {message}" if message else code
         operation = str(getattr(exc, "operation_name", "") or "")
         if operation.startswith("AssumeRole"):
@@ -226,6 +231,22 @@ def classify(exc: BaseException) -> Failure | None:
     if isinstance(exc, bex.BotoCoreError):
         return Failure(Kind.FAILED, type(exc).__name__)
     return None
+
+
+_XML_CODE = re.compile(r"<Code>([^<]{1,100})</Code>")
+_XML_MESSAGE = re.compile(r"<Message>([^<]{0,500})</Message>")
+
+
+def _code_and_message(error: Mapping[str, Any]) -> tuple[str, str]:
+    """botocore's parsed code and message. Some endpoints (moto, proxies in front of AWS) answer a JSON
+    API's authentication failure with a query-style XML body, which botocore leaves as code "403" and
+    the XML as the message: the code and message inside are what the caller needs to read."""
+    code, message = str(error.get("Code", "Unknown")), str(error.get("Message", ""))
+    if code.isdigit() and "<ErrorResponse" in message:
+        inner_code, inner_message = _XML_CODE.search(message), _XML_MESSAGE.search(message)
+        if inner_code:
+            return inner_code.group(1), inner_message.group(1) if inner_message else ""
+    return code, message
 
 
 def map_error(exc: BaseException, *, service: str, what: str, where: str,

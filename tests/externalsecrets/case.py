@@ -34,6 +34,10 @@ class Case:
     # Vault cases: values to write before the run, {path: {key: value}}, path as `bao kv put`
     # takes it: "<mount>/<key>", e.g. {"secret/foo": {"user": "u"}} (kv v2 at "secret", kv v1 at
     # "secret_v1", as ESO's e2e configures Vault). Values may be any JSON.
+    # AWS cases (tag "aws"; the store reads moto with the keys of the Secret `aws-creds` the harness
+    # creates): {"secretsmanager:<name>": {"versions": [{"value": str, "id": uuid?}, ...], "tags": {}},
+    #  "ssm:<name>": {"versions": [str, ...]}}; a secret's last version is AWSCURRENT and the one
+    # before AWSPREVIOUS, a parameter's versions are 1, 2, ...; names live under corpus/<case id>/.
     remote: dict[str, dict[str, Any]] | None = None
     # ConfigMaps/Secrets (full objects without metadata.namespace) to create before the store.
     extra_objects: list[dict[str, Any]] = field(default_factory=list)

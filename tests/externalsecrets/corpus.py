@@ -11,6 +11,9 @@ from ESO's e2e cases (`e2e/suites/provider/cases/{common,vault}/*.go` of the ups
 tag "e2e:<Name>") and from its envtest cases (`pkg/controllers/externalsecret/externalsecret_controller_test.go`,
 tag "envtest:<name>"). The comment above each case says where its expectation comes from.
 
+AWS cases (section c) read the session's moto server with the keys of the Secret `aws-creds` the harness
+creates; Secrets Manager names live under `corpus/<case id>/`, parameters under `/corpus/<case id>/`.
+
 Conventions (see case.py): the SecretStore is `store`; the ExternalSecret is named after the case id,
 so a Secret without `target.name` is named after the case id too. Vault cases use KV v2 at mount
 `secret` and KV v1 at mount `secret_v1`, token auth through the Secret `vault-token`/`token` the
@@ -1220,3 +1223,213 @@ add(vcase(_id, {vp(_id, "app-one", "secret_v1"): {"k": "1"}, vp(_id, "app-two", 
           {"dataFrom": [{"find": {"path": f"corpus/{_id}", "name": {"regexp": "app-"}}}]},
           secret({f"corpus_{_id}_app-one": '{"k":"1"}', f"corpus_{_id}_app-two": '{"k":"2"}'}),
           {"find:name", "find:path", "conversion:Default"}, store=VAULT_V1))
+
+# ---------------------------------------------------------------------------------------------
+# (c) AWS Secrets Manager and Parameter Store, read at moto by both controllers
+# (`aws/sm.go` = pkg/provider/aws/secretsmanager/secretsmanager.go, `aws/ps.go` =
+# pkg/provider/aws/parameterstore/parameterstore.go, `aws/auth.go` = pkg/provider/aws/auth/auth.go)
+# ---------------------------------------------------------------------------------------------
+
+AWS_AUTH = {"secretRef": {"accessKeyIDSecretRef": {"name": "aws-creds", "key": "access-key"},
+                          "secretAccessKeySecretRef": {"name": "aws-creds", "key": "secret-key"}}}
+AWS_SM: dict[str, Any] = {"aws": {"service": "SecretsManager", "region": "us-east-1", "auth": AWS_AUTH}}
+AWS_PS: dict[str, Any] = {"aws": {"service": "ParameterStore", "region": "us-east-1", "auth": AWS_AUTH}}
+AWS_DB = json.dumps({"user": "aws-admin", "password": "aws-pw-1", "a.b": "dotted-member",
+                     "a": {"b": "nested-member"}, "port": 5432, "nil": None})
+UUID_V1, UUID_V2 = "6b0b1a6c-3c36-4a0b-9d0e-000000000001", "6b0b1a6c-3c36-4a0b-9d0e-000000000002"
+
+
+def sm_name(case_id: str, name: str) -> str:
+    return f"corpus/{case_id}/{name}"
+
+
+def ps_name(case_id: str, name: str) -> str:
+    return f"/corpus/{case_id}/{name}"
+
+
+def sm_remote(case_id: str, name: str, *values: str, tags: dict[str, str] | None = None,
+              ids: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    versions = [{"value": v, **({"id": ids[i]} if i < len(ids) else {})} for i, v in enumerate(values)]
+    return {f"secretsmanager:{sm_name(case_id, name)}": {"versions": versions, "tags": tags or {}}}
+
+
+def ps_remote(case_id: str, name: str, *values: str) -> dict[str, dict[str, Any]]:
+    return {f"ssm:{ps_name(case_id, name)}": {"versions": list(values)}}
+
+
+def acase(case_id: str, remote: dict[str, dict[str, Any]], es: dict[str, Any], expect: dict[str, Any] | None,
+          tags: set[str], *, store: dict[str, Any] = AWS_SM, **kw: Any) -> Case:
+    service = store["aws"]["service"]
+    return Case(id=case_id, store=store, external_secret=es, remote=remote, expect=expect,
+                tags=frozenset(tags | {"aws", f"aws:{service}"}), **kw)
+
+
+# aws/sm.go GetSecret: GetSecretValue{VersionStage: AWSCURRENT}; no property -> SecretString as is.
+_id = "aws-sm-plain"
+add(acase(_id, sm_remote(_id, "token", "aws-plain-token-1"),
+          {"data": [d("token", sm_name(_id, "token"))]},
+          secret({"token": "aws-plain-token-1"}), {"data"}))
+
+# aws/sm.go GetSecret + mapSecretToGjson: gjson path, the escaped `a\.b` form first when it exists,
+# numbers and objects via gjson Result.String().
+_id = "aws-sm-property"
+add(acase(_id, sm_remote(_id, "db", AWS_DB),
+          {"data": [d("user", sm_name(_id, "db"), property="user"), d("dotted", sm_name(_id, "db"), property="a.b"),
+                    d("port", sm_name(_id, "db"), property="port"), d("a", sm_name(_id, "db"), property="a")]},
+          secret({"user": "aws-admin", "dotted": "dotted-member", "port": "5432", "a": '{"b": "nested-member"}'}),
+          {"data", "property", "property:gjson"}))
+
+# aws/sm.go constructSecretValue: remoteRef.version is the VersionStage; the version before the
+# current one carries AWSPREVIOUS.
+_id = "aws-sm-version-stage"
+add(acase(_id, sm_remote(_id, "rotated", "aws-stage-old", "aws-stage-new"),
+          {"data": [d("current", sm_name(_id, "rotated")),
+                    d("previous", sm_name(_id, "rotated"), version="AWSPREVIOUS")]},
+          secret({"current": "aws-stage-new", "previous": "aws-stage-old"}), {"data", "version"}))
+
+# aws/sm.go constructSecretValue: a version `uuid/<id>` is sent as VersionId.
+_id = "aws-sm-version-uuid"
+add(acase(_id, sm_remote(_id, "pinned", "aws-uuid-first", "aws-uuid-second", ids=(UUID_V1, UUID_V2)),
+          {"data": [d("first", sm_name(_id, "pinned"), version=f"uuid/{UUID_V1}"),
+                    d("second", sm_name(_id, "pinned"), version=f"uuid/{UUID_V2}")]},
+          secret({"first": "aws-uuid-first", "second": "aws-uuid-second"}), {"data", "version"}))
+
+# aws/sm.go GetSecretMap: json.Unmarshal into map[string]json.RawMessage; JSON strings unquoted,
+# other members raw (objects keep their own spacing), null -> "".
+_id = "aws-sm-extract"
+add(acase(_id, sm_remote(_id, "db", AWS_DB),
+          {"dataFrom": [{"extract": {"key": sm_name(_id, "db")}}]},
+          secret({"user": "aws-admin", "password": "aws-pw-1", "a.b": "dotted-member",
+                  "a": '{"b": "nested-member"}', "port": "5432", "nil": ""}), {"dataFrom:extract"}))
+
+# aws/sm.go findByName without a path: paged ListSecrets, the regexp on each name, a read per match;
+# utils.go ConvertKeys (Default) turns "/" into "_".
+_id = "aws-sm-find-by-name"
+add(acase(_id, {**sm_remote(_id, "app-one", "aws-find-one"), **sm_remote(_id, "app-two", "aws-find-two"),
+                **sm_remote(_id, "other", "aws-find-other")},
+          {"dataFrom": [{"find": {"name": {"regexp": f"^corpus/{_id}/app-"}}}]},
+          secret({f"corpus_{_id}_app-one": "aws-find-one", f"corpus_{_id}_app-two": "aws-find-two"}),
+          {"find:name", "conversion:Default"}))
+
+# aws/sm.go findByName with a path: BatchGetSecretValue with the name filter (a prefix), then the regexp.
+_id = "aws-sm-find-by-name-and-path"
+add(acase(_id, {**sm_remote(_id, "team/a", "aws-path-a"), **sm_remote(_id, "team/b", "aws-path-b"),
+                **sm_remote(_id, "elsewhere/a", "aws-path-elsewhere")},
+          {"dataFrom": [{"find": {"path": f"corpus/{_id}/team/", "name": {"regexp": ".*"}}}]},
+          secret({f"corpus_{_id}_team_a": "aws-path-a", f"corpus_{_id}_team_b": "aws-path-b"}),
+          {"find:name", "find:path"}))
+
+# aws/sm.go findByTags: BatchGetSecretValue with tag-key/tag-value (and name) filters.
+_id = "aws-sm-find-by-tags"
+add(acase(_id, {**sm_remote(_id, "tagged-one", "aws-tag-one", tags={"corpus-case": _id}),
+                **sm_remote(_id, "tagged-two", "aws-tag-two", tags={"corpus-case": _id}),
+                **sm_remote(_id, "untagged", "aws-tag-none")},
+          {"dataFrom": [{"find": {"tags": {"corpus-case": _id}}}]},
+          secret({f"corpus_{_id}_tagged-one": "aws-tag-one", f"corpus_{_id}_tagged-two": "aws-tag-two"}),
+          {"find:tags"}))
+
+# aws/sm.go constructSecretValue: ResourceNotFoundException -> NoSecretErr; Retain -> markAsFailed.
+_id = "aws-sm-not-found-retain"
+add(acase(_id, sm_remote(_id, "present", "aws-nf-present"),
+          {"data": [d("present", sm_name(_id, "present")), d("absent", sm_name(_id, "absent"))]},
+          None, {"data", "error"}, ready="False", reason="SecretSyncedError"))
+
+# aws/sm.go NoSecretErr + secret.go getProviderSecretData: with deletionPolicy Delete the missing
+# entry is skipped (MissingProviderSecret) and the rest is synced.
+_id = "aws-sm-not-found-delete"
+add(acase(_id, sm_remote(_id, "present", "aws-nfd-present"),
+          {"target": {"deletionPolicy": "Delete"},
+           "data": [d("present", sm_name(_id, "present")), d("absent", sm_name(_id, "absent"))]},
+          secret({"present": "aws-nfd-present"}), {"data", "deletionPolicy:Delete"}))
+
+# aws/sm.go: a missing property is errors "key %s does not exist in secret %s", not NoSecretErr,
+# so deletionPolicy Delete does not skip it.
+_id = "aws-sm-missing-property-delete"
+add(acase(_id, sm_remote(_id, "db", AWS_DB),
+          {"target": {"deletionPolicy": "Delete"}, "data": [d("x", sm_name(_id, "db"), property="nope")]},
+          None, {"data", "property", "deletionPolicy:Delete", "error"}, ready="False", reason="SecretSyncedError"))
+
+# aws/auth.go New: `role` is assumed with sts:AssumeRole (at AWS_STS_ENDPOINT) on top of the keys.
+_id = "aws-sm-assume-role"
+add(acase(_id, sm_remote(_id, "token", "aws-role-token"),
+          {"data": [d("token", sm_name(_id, "token"))]},
+          secret({"token": "aws-role-token"}), {"data"},
+          store={"aws": {**AWS_SM["aws"], "role": "arn:aws:iam::123456789012:role/corpus-reader"}}))
+
+# aws/ps.go GetSecret: GetParameter{Name, WithDecryption: true}; the value as is.
+_id = "aws-ps-plain"
+add(acase(_id, ps_remote(_id, "token", "aws-ps-token-1"),
+          {"data": [d("token", ps_name(_id, "token"))]},
+          secret({"token": "aws-ps-token-1"}), {"data"}, store=AWS_PS))
+
+# aws/ps.go GetSecret: property as in SM (escaped dots first, then the gjson path).
+_id = "aws-ps-property"
+add(acase(_id, ps_remote(_id, "db", AWS_DB),
+          {"data": [d("password", ps_name(_id, "db"), property="password"),
+                    d("dotted", ps_name(_id, "db"), property="a.b"), d("nested", ps_name(_id, "db"), property="a")]},
+          secret({"password": "aws-pw-1", "dotted": "dotted-member", "nested": '{"b": "nested-member"}'}),
+          {"data", "property", "property:gjson"}, store=AWS_PS))
+
+# aws/ps.go parameterNameWithVersion: `<name>:<version>` selects a parameter version.
+_id = "aws-ps-version"
+add(acase(_id, ps_remote(_id, "rotated", "aws-ps-v1", "aws-ps-v2"),
+          {"data": [d("v1", ps_name(_id, "rotated"), version="1"), d("latest", ps_name(_id, "rotated"))]},
+          secret({"v1": "aws-ps-v1", "latest": "aws-ps-v2"}), {"data", "version"}, store=AWS_PS))
+
+# aws/ps.go GetSecret: only ParameterNotFound is NoSecretErr; a missing version
+# (ParameterVersionNotFound) stays an error, so deletionPolicy Delete does not skip it.
+_id = "aws-ps-version-missing-delete"
+add(acase(_id, ps_remote(_id, "rotated", "aws-ps-only-v1"),
+          {"target": {"deletionPolicy": "Delete"}, "data": [d("v9", ps_name(_id, "rotated"), version="9")]},
+          None, {"data", "version", "deletionPolicy:Delete", "error"}, store=AWS_PS, ready="False",
+          reason="SecretSyncedError"))
+
+# aws/ps.go GetSecretMap: the JSON object of a parameter, strings unquoted, the rest raw.
+_id = "aws-ps-extract"
+add(acase(_id, ps_remote(_id, "db", AWS_DB),
+          {"dataFrom": [{"extract": {"key": ps_name(_id, "db")}}]},
+          secret({"user": "aws-admin", "password": "aws-pw-1", "a.b": "dotted-member",
+                  "a": '{"b": "nested-member"}', "port": "5432", "nil": ""}), {"dataFrom:extract"}, store=AWS_PS))
+
+# aws/ps.go findByName: GetParametersByPath{Path, Recursive, WithDecryption}, then the regexp on the
+# full name; ConvertKeys turns the slashes into "_".
+_id = "aws-ps-find-by-path"
+add(acase(_id, {**ps_remote(_id, "svc/a", "aws-ps-path-a"), **ps_remote(_id, "svc/deep/b", "aws-ps-path-b"),
+                **ps_remote(_id, "other/c", "aws-ps-path-c")},
+          {"dataFrom": [{"find": {"path": f"/corpus/{_id}/svc", "name": {"regexp": ".*"}}}]},
+          secret({f"_corpus_{_id}_svc_a": "aws-ps-path-a", f"_corpus_{_id}_svc_deep_b": "aws-ps-path-b"}),
+          {"find:name", "find:path"}, store=AWS_PS))
+
+# aws/ps.go GetSecret: ParameterNotFound -> NoSecretErr; Retain -> markAsFailed.
+_id = "aws-ps-not-found-retain"
+add(acase(_id, ps_remote(_id, "present", "aws-ps-nf-present"),
+          {"data": [d("absent", ps_name(_id, "absent"))]},
+          None, {"data", "error"}, store=AWS_PS, ready="False", reason="SecretSyncedError"))
+
+# aws/auth.go credsFromServiceAccount + DefaultJWTProvider: the ServiceAccount's
+# eks.amazonaws.com/role-arn annotation, a TokenRequest (audience sts.amazonaws.com plus the ref's
+# audiences), AssumeRoleWithWebIdentity at AWS_STS_ENDPOINT; then `role` assumed on top (auth.go New).
+_id = "aws-sm-jwt-web-identity"
+add(acase(_id, sm_remote(_id, "token", "aws-irsa-token"),
+          {"data": [d("token", sm_name(_id, "token"))]},
+          secret({"token": "aws-irsa-token"}), {"data"},
+          extra_objects=[{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {
+              "name": "irsa-reader", "annotations": {"eks.amazonaws.com/role-arn":
+                                                     "arn:aws:iam::123456789012:role/corpus-irsa"}}}],
+          store={"aws": {"service": "SecretsManager", "region": "us-east-1",
+                         "role": "arn:aws:iam::123456789012:role/corpus-on-top",
+                         "auth": {"jwt": {"serviceAccountRef": {"name": "irsa-reader", "audiences": ["corpus"]}}}}}))
+
+# aws/sm.go fetch: the store's `prefix` is prepended to every remoteRef.key.
+_id = "aws-sm-prefix"
+add(acase(_id, sm_remote(_id, "token", "aws-prefixed-token"),
+          {"data": [d("token", "token")]},
+          secret({"token": "aws-prefixed-token"}), {"data"},
+          store={"aws": {**AWS_SM["aws"], "prefix": f"corpus/{_id}/"}}))
+
+# aws/auth.go credsFromSecretRef + resolvers.SecretKeyRef: a ClusterSecretStore's secretRef without a
+# namespace is read in the ExternalSecret's namespace (referent auth; the store validates as Unknown).
+_id = "aws-ps-cluster-store-referent"
+add(acase(_id, ps_remote(_id, "token", "aws-referent-token"),
+          {"data": [d("token", ps_name(_id, "token"))]},
+          secret({"token": "aws-referent-token"}), {"data", "cluster-store"}, store=AWS_PS))

@@ -42,6 +42,11 @@ BEHAVIOUR: list[tuple[str, str, str, str]] = [
     ("provider reads", "every reconcile reads each data entry", "ExternalSecrets reading the same remote key "
      "within `--provider-read-window` (30 s; 0 = as ESO) share one read", "1,000 ExternalSecrets on 100 Vault "
      "paths cost 100 reads, not 2,000"),
+    ("AWS Secrets Manager `find`", "by name without a path: ListSecrets, then a GetSecretValue per match; with a "
+     "path or tags: BatchGetSecretValue with name / tag-key / tag-value filters (a tag key and a tag value may "
+     "match on different tags)", "ListSecrets with the same filters, the name prefix and each tag as a key=value "
+     "pair checked, then BatchGetSecretValue by name, 20 a call", "N matches cost 1 + N/20 calls, not N + 1; "
+     "`tags: {team: blue}` never matches a secret tagged team=red, env=blue"),
     ("template function `getHostByName`", "available", "not available (a template error, as an unknown "
      "function)", "a template must not make the controller resolve names"),
     ("store became Ready", "flood-gated ExternalSecrets wait for their backoff", "re-queued at once",

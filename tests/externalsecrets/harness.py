@@ -62,6 +62,7 @@ ANNOTATION_HASH = "reconcile.external-secrets.io/data-hash"
 STORE_PLACEHOLDER = "store"
 NS_TOKEN = "{{NAMESPACE}}"
 VAULT_TOKEN_SECRET = "vault-token"
+AWS_CREDS_SECRET = "aws-creds"
 # A case with ready="" expects the controller to write no status (e.g. a store of another
 # controller class): the harness watches it this long.
 NO_STATUS_WAIT = 3.0
@@ -152,6 +153,7 @@ class OursEso:
     log_file: Path
     workdir: Path
     args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)  # added to the kept environment (AWS endpoints)
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def ready(self) -> bool:
@@ -168,7 +170,7 @@ class OursEso:
 
     def start(self, timeout: float = 90.0) -> None:
         keep = ("PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV", "SECRETS_KIT_OPERATOR_PROFILE")
-        env = {k: v for k, v in os.environ.items() if k in keep}
+        env = {**{k: v for k, v in os.environ.items() if k in keep}, **self.env}
         self.proc = start_process(list(self.args), self.log_file, env=env)
         try:
             wait_until_ready(self.ready, "secrets-kit operator (external-secrets)", self.proc, self.log_file,
@@ -195,7 +197,7 @@ class OursEso:
 
 
 def start_ours(cluster: KubeCluster, namespace: str, *, extra_args: tuple[str, ...] = (),
-               timeout: float = 90.0) -> OursEso:
+               timeout: float = 90.0, env: Mapping[str, str] | None = None) -> OursEso:
     reason = ours_missing()
     if reason:
         raise RuntimeError(reason)
@@ -206,7 +208,7 @@ def start_ours(cluster: KubeCluster, namespace: str, *, extra_args: tuple[str, .
             "--namespace", namespace, "--kubeconfig", str(cluster.kubeconfig),
             ours_metrics_flag(), f"127.0.0.1:{port}", *extra_args)
     ours = OursEso(cluster=cluster, namespace=namespace, metrics_port=port, log_file=workdir / "ours.log",
-                   workdir=workdir, args=args)
+                   workdir=workdir, args=args, env=dict(env or {}))
     started = time.monotonic()
     try:
         ours.start(timeout)
@@ -253,6 +255,20 @@ def api_version(case: Case) -> str:
 
 def uses_vault(case: Case) -> bool:
     return "vault" in case.store or "vault" in case.tags
+
+
+def uses_aws(case: Case) -> bool:
+    return "aws" in case.store or "aws" in case.tags
+
+
+def aws_remote(case: Case) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """An AWS case's remote contents: (Secrets Manager secrets, SSM parameters) by name (see case.py)."""
+    sm: dict[str, dict[str, Any]] = {}
+    ssm: dict[str, dict[str, Any]] = {}
+    for key, body in (case.remote or {}).items():
+        service, _, name = key.partition(":")
+        {"secretsmanager": sm, "ssm": ssm}[service][name] = body
+    return sm, ssm
 
 
 def substitute(value: Any, replacements: Mapping[str, str]) -> Any:
@@ -348,7 +364,7 @@ def case_names(case: Case) -> set[tuple[str, str]]:
     for extra in case.extra_objects:
         names.add((str(extra.get("kind")), str((extra.get("metadata") or {}).get("name"))))
     for path in case.remote or {}:
-        names.add(("vault", path))
+        names.add(("aws" if uses_aws(case) else "vault", path))
     return names
 
 
@@ -609,6 +625,22 @@ class CaseResult:
 
 
 @dataclass
+class AwsAccess:
+    """The moto server the AWS cases read, and the static keys their stores use (Secret `aws-creds`)."""
+
+    endpoint: str
+    access_key: str = "testing"
+    secret_key: str = "testing"
+    region: str = "us-east-1"
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
+                            aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key)
+
+
+@dataclass
 class VaultAccess:
     """The Vault peer the Vault cases read: address, a token the stores use, an hvac client."""
 
@@ -621,10 +653,11 @@ class Harness:
     """Runs cases on the sides given (`{"eso": starter, "ours": starter}`), batch by batch."""
 
     def __init__(self, cluster: KubeCluster, starters: Mapping[str, Any], *, vault: VaultAccess | None = None,
-                 settle_timeout: float = 45.0, prefix: str | None = None) -> None:
+                 aws: AwsAccess | None = None, settle_timeout: float = 45.0, prefix: str | None = None) -> None:
         self.cluster = cluster
         self.starters = dict(starters)
         self.vault = vault
+        self.aws = aws
         self.settle_timeout = settle_timeout
         self.prefix = prefix or f"esdiff-{secrets.token_hex(2)}"
         self.logs: dict[str, list[Path]] = {side: [] for side in self.starters}
@@ -640,8 +673,40 @@ class Harness:
             return {}
         return {"{{VAULT_ADDR}}": self.vault.addr, "{{VAULT_TOKEN}}": self.vault.token}
 
-    def write_remote(self, cases: Iterable[Case]) -> None:
+    def write_aws(self, cases: Iterable[Case]) -> None:
+        """Create each AWS case's secrets (versions in order, the last AWSCURRENT, with the given
+        VersionIds) and parameters (versions 1, 2, ...) at moto, once (a name that exists is kept)."""
         wanted = [c for c in cases if c.remote]
+        if not wanted:
+            return
+        if self.aws is None:
+            raise RuntimeError(f"cases {[c.id for c in wanted]} need the moto peer")
+        sm, ssm = self.aws.client("secretsmanager"), self.aws.client("ssm")
+        for case in wanted:
+            secrets_, params = aws_remote(case)
+            for name, body in secrets_.items():
+                versions = list(body.get("versions") or [])
+                first = {"Name": name, "SecretString": versions[0]["value"],
+                         "Tags": [{"Key": k, "Value": v} for k, v in (body.get("tags") or {}).items()]}
+                if versions[0].get("id"):
+                    first["ClientRequestToken"] = versions[0]["id"]
+                try:
+                    sm.create_secret(**first)
+                except sm.exceptions.ResourceExistsException:
+                    continue
+                for version in versions[1:]:
+                    more = {"SecretId": name, "SecretString": version["value"]}
+                    if version.get("id"):
+                        more["ClientRequestToken"] = version["id"]
+                    sm.put_secret_value(**more)
+            for name, body in params.items():
+                for n, value in enumerate(body.get("versions") or []):
+                    ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=n > 0)
+
+    def write_remote(self, cases: Iterable[Case]) -> None:
+        cases = list(cases)
+        self.write_aws([c for c in cases if uses_aws(c)])
+        wanted = [c for c in cases if c.remote and not uses_aws(c)]
         if not wanted:
             return
         if self.vault is None:
@@ -679,6 +744,10 @@ class Harness:
             self.create({"apiVersion": "v1", "kind": "Secret",
                          "metadata": {"name": VAULT_TOKEN_SECRET, "namespace": namespace},
                          "stringData": {"token": self.vault.token}})
+        if self.aws is not None and any(uses_aws(c) for c in cases):
+            self.create({"apiVersion": "v1", "kind": "Secret",
+                         "metadata": {"name": AWS_CREDS_SECRET, "namespace": namespace},
+                         "stringData": {"access-key": self.aws.access_key, "secret-key": self.aws.secret_key}})
 
     # -- one batch ----------------------------------------------------------------------------------
 
@@ -855,11 +924,22 @@ def remote_plaintexts(cases: Iterable[Case]) -> dict[str, list[str]]:
             values.append(item.get("value"))
             values.append(item.get("valueMap"))
             names.update(_keys(item.get("valueMap")))
-        for path, remote in (case.remote or {}).items():
-            names.add(path)
-            names.update(path.split("/"))
-            names.update(_keys(remote))
-            values.append(remote)
+        if uses_aws(case):  # remote values are the versions' values; names, ids and tags are no secrets
+            for path, remote in (case.remote or {}).items():
+                names.update({path, *path.split(":", 1)[-1].split("/")})
+                for version in remote.get("versions") or []:
+                    if isinstance(version, dict):
+                        names.add(str(version.get("id") or ""))
+                        values.append(version.get("value"))
+                    else:
+                        values.append(version)
+                names.update(str(t) for kv in (remote.get("tags") or {}).items() for t in kv)
+        else:
+            for path, remote in (case.remote or {}).items():
+                names.add(path)
+                names.update(path.split("/"))
+                names.update(_keys(remote))
+                values.append(remote)
         for text in {s for v in values if v is not None for s in _strings(v)}:
             found.setdefault(text, []).append(case.id)
     return {v: ids for v, ids in found.items()

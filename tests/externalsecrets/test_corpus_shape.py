@@ -60,6 +60,7 @@ REQUIRED_OPTIONS = [
     "template:missingkey",
     # stores and providers
     "fake", "vault:v1", "vault:v2", "cluster-store", "v1beta1", "store:invalid",
+    "aws:SecretsManager", "aws:ParameterStore",
 ]
 
 # ESO's own e2e and envtest cases the corpus carries (tag "e2e:<Name>" / "envtest:<name>").
@@ -81,7 +82,8 @@ REQUIRED_ENVTEST = [
 ]
 
 # Options only the tag can say (the spec alone does not show them).
-TAG_ONLY = {"fake", "vault:v1", "vault:v2", "cluster-store", "v1beta1", "store:invalid", "template:missingkey",
+TAG_ONLY = {"fake", "vault:v1", "vault:v2", "aws:SecretsManager", "aws:ParameterStore", "cluster-store", "v1beta1",
+            "store:invalid", "template:missingkey",
             "target:name-default", "property:gjson", "conversion:Default"}
 
 
@@ -208,8 +210,19 @@ def test_case_well_formed(case: Case) -> None:
             assert mount in ("secret", "secret_v1"), path
             assert path.startswith(f"{mount}/corpus/{case.id}/"), f"{path}: Vault paths live under corpus/<id>/"
             assert (mount == "secret_v1") == (version == "v1"), path
+    elif "aws" in case.store:
+        service = case.store["aws"]["service"]
+        assert "aws" in case.tags and f"aws:{service}" in case.tags
+        assert case.remote, "an AWS case writes its own remote values"
+        for key, body in case.remote.items():
+            kind, _, name = key.partition(":")
+            assert kind == {"SecretsManager": "secretsmanager", "ParameterStore": "ssm"}[service], key
+            root = f"/corpus/{case.id}/" if kind == "ssm" else f"corpus/{case.id}/"
+            assert name.startswith(root), f"{key}: AWS names live under {root}"
+            assert body["versions"], key
     else:
-        assert not case.remote, "only Vault cases have remote contents"
+        assert "aws" not in case.tags
+        assert not case.remote, "only Vault and AWS cases have remote contents"
     for item in spec.get("data") or []:
         assert SECRET_KEY.match(item["secretKey"]), item["secretKey"]
     assert case.reason in READY_REASONS[case.ready], (case.ready, case.reason)

@@ -6,8 +6,9 @@
     test_ours_meets_case[id]   the same expectation, on ours
     test_ours_matches_eso[id]  ours equals ESO field by field (deliberate.py lists allowed differences)
 
-The whole corpus runs once per session and group ("fake", "vault"): one namespace per controller and
-batch, one controller process per batch (harness.batches). The corpus is tests/externalsecrets/corpus.py
+The whole corpus runs once per session and group ("fake", "vault", "aws"): one namespace per controller and
+batch, one controller process per batch (harness.batches). The AWS group reads the session's moto server:
+ESO through AWS_SECRETSMANAGER_ENDPOINT / AWS_SSM_ENDPOINT / AWS_STS_ENDPOINT, ours through AWS_ENDPOINT_URL. The corpus is tests/externalsecrets/corpus.py
 (`CASES`); while it does not exist, the handful of cases below stand in.
 """
 
@@ -22,6 +23,7 @@ import pytest
 
 from tests.externalsecrets.case import Case
 from tests.externalsecrets.harness import (
+    AwsAccess,
     CaseResult,
     Harness,
     VaultAccess,
@@ -32,6 +34,7 @@ from tests.externalsecrets.harness import (
     remote_plaintexts,
     side_class,
     start_ours,
+    uses_aws,
     uses_vault,
 )
 from tests.peers.kube import KubeCluster
@@ -128,8 +131,20 @@ CASES = _corpus()
 IDS = [c.id for c in CASES]
 
 
+GROUPS = ("fake", "vault", "aws")
+
+
 def _group(case: Case) -> str:
-    return "vault" if uses_vault(case) else "fake"
+    return "vault" if uses_vault(case) else "aws" if uses_aws(case) else "fake"
+
+
+def aws_env(endpoint: str, side: str) -> dict[str, str]:
+    """Each controller's way to moto: ESO's own endpoint variables, boto3's standard one for ours."""
+    common = {"AWS_EC2_METADATA_DISABLED": "true"}
+    if side == "eso":
+        return {**common, "AWS_SECRETSMANAGER_ENDPOINT": endpoint, "AWS_SSM_ENDPOINT": endpoint,
+                "AWS_STS_ENDPOINT": endpoint}
+    return {**common, "AWS_ENDPOINT_URL": endpoint}
 
 
 class Runs:
@@ -146,17 +161,20 @@ class Runs:
     def result(self, case: Case) -> CaseResult:
         group = _group(case)
         if group not in self.results:
-            vault = None
+            vault, aws, env = None, None, {"eso": {}, "ours": {}}
             if group == "vault":
                 setup = self.request.getfixturevalue("vault_dev")
                 vault = VaultAccess(addr=setup.server.url, token=setup.server.root_token,
                                     client=setup.server.client())
+            if group == "aws":
+                aws = AwsAccess(endpoint=self.request.getfixturevalue("moto_endpoint"))
+                env = {side: aws_env(aws.endpoint, side) for side in env}
             starters: dict[str, Callable[[str], Any]] = {
-                "eso": lambda ns: self.eso_runner(ns, f"--controller-class={side_class('eso')}")}
+                "eso": lambda ns: self.eso_runner(ns, f"--controller-class={side_class('eso')}", env=env["eso"])}
             if ours_missing() is None:
-                starters["ours"] = lambda ns: start_ours(self.cluster, ns,
+                starters["ours"] = lambda ns: start_ours(self.cluster, ns, env=env["ours"],
                                                          extra_args=("--controller-class", side_class("ours")))
-            harness = Harness(self.cluster, starters, vault=vault)
+            harness = Harness(self.cluster, starters, vault=vault, aws=aws)
             self.harnesses[group] = harness
             self.results[group] = harness.run([c for c in CASES if _group(c) == group])
         return self.results[group][case.id]
@@ -200,7 +218,7 @@ def test_no_remote_value_in_logs_events_statuses_or_metrics(differential: Runs) 
     """After the differential run (both groups, both controllers): no remote value of the corpus
     in either controller's log files, the Events of the case namespaces, the ExternalSecret
     statuses, or either controller's /metrics."""
-    for group in ("fake", "vault"):
+    for group in GROUPS:
         first = next((c for c in CASES if _group(c) == group), None)
         if first is not None:
             differential.result(first)

@@ -153,3 +153,15 @@ def test_each_side_gets_its_own_cluster_store() -> None:
                   store_spec={"conditions": [{"namespaceRegexes": ["^{{NAMESPACE}}-x$"]}]})
     store = next(o for o in case_objects(custom, "n1", "eso", {}) if o["kind"] == "ClusterSecretStore")
     assert store["spec"]["conditions"] == [{"namespaceRegexes": ["^n1-x$"]}]
+
+
+def test_aws_remote_values_are_plaintexts_but_names_ids_and_tags_are_not() -> None:
+    case = Case(id="a", store={"aws": {"service": "SecretsManager"}}, external_secret={},
+                remote={"secretsmanager:corpus/a/db": {"versions": [{"value": "first-value", "id": "uuid-id-0001"},
+                                                                    {"value": '{"pw": "inner-secret"}'}],
+                                                       "tags": {"team-tag": "blue-team"}},
+                        "ssm:/corpus/a/param": {"versions": ["param-value-1"]}},
+                tags=frozenset({"aws"}))
+    values = remote_plaintexts([case])
+    assert {"first-value", "inner-secret", "param-value-1"} <= set(values)
+    assert not {"uuid-id-0001", "blue-team", "team-tag", "corpus/a/db", "/corpus/a/param"} & set(values)

@@ -355,7 +355,7 @@ def test_external_secrets_rbac_allows_what_it_needs_and_nothing_more(kube_cluste
     for verb in ("get", "list", "watch", "create", "update", "delete"):
         assert allowed(verb, "secrets"), verb
     assert allowed("get", "configmaps") and allowed("create", "serviceaccounts", subresource="token")
-    assert allowed("get", "serviceaccounts")
+    assert allowed("get", "serviceaccounts") and not allowed("list", "serviceaccounts")
     assert allowed("watch", "namespaces", namespace="") and allowed("create", "events")
     lease = ("coordination.k8s.io", kube_namespace)
     for verb in ("get", "update"):
@@ -369,5 +369,6 @@ def test_external_secrets_rbac_allows_what_it_needs_and_nothing_more(kube_cluste
                                        ("delete", "clustersecretstores", eso, ""),
                                        ("update", "clusterexternalsecrets", eso, ""),
                                        ("create", "pushsecrets", eso, ""), ("list", "serviceaccounts", "", ""),
+                                       ("update", "serviceaccounts", "", ""),
                                        ("create", "leases", "coordination.k8s.io", ""), ("list", "pods", "", "")]:
         assert not allowed(verb, resource, group, subresource=sub), (verb, resource, sub)

@@ -193,6 +193,7 @@ class EsoController:
     log_file: Path
     workdir: Path
     args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)  # added to its environment (e.g. AWS_*_ENDPOINT)
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     # -- reading ------------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ class EsoController:
     def start(self, timeout: float = 60.0) -> None:
         if self.proc is not None and self.proc.poll() is None:
             return
-        self.proc = start_process(list(self.args), self.log_file, env=_env(self.cluster))
+        self.proc = start_process(list(self.args), self.log_file, env={**_env(self.cluster), **self.env})
         try:
             wait_until_ready(self.ready_since_start(), "ESO controller", self.proc, self.log_file, timeout=timeout)
         except BaseException:
@@ -299,9 +300,11 @@ def eso_command(binary: Path, namespace: str, metrics_port: int, extra_args: tup
 
 
 def start_eso(cluster: KubeCluster, namespace: str, *, extra_args: tuple[str, ...] = (),
-              timeout: float = 60.0, crds: bool = True) -> EsoController:
+              timeout: float = 60.0, crds: bool = True, env: dict[str, str] | None = None) -> EsoController:
     """Start ESO watching `namespace` only (created if absent); return once its ExternalSecret
-    controller runs. The caller calls .stop()."""
+    controller runs. `env` is added to its environment: its AWS provider honours
+    AWS_SECRETSMANAGER_ENDPOINT, AWS_SSM_ENDPOINT and AWS_STS_ENDPOINT (pkg/provider/aws/auth/resolver.go).
+    The caller calls .stop()."""
     reason = missing()
     binary = find_binary(BINARY)
     if reason or binary is None:
@@ -314,7 +317,7 @@ def start_eso(cluster: KubeCluster, namespace: str, *, extra_args: tuple[str, ..
     port = free_port()
     eso = EsoController(cluster=cluster, namespace=namespace, metrics_port=port,
                         log_file=workdir / "eso.log", workdir=workdir,
-                        args=tuple(eso_command(binary, namespace, port, extra_args)))
+                        args=tuple(eso_command(binary, namespace, port, extra_args)), env=dict(env or {}))
     started = time.monotonic()
     try:
         eso.start(timeout)

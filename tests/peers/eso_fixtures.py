@@ -2,7 +2,7 @@
 
     eso_crds        session: ESO's own CRDs (from the Go module cache) created on kube_cluster;
                     the list of CRD names
-    eso_runner      session: start_eso(namespace, *extra_args) -> EsoController, a callable that
+    eso_runner      session: start_eso(namespace, *extra_args, env=None) -> EsoController, a callable that
                     starts the real ESO core controller watching one namespace (created if
                     absent); every controller it started is stopped at the end of the session
     eso_controller  function: one ESO controller watching the test's kube_namespace
@@ -37,8 +37,9 @@ def eso_crds(kube_cluster: KubeCluster) -> list[str]:
 def eso_runner(kube_cluster: KubeCluster, eso_crds: list[str]) -> Iterator[EsoRunner]:
     started: list[EsoController] = []
 
-    def run(namespace: str, *extra_args: str, timeout: float = 60.0) -> EsoController:
-        eso = start_eso(kube_cluster, namespace, extra_args=tuple(extra_args), timeout=timeout, crds=False)
+    def run(namespace: str, *extra_args: str, timeout: float = 60.0,
+            env: dict[str, str] | None = None) -> EsoController:
+        eso = start_eso(kube_cluster, namespace, extra_args=tuple(extra_args), timeout=timeout, crds=False, env=env)
         started.append(eso)
         return eso
 

@@ -159,6 +159,15 @@ class ExternalKube:
                 return None
             raise
 
+    async def get_service_account(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return await self.request("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}",
+                                      kind="ServiceAccount")
+        except KubeError as err:
+            if err.status == 404:
+                return None
+            raise
+
     async def get_namespace(self, name: str) -> dict[str, Any] | None:
         try:
             return await self.request("GET", f"/api/v1/namespaces/{name}", kind="Namespace")
@@ -319,24 +328,17 @@ class KubeReadsAdapter:
             raise ConfigError(f'cannot find configmap data for key: "{key}"', where=f"ConfigMap {namespace}/{name}")
         return str(data[key]).encode()
 
-    async def service_account_annotations(self, namespace: str, name: str) -> dict[str, str]:
-        """GCP workload identity: the ServiceAccount's annotations (briefly cached, as Secrets are)."""
+    async def service_account(self, namespace: str, name: str) -> dict[str, Any]:
+        """The ServiceAccount (AWS auth.jwt reads its role annotations), cached for `cache_ttl` seconds."""
         from secrets_kit.errors import ConfigError
 
-        async def load() -> dict[str, str] | None:
-            try:
-                found = await self.kube.request("GET", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}",
-                                                kind="ServiceAccount")
-            except KubeError as err:
-                if err.status == 404:
-                    return None
-                raise
-            return dict((found.get("metadata") or {}).get("annotations") or {})
+        async def load() -> dict[str, Any] | None:
+            return await self.kube.get_service_account(namespace, name)
 
-        data = await self.kube.cached(("serviceaccount", namespace, name), self.kube.cache_ttl, load)
-        if data is None:
+        found = await self.kube.cached(("serviceaccount", namespace, name), self.kube.cache_ttl, load)
+        if found is None:
             raise ConfigError(f'serviceaccounts "{name}" not found', where=f"ServiceAccount {namespace}/{name}")
-        return dict(data)
+        return dict(found)
 
     async def service_account_token(self, namespace: str, name: str, audiences: list[str],
                                     expiration_seconds: int) -> str:

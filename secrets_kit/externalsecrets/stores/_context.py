@@ -8,13 +8,15 @@ when it has none ("referent auth"), in the ExternalSecret's namespace.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ...errors import ProviderError
 
 SECRET_STORE, CLUSTER_SECRET_STORE = "SecretStore", "ClusterSecretStore"
+_T = TypeVar("_T")
 NAMESPACE_NOT_ALLOWED = ("namespace should either be empty or match the namespace of the SecretStore "
                          "for a namespaced SecretStore")
 
@@ -32,18 +34,19 @@ class KubeReads(Protocol):
         ...
 
 
+class ServiceAccountReads(Protocol):
+    """Optional: AWS `auth.jwt` and GCP workload identity read the ServiceAccount's annotations
+    (eks.amazonaws.com/role-arn, iam.gke.io/gcp-service-account; KubeReads implementations may add it)."""
+
+    async def service_account(self, namespace: str, name: str) -> Mapping[str, Any]:
+        """The ServiceAccount object; a ConfigError-family error naming ns/name when it does not exist."""
+        ...
+
+
 class ConfigMapReads(Protocol):
     """Optional: `caProvider.type: ConfigMap` needs it (KubeReads implementations may add it)."""
 
     async def config_map_value(self, namespace: str, name: str, key: str) -> bytes:
-        ...
-
-
-class ServiceAccountReads(Protocol):
-    """Optional: GCP workload identity reads the ServiceAccount's annotations (iam.gke.io/gcp-service-account)."""
-
-    async def service_account_annotations(self, namespace: str, name: str) -> dict[str, str]:
-        """`metadata.annotations` of ServiceAccount namespace/name; a ConfigError-family error when missing."""
         ...
 
 
@@ -101,16 +104,20 @@ class StoreContext:
         ns = self.ref_namespace(ref, field)
         return await self._kube().service_account_token(ns, str(ref["name"]), audiences, expiration_seconds)
 
-    async def service_account_annotations(self, ref: Any, field: str) -> dict[str, str]:
+    async def service_account(self, ref: Any, field: str) -> tuple[str, Mapping[str, Any]]:
+        """(namespace it was read in, the ServiceAccount) for a ServiceAccountSelector."""
         if not isinstance(ref, Mapping) or not ref.get("name"):
             raise ProviderError(f"{field}: a service account name is required", where=self.where)
         ns = self.ref_namespace(ref, field)
-        reader = getattr(self._kube(), "service_account_annotations", None)
+        reader = getattr(self._kube(), "service_account", None)
         if reader is None:
-            raise ProviderError("workload identity needs ServiceAccount reads, which this runtime lacks",
-                                where=self.where)
-        found: dict[str, str] = await reader(ns, str(ref["name"]))
-        return found
+            raise ProviderError(f"{field} needs ServiceAccount reads, which this runtime lacks", where=self.where)
+        found: Mapping[str, Any] = await reader(ns, str(ref["name"]))
+        return ns, found
+
+    async def service_account_annotations(self, ref: Any, field: str) -> dict[str, str]:
+        _, account = await self.service_account(ref, field)
+        return dict((account.get("metadata") or {}).get("annotations") or {})
 
     async def config_map_value(self, namespace: str, name: str, key: str) -> bytes:
         kube = self._kube()
@@ -120,6 +127,12 @@ class StoreContext:
                                 where=self.where)
         value: bytes = await reader(namespace, name, key)
         return value
+
+
+def on_loop(loop: asyncio.AbstractEventLoop, make: Callable[[], Coroutine[Any, Any, _T]],
+            timeout: float = 60.0) -> _T:
+    """Run a Kubernetes read on the event loop from a worker thread (logins and STS refreshes run in threads)."""
+    return asyncio.run_coroutine_threadsafe(make(), loop).result(timeout)
 
 
 def compile_regexp(pattern: str, *, where: str) -> Any:

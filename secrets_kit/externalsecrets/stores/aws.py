@@ -5,8 +5,12 @@ Store spec `spec.provider.aws`: `service: SecretsManager | ParameterStore`, `reg
 `prefix` (prepended to every key), `role` (sts:AssumeRole on top of the credentials, with
 `externalID` and `sessionTags`), `auth.secretRef{accessKeyIDSecretRef, secretAccessKeySecretRef,
 sessionTokenSecretRef}` read through the store's Kubernetes reads (a ClusterSecretStore's ref
-without a namespace is read in the ExternalSecret's: referent auth); without `auth`, boto3's own
-chain. Endpoints: boto3's standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` variables.
+without a namespace is read in the ExternalSecret's: referent auth); `auth.jwt.serviceAccountRef`
+(ESO's IRSA-style web identity: the ServiceAccount's `eks.amazonaws.com/role-arn` annotation is the
+role, a TokenRequest with the audience of its `eks.amazonaws.com/audience` annotation, default
+`sts.amazonaws.com`, plus the ref's `audiences`, then sts:AssumeRoleWithWebIdentity; a fresh token
+at every credential refresh; secretRef wins when both are set, as in ESO); without `auth`, boto3's
+own chain. Endpoints: boto3's standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` variables.
 
 Facts kept from ESO:
 - Secrets Manager: GetSecretValue{SecretId: prefix+key, VersionStage: version|AWSCURRENT}, a
@@ -14,10 +18,11 @@ Facts kept from ESO:
   is NoSecretError; the value is SecretString, else SecretBinary; a property is a gjson path into
   it, the escaped `a\\.b` form tried first when it holds a dot; a missing property is "key %s does
   not exist in secret %s"; extract unquotes JSON-string members and keeps the others raw;
-  find by name: paged ListSecrets (name filter = find.path), RE2 on the name, a read per match;
-  find by tags: ListSecrets with tag-key/tag-value filters, then the exact tags, a read per match.
+  find by name: paged ListSecrets (name filter = find.path), RE2 on the name; find by tags:
+  ListSecrets with tag-key/tag-value filters, then the exact tags; the values of the matches come
+  from BatchGetSecretValue, 20 names a call (ESO: a GetSecretValue per match without a path).
 - Parameter Store: GetParameter{Name: prefix+key[:version], WithDecryption}; ParameterNotFound
-  (and ParameterVersionNotFound) is NoSecretError; find by name: paged GetParametersByPath{Path:
+  is NoSecretError (a missing version is not); find by name: paged GetParametersByPath{Path:
   find.path or "/", Recursive, WithDecryption}, then RE2 on the name; find by tags:
   DescribeParameters with `tag:<k>` Equals filters, then a GetParameter per parameter.
 
@@ -25,8 +30,9 @@ Differences on purpose: the client (and its credentials) is kept across reconcil
 refuses the keys, the credential Secret is read again and a rotated key replaces the session); every read is
 single-flight and answers again from memory for `cache_seconds` (the provider read window), so
 concurrent reconciles reading one remote key cost one request; errors never quote a value.
-Not supported yet (refused with a clear error): CertificateManager, `auth.jwt`, `additionalRoles`,
-metadataPolicy Fetch.
+The ServiceAccount of `auth.jwt` is read when the client is built and again when AWS refuses the
+credentials (ESO: every reconcile). Not supported yet (refused with a clear error):
+CertificateManager, `additionalRoles`, metadataPolicy Fetch.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from ...clients import aws as shared
 from ...errors import KeyMaterialError, ProviderError, SecretsKitError
 from ..refs import METADATA_FETCH, FindRef, NoSecretError, RemoteRef, Validation
 from . import _gojson
-from ._context import NAMESPACE_NOT_ALLOWED, StoreContext, compile_regexp
+from ._context import NAMESPACE_NOT_ALLOWED, StoreContext, compile_regexp, on_loop
 from ._reads import SharedReads
 
 NAME = "aws"
@@ -53,11 +59,21 @@ PROVIDER_LABELS = {SECRETS_MANAGER: "AWS/SecretsManager", PARAMETER_STORE: "AWS/
 CACHE_SECONDS = 1.0
 FIND_CONCURRENCY = 8
 AWS_THREADS = 16
+# Throttling and 5xx answers are retried this many times with botocore's standard backoff (jittered,
+# exponential), as aws-sdk-go's default retryer in ESO; then the read fails and the ExternalSecret's
+# own backoff takes over
+API_RETRIES = 3
+BATCH_SIZE = 20  # BatchGetSecretValue's limit of names per call
+ROLE_ANNOTATION, AUDIENCE_ANNOTATION = "eks.amazonaws.com/role-arn", "eks.amazonaws.com/audience"
+DEFAULT_AUDIENCE = "sts.amazonaws.com"
+TOKEN_SECONDS = 3600  # the API server's default TokenRequest lifetime (ESO sends none)
 
 _T = TypeVar("_T")
 OnCall = Callable[[str, str, bool], None]  # (provider label, call, ok): one per API call
 
-_NOT_FOUND = {"ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound"}
+# ESO's NoSecretErr codes; a missing parameter *version* (ParameterVersionNotFound) stays an error
+# there, so deletionPolicy Delete/Merge does not skip it
+_NOT_FOUND = {"ResourceNotFoundException", "ParameterNotFound"}
 _REF_FIELDS = ("accessKeyIDSecretRef", "secretAccessKeySecretRef", "sessionTokenSecretRef")
 
 
@@ -73,6 +89,7 @@ class AwsStoreSpec:
     external_id: str
     session_tags: Mapping[str, str]
     secret_ref: Mapping[str, Any] | None
+    jwt_ref: Mapping[str, Any] | None = None  # auth.jwt.serviceAccountRef
 
 
 def parse_spec(spec: Mapping[str, Any], where: str) -> AwsStoreSpec:
@@ -89,9 +106,12 @@ def parse_spec(spec: Mapping[str, Any], where: str) -> AwsStoreSpec:
     auth = spec.get("auth") or {}
     if not isinstance(auth, Mapping):
         raise ProviderError("spec.provider.aws.auth must be an object", where=where)
-    if auth.get("jwt") is not None:
-        raise ProviderError("AWS auth.jwt is not supported by secrets-kit yet", where=where,
-                            hint="use auth.secretRef, or no auth (the controller's own credentials)")
+    jwt = auth.get("jwt")
+    jwt_ref = None
+    if jwt is not None:
+        jwt_ref = jwt.get("serviceAccountRef") if isinstance(jwt, Mapping) else None
+        if not isinstance(jwt_ref, Mapping) or not jwt_ref.get("name"):
+            raise ProviderError("spec.provider.aws.auth.jwt.serviceAccountRef needs a name", where=where)
     if spec.get("additionalRoles"):
         raise ProviderError("spec.provider.aws.additionalRoles is not supported by secrets-kit yet", where=where)
     secret_ref = auth.get("secretRef")
@@ -104,12 +124,16 @@ def parse_spec(spec: Mapping[str, Any], where: str) -> AwsStoreSpec:
         tags[str(tag["key"])] = str(tag.get("value") or "")
     return AwsStoreSpec(service=str(service), region=region, prefix=str(spec.get("prefix") or ""),
                         role=str(spec.get("role") or ""), external_id=str(spec.get("externalID") or ""),
-                        session_tags=tags, secret_ref=secret_ref)
+                        session_tags=tags, secret_ref=secret_ref, jwt_ref=jwt_ref)
 
 
 def check_spec(spec: Mapping[str, Any], ctx: StoreContext) -> None:
-    """ESO's ValidateStore for aws (region, the secretRef selectors), plus what we support."""
+    """ESO's ValidateStore for aws (region, the secretRef and jwt serviceAccountRef selectors), plus what we support."""
     s = parse_spec(spec, ctx.where)
+    if s.jwt_ref is not None:
+        ns = s.jwt_ref.get("namespace")
+        if not ctx.cluster and ns and ns != ctx.namespace:
+            raise ProviderError(f"invalid Auth.JWT.ServiceAccountRef: {NAMESPACE_NOT_ALLOWED}", where=ctx.where)
     if s.secret_ref is None:
         return
     for name in _REF_FIELDS:
@@ -376,6 +400,8 @@ class AwsStoreClient:
             return {n: v.encode() for n, v in found.items() if matcher is None or matcher.search(n)}
         chosen = [n for n in names if matcher is None or matcher.search(n)]
         gate = asyncio.Semaphore(FIND_CONCURRENCY)
+        if self.spec.service == SECRETS_MANAGER:
+            return await self._batch_values(chosen, gate)
 
         async def one(name: str) -> tuple[str, bytes | None]:
             async with gate:
@@ -387,6 +413,46 @@ class AwsStoreClient:
 
         results = await asyncio.gather(*(one(n) for n in chosen))
         return {name: value for name, value in results if value is not None}
+
+    async def _batch_values(self, names: list[str], gate: asyncio.Semaphore) -> dict[str, bytes]:
+        """The current values of `names`, BATCH_SIZE a BatchGetSecretValue call (each chunk one shared read)."""
+        chunks = [tuple(names[i:i + BATCH_SIZE]) for i in range(0, len(names), BATCH_SIZE)]
+
+        async def one(chunk: tuple[str, ...]) -> dict[str, bytes]:
+            async with gate:
+                got: dict[str, bytes] = await self._renewing(lambda: self._flight(
+                    ("BatchGetSecretValue", chunk), lambda: self._batch(chunk)))
+                return got
+
+        out: dict[str, bytes] = {}
+        for part in await asyncio.gather(*(one(c) for c in chunks)):
+            out.update(part)
+        return out
+
+    def _batch(self, names: tuple[str, ...]) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"SecretIdList": list(names)}
+            if token:
+                kwargs["NextToken"] = token
+            page = self._call("BatchGetSecretValue", "", **kwargs)
+            for item in page.get("SecretValues") or []:
+                name = str(item.get("Name") or "")
+                if item.get("SecretString") is not None:
+                    out[name] = str(item["SecretString"]).encode()
+                elif item.get("SecretBinary") is not None:
+                    out[name] = bytes(item["SecretBinary"])
+            for error in page.get("Errors") or []:
+                code = str(error.get("ErrorCode") or "")
+                gone = code in _NOT_FOUND or (code == "InvalidRequestException"
+                                              and "marked for deletion" in str(error.get("Message") or ""))
+                if not gone:  # deleted since the listing: skipped, as a NotFound read is
+                    raise ProviderError(f"BatchGetSecretValue refused secret {error.get('SecretId')}: {code}",
+                                        where=self.where)
+            token = page.get("NextToken")
+            if not token:
+                return out
 
     def _list_secrets(self, find: FindRef) -> list[str]:
         filters: list[dict[str, Any]] = []
@@ -486,6 +552,8 @@ async def new_client(spec: Mapping[str, Any], ctx: StoreContext, *, cache_second
     role = shared.AssumeRole(s.role, external_id=s.external_id or None, session_tags=s.session_tags) if s.role \
         else None
     secret_ref = s.secret_ref
+    jwt_ref = s.jwt_ref if secret_ref is None else None  # ESO: secretRef's keys replace the jwt credentials
+    loop = asyncio.get_running_loop()
 
     async def settings() -> shared.AwsSettings:
         keys: dict[str, str | None] = {}
@@ -493,9 +561,35 @@ async def new_client(spec: Mapping[str, Any], ctx: StoreContext, *, cache_second
             for name in _REF_FIELDS:
                 ref = secret_ref.get(name)
                 keys[name] = None if ref is None else await ctx.secret_ref(ref, f"auth.secretRef.{name}")
+        web = await web_identity(jwt_ref, ctx, loop) if jwt_ref is not None else None
         return shared.AwsSettings(region=s.region, access_key_id=keys.get("accessKeyIDSecretRef"),
                                   secret_access_key=keys.get("secretAccessKeySecretRef"),
-                                  session_token=keys.get("sessionTokenSecretRef") or None, assume_role=role)
+                                  session_token=keys.get("sessionTokenSecretRef") or None, web_identity=web,
+                                  assume_role=role, retries=API_RETRIES)
 
+    renewable = secret_ref is not None or jwt_ref is not None
     return AwsStoreClient(s, shared.AwsSession(await settings()), where=ctx.where, cache_seconds=cache_seconds,
-                          on_call=on_call, settings_source=settings if secret_ref is not None else None)
+                          on_call=on_call, settings_source=settings if renewable else None)
+
+
+async def web_identity(ref: Mapping[str, Any], ctx: StoreContext,
+                       loop: asyncio.AbstractEventLoop) -> shared.WebIdentity:
+    """ESO's credsFromServiceAccount: the role and audience from the ServiceAccount's annotations; the
+    token is requested from Kubernetes at each STS refresh (from boto3's worker thread, on `loop`)."""
+    field = "auth.jwt.serviceAccountRef"
+    ns, account = await ctx.service_account(ref, field)
+    annotations = (account.get("metadata") or {}).get("annotations") or {}
+    role_arn = str(annotations.get(ROLE_ANNOTATION) or "")
+    if not role_arn:
+        raise ProviderError(f"an IAM role must be associated with service account {ref['name']} (namespace: {ns})",
+                            where=ctx.where, hint=f"annotate the ServiceAccount with {ROLE_ANNOTATION}")
+    audiences = [str(annotations.get(AUDIENCE_ANNOTATION) or DEFAULT_AUDIENCE)]
+    audiences += [str(a) for a in ref.get("audiences") or []]
+
+    def token() -> str:
+        value = on_loop(loop, lambda: ctx.service_account_token(ref, field, audiences, TOKEN_SECONDS))
+        if not value:
+            raise KeyMaterialError("the TokenRequest returned no token", where=f"ServiceAccount {ns}/{ref['name']}")
+        return value
+
+    return shared.WebIdentity(role_arn, token_source=token)

@@ -36,7 +36,7 @@ import contextvars
 import os
 import tempfile
 import urllib.parse
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -47,6 +47,7 @@ from ...errors import ProviderError, SecretsKitError
 from ..refs import METADATA_FETCH, FindRef, NoSecretError, RemoteRef, Validation
 from . import _gojson
 from ._context import StoreContext, compile_regexp
+from ._context import on_loop as _on_loop
 from ._reads import SharedReads
 
 NAME = "vault"
@@ -320,12 +321,6 @@ async def in_vault_thread(fn: Callable[..., _T], *args: Any) -> _T:
     loop = asyncio.get_running_loop()
     ctx = contextvars.copy_context()
     return await loop.run_in_executor(_POOL, lambda: ctx.run(fn, *args))
-
-
-def _on_loop(loop: asyncio.AbstractEventLoop, make: Callable[[], Coroutine[Any, Any, _T]],
-             timeout: float = 60.0) -> _T:
-    """Run a Kubernetes read on the event loop from a worker thread (the login runs in a thread)."""
-    return asyncio.run_coroutine_threadsafe(make(), loop).result(timeout)
 
 
 def build_auth(s: VaultStoreSpec, ctx: StoreContext, loop: asyncio.AbstractEventLoop) -> shared.Auth:

@@ -8,10 +8,6 @@ Requests are counted at the HTTP layer by a counting proxy in front of moto.
 from __future__ import annotations
 
 import asyncio
-import http.client
-import http.server
-import threading
-import urllib.parse
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +18,7 @@ from secrets_kit.errors import ProviderError, SecretsKitError
 from secrets_kit.externalsecrets.refs import FindRef, NoSecretError, RemoteRef
 from secrets_kit.externalsecrets.stores import StoreClients
 from secrets_kit.externalsecrets.stores.aws import AwsStoreClient
+from tests.externalsecrets.stores.aws_proxy import AwsProxy
 
 pytest.importorskip("boto3")
 
@@ -47,68 +44,15 @@ class SecretsStandIn:
         raise AssertionError("not used")
 
 
-class _Counter:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.targets: list[str] = []
-        self.refuse_key = ""  # requests signed with this access key id get UnrecognizedClientException
-
-    def count(self, target: str) -> int:
-        with self.lock:
-            return sum(1 for t in self.targets if t == target)
-
-
 @pytest.fixture
-def counting_proxy(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Counter]:
+def counting_proxy(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsProxy]:
     """A loopback HTTP proxy in front of moto that records each request's call (X-Amz-Target, or Action)."""
-    upstream = urllib.parse.urlsplit(aws_env)
-    counter = _Counter()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            return None
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            target = (self.headers.get("X-Amz-Target") or "").split(".")[-1]
-            if not target:  # a query API (STS): Action=... in the form body
-                target = (urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action") or [""])[0]
-            with counter.lock:
-                counter.targets.append(target)
-            if counter.refuse_key and f"Credential={counter.refuse_key}/" in (self.headers.get("Authorization") or ""):
-                refusal = b'{"__type":"UnrecognizedClientException","message":"The security token included in ' \
-                          b'the request is invalid."}'
-                self.send_response(400)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(refusal)))
-                self.end_headers()
-                self.wfile.write(refusal)
-                return
-            conn = http.client.HTTPConnection(upstream.hostname or "127.0.0.1", upstream.port, timeout=30)
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
-            conn.request("POST", self.path, body=body, headers=headers)
-            answer = conn.getresponse()
-            data = answer.read()
-            self.send_response(answer.status)
-            for k, v in answer.getheaders():
-                if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                    self.send_header(k, v)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            conn.close()
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    proxy = AwsProxy(aws_env).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
     try:
-        yield counter
+        yield proxy
     finally:
-        server.shutdown()
-        server.server_close()
+        proxy.stop()
 
 
 def _boto(service: str, endpoint: str) -> Any:
@@ -265,6 +209,9 @@ def test_ps_value_version_property_not_found(aws_env: str) -> None:
             assert await client.get_secret(RemoteRef(key=name, property="user")) == b"ps-admin2"
             with pytest.raises(NoSecretError):
                 await client.get_secret(RemoteRef(key=name + "-missing"))
+            with pytest.raises(SecretsKitError) as missing_version:  # ESO: only ParameterNotFound is NoSecretErr
+                await client.get_secret(RemoteRef(key=name, version="9"))
+            assert not isinstance(missing_version.value, NoSecretError)
         finally:
             await clients.close()
 
@@ -312,7 +259,7 @@ def test_cluster_store_referent_credentials(aws_env: str, monkeypatch: pytest.Mo
     assert {r[0] for r in kube.reads} == {"es-ns"}
 
 
-def test_one_request_per_remote_key_across_100_concurrent_reads(counting_proxy: _Counter, aws_env: str) -> None:
+def test_one_request_per_remote_key_across_100_concurrent_reads(counting_proxy: AwsProxy, aws_env: str) -> None:
     sm = _boto("secretsmanager", aws_env)
     ssm = _boto("ssm", aws_env)
     names = [_name() for _ in range(3)]
@@ -371,7 +318,7 @@ def test_errors_carry_no_value(aws_env: str) -> None:
         assert name in text
 
 
-def test_assume_role_and_call_labels(counting_proxy: _Counter, aws_env: str) -> None:
+def test_assume_role_and_call_labels(counting_proxy: AwsProxy, aws_env: str) -> None:
     """`role` is assumed through STS on top of the Secret's keys; on_call gets ESO's provider/call labels."""
     sm = _boto("secretsmanager", aws_env)
     name = _name()
@@ -400,7 +347,9 @@ def test_assume_role_and_call_labels(counting_proxy: _Counter, aws_env: str) -> 
     ({"region": ""}, "region is required"),
     ({"service": "CertificateManager"}, "CertificateManager is not supported"),
     ({"service": "Nope"}, "must be SecretsManager or ParameterStore"),
-    ({"auth": {"jwt": {"serviceAccountRef": {"name": "sa"}}}}, "auth.jwt is not supported"),
+    ({"auth": {"jwt": {}}}, "serviceAccountRef needs a name"),
+    ({"auth": {"jwt": {"serviceAccountRef": {"name": "sa", "namespace": "other"}}}},
+     "invalid Auth.JWT.ServiceAccountRef: namespace should either"),
     ({"auth": {"secretRef": {"accessKeyIDSecretRef": {"name": "c", "key": "a", "namespace": "other"},
                              "secretAccessKeySecretRef": {"name": "c", "key": "s"}}}}, "namespace should either"),
     ({"auth": {"secretRef": {"accessKeyIDSecretRef": {"name": "c", "key": "a"}}}}, "secretAccessKeySecretRef is "
@@ -424,7 +373,7 @@ def test_referent_detection() -> None:
     assert not aws.is_referent({"service": "SecretsManager", "region": "us-east-1"})
 
 
-def test_refused_credentials_then_rotated_secret(counting_proxy: _Counter, aws_env: str) -> None:
+def test_refused_credentials_then_rotated_secret(counting_proxy: AwsProxy, aws_env: str) -> None:
     """Keys AWS refuses: a clear credentials error without values; after the Secret is rotated, the next
     read re-reads it and succeeds with a new session (one Secret re-read per refusal, not per waiter)."""
     sm = _boto("secretsmanager", aws_env)

@@ -694,8 +694,8 @@ def test_workload_identity_cluster_from_metadata_server(google_sts: tuple[Record
     monkeypatch.setenv("GCE_METADATA_HOST", f"127.0.0.1:{server.server_address[1]}")
 
     class Reads(SecretsStandIn):
-        async def service_account_annotations(self, namespace: str, name: str) -> dict[str, str]:
-            return {}
+        async def service_account(self, namespace: str, name: str) -> dict[str, Any]:
+            return {"metadata": {"name": name, "namespace": namespace}}
 
         async def service_account_token(self, namespace: str, name: str, audiences: list[str],
                                         expiration_seconds: int) -> str:
@@ -725,8 +725,8 @@ def test_workload_identity_exchange_refused(google_sts: tuple[Recorder, str], mo
     sts.fault("/identitybindingtoken$", 400, "INVALID_ARGUMENT", "bad audience")
 
     class Reads(SecretsStandIn):
-        async def service_account_annotations(self, namespace: str, name: str) -> dict[str, str]:
-            return {}
+        async def service_account(self, namespace: str, name: str) -> dict[str, Any]:
+            return {"metadata": {"name": name, "namespace": namespace}}
 
         async def service_account_token(self, namespace: str, name: str, audiences: list[str],
                                         expiration_seconds: int) -> str:

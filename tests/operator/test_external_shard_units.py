@@ -10,7 +10,6 @@ import sys
 from collections import Counter
 
 from click.testing import CliRunner
-
 from secrets_kit_operator.external.shards import fair_share, item_shard, shard_of
 
 

@@ -98,6 +98,7 @@ class ExternalSecretsController:
         self.provider_fetches = 0
         self.sharder: Sharder | None = None  # --shards: only objects of held shards are handled
         self._busy: Counter[int] = Counter()  # reconciles in flight per shard
+        self._foreign_ready: set[str] = set()  # ClusterSecretStores of other shards seen Ready
 
     # -- --shards -----------------------------------------------------------------------------------
 
@@ -134,9 +135,14 @@ class ExternalSecretsController:
     async def _foreign(self, item: Item) -> None:
         """An object of a shard we do not hold: nothing is written. A store another replica validated can
         still unpark our ExternalSecrets reading through it (a ClusterSecretStore's shard is by name)."""
-        kind, ns, name = item
-        if kind in (SS, CSS) and facts.is_ready(self.get(kind, ns, name) or {}):
-            await self._wake_waiting(kind, ns, name)
+        kind, _, name = item
+        if kind != CSS:
+            return  # a SecretStore's ExternalSecrets share its namespace, hence its shard
+        if not facts.is_ready(self.get(CSS, "", name) or {}):
+            self._foreign_ready.discard(name)
+        elif name not in self._foreign_ready:
+            self._foreign_ready.add(name)
+            await self._wake_waiting(CSS, "", name)
 
     # -- kopf wiring --------------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ class LeaderElector:
         self.leading = False
         self.renewed_at = 0.0  # monotonic time our last successful write was sent
         self.holder = ""  # the holder last seen ("" : none, or expired)
+        self.terms = 0  # times holding began (after not holding, or after a lapse past the renew deadline)
 
     @property
     def path(self) -> str:
@@ -122,6 +123,8 @@ class LeaderElector:
         return True
 
     def _won(self, written: dict[str, Any], started: float) -> None:
+        if not self.holds():
+            self.terms += 1
         self.observe(written)
         self.leading, self.renewed_at = True, started
 

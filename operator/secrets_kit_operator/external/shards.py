@@ -62,7 +62,7 @@ class Sharder:
         self.locks = [LeaderElector(kube, namespace, f"secrets-kit-external-shard-{i}-of-{shards}",
                                     identity=self.identity, **timing) for i in range(shards)]
         self._others: dict[str, LeaderElector] = {}  # other members' Leases, observed on our clock
-        self._had: list[bool] = [False] * shards
+        self._had: list[tuple[bool, int]] = [(False, 0)] * shards  # (holding, term) last reported
         # hooks the controller sets: a shard gained (queue its objects), lost (drop its timers), and a
         # wait for its in-flight reconciles before a Lease is handed over
         self.on_gained: Callable[[int], Awaitable[None]] | None = None
@@ -120,8 +120,11 @@ class Sharder:
         for i, lock in enumerate(self.locks):  # renew ours, observe the others
             current = leases.get(lock.name)
             if lock.leading:
-                if not await lock.try_acquire_or_renew(current, meta=SHARD_META):
-                    log.warning("shards: lost a shard", extra={"fields": {"shard": i}})
+                try:
+                    if not await lock.try_acquire_or_renew(current, meta=SHARD_META):
+                        log.warning("shards: lost a shard", extra={"fields": {"shard": i}})
+                except (KubeError, OSError) as err:  # retried next round; holds() lapses at the deadline
+                    log.warning("shards: renewal failed", extra={"fields": {"shard": i, "error": str(err)[:200]}})
             elif current is not None:
                 lock.observe(current)
         held = self._leading()  # renewed or not: a missed renewal is not a reason to take one more
@@ -185,11 +188,15 @@ class Sharder:
         """Tell the controller what changed since the last call (also a lapse past the renew deadline)."""
         changed = False
         for i, lock in enumerate(self.locks):
-            now = lock.holds()
+            now = (lock.holds(), lock.terms)
             if now == self._had[i]:
                 continue
+            # a new term counts as gained even if no round saw the lapse: workers dropped its objects meanwhile
+            gained, lost = now[0] and now != self._had[i], self._had[i][0] and not now[0]
             self._had[i], changed = now, True
-            if now:
+            if not gained and not lost:
+                continue
+            if gained:
                 log.info("shards: holding a shard", extra={"fields": {"shard": i, "of": self.count,
                                                                      "identity": self.identity}})
                 if self.on_gained is not None:

@@ -125,8 +125,7 @@ def test_external_secrets_rbac_is_exactly_what_that_controller_calls() -> None:
     assert lease["metadata"]["namespace"] == one("ServiceAccount")["metadata"]["namespace"]
     assert [(r["apiGroups"], r["resources"], r.get("resourceNames"), sorted(r["verbs"])) for r in lease["rules"]] == [
         (["coordination.k8s.io"], ["leases"], ["external-secrets-controller"], ["get", "update"]),
-        (["coordination.k8s.io"], ["leases"], None, ["create"]),
-        (["coordination.k8s.io"], ["leases"], None, ["delete", "get", "list", "update"])]  # --shards
+        (["coordination.k8s.io"], ["leases"], None, ["create"])]
     lease_binding = one("RoleBinding")
     assert lease_binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                                         "name": lease["metadata"]["name"]}

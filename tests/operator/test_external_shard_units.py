@@ -62,3 +62,22 @@ def test_cli_shard_flags() -> None:
     assert short.exit_code != 0 and "--shard-lease-duration" in short.output
     zero = runner.invoke(operator, ["run", "--external-secrets", "--no-sealed-secrets", "--shards", "0"])
     assert zero.exit_code != 0
+
+
+def test_the_shards_rbac_is_a_separate_kustomization_for_the_controllers_account() -> None:
+    from pathlib import Path
+
+    from secrets_kit.k8s.manifests import load_documents
+
+    folder = Path(__file__).resolve().parents[2] / "operator" / "deploy" / "shards"
+    kustomization = load_documents((folder / "kustomization.yaml").read_bytes(), source="kustomization.yaml")[0]
+    assert kustomization["resources"] == ["rbac.yaml"]
+    docs = {d["kind"]: d for d in load_documents((folder / "rbac.yaml").read_bytes(), source="rbac.yaml")}
+    base = Path(__file__).resolve().parents[2] / "operator" / "deploy" / "serviceaccount.yaml"
+    account = load_documents(base.read_bytes(), source="serviceaccount.yaml")[0]["metadata"]
+    assert docs["Role"]["metadata"]["namespace"] == account["namespace"]
+    assert [(r["apiGroups"], r["resources"], sorted(r["verbs"])) for r in docs["Role"]["rules"]] == [
+        (["coordination.k8s.io"], ["leases"], ["create", "delete", "get", "list", "update"])]
+    assert docs["RoleBinding"]["roleRef"]["name"] == docs["Role"]["metadata"]["name"]
+    assert docs["RoleBinding"]["subjects"] == [{"kind": "ServiceAccount", "name": account["name"],
+                                                "namespace": account["namespace"]}]

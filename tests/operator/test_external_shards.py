@@ -102,15 +102,21 @@ def test_sharders_split_fairly_never_overlap_and_take_over(audited: tuple[KubeCl
     cluster, _ = audited
     lease_ns = unique("shards-bal")
     cluster.ensure_namespace(lease_ns)
-    asyncio.run(_balancing(cluster, lease_ns))
+    # with exactly the Role operator/deploy/shards grants, in the Leases' namespace
+    from secrets_kit.k8s.manifests import load_documents
+
+    deploy = Path(__file__).resolve().parents[2] / "operator" / "deploy" / "shards" / "rbac.yaml"
+    role = next(d for d in load_documents(deploy.read_bytes(), source=str(deploy)) if d["kind"] == "Role")
+    user = cluster.create_service_account(lease_ns, "sharder", list(role["rules"]))
+    asyncio.run(_balancing(user.kubeconfig, lease_ns))
 
 
-async def _balancing(cluster: KubeCluster, lease_ns: str) -> None:
+async def _balancing(kubeconfig: Path, lease_ns: str) -> None:
     from secrets_kit_operator.external.kube import ExternalKube
     from secrets_kit_operator.external.shards import Sharder
     from secrets_kit_operator.kube import Kube, load_credentials
 
-    configuration, _ = await load_credentials(str(cluster.kubeconfig))
+    configuration, _ = await load_credentials(str(kubeconfig))
     kube = Kube(configuration)
     n, lease = 6, 3.0
     sharders = [Sharder(ExternalKube(kube), lease_ns, n, lease=lease, identity=f"member-{i}") for i in range(3)]

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,12 +77,15 @@ def audited() -> Iterator[tuple[KubeCluster, Path]]:
     folder = scratch_dir("secrets-kit-shards-audit-")
     policy, audit_log = folder / "policy.json", folder / "audit.log"
     policy.write_text(json.dumps(AUDIT_POLICY))
-    cluster = start_cluster(extra_args=(f"--audit-policy-file={policy}", f"--audit-log-path={audit_log}"))
     try:
-        install_eso_crds(cluster)
-        yield cluster, audit_log
+        cluster = start_cluster(extra_args=(f"--audit-policy-file={policy}", f"--audit-log-path={audit_log}"))
+        try:
+            install_eso_crds(cluster)
+            yield cluster, audit_log
+        finally:
+            cluster.stop()
     finally:
-        cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def shard_leases(cluster: KubeCluster, ns: str) -> dict[int, str]:
@@ -326,7 +330,12 @@ def test_two_replicas_split_the_namespaces_and_one_takes_over_when_the_other_is_
             last_dead = max(e["stageTimestamp"] for e in mine if usernames[e["user"]["username"]] == 0)
             survivor = [e["requestReceivedTimestamp"] for e in mine if usernames[e["user"]["username"]] == 1]
             assert all(stamp > last_dead for stamp in survivor), space
-        assert any(usernames[e["user"]["username"]] == 1 for e in writes)
+        # taking a shard over re-reads nothing that is not due: the survivor wrote only for the two changes
+        touched = {(e["objectRef"]["namespace"], e["objectRef"]["resource"], e["objectRef"].get("name", ""))
+                   for e in writes if usernames[e["user"]["username"]] == 1}
+        assert touched and all(name.split(".")[0] in ("es-0", "after-kill") for _, _, name in touched), touched
+        assert {(space, resource) for space, resource, _ in touched} >= {
+            (ns, "secrets"), (ns, "externalsecrets"), (theirs[1], "secrets"), (theirs[1], "externalsecrets")}
     finally:
         for one in replicas:
             one.stop()

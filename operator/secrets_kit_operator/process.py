@@ -171,6 +171,7 @@ async def _run_external_only(external: ExternalOptions) -> int:
                               lease=external.shard_lease_duration)
             controller.attach(sharder)
             sharding = loop.create_task(sharder.run(stop))
+            tasks.append(loop.create_task(_signals_stop(stop, kopf_ready)))
             log.info("sharding", extra={"fields": {"shards": external.shards, "identity": sharder.identity,
                                                    "lease_s": external.shard_lease_duration}})
         if external.enable_leader_election:
@@ -212,6 +213,18 @@ async def _run_external_only(external: ExternalOptions) -> int:
                 await asyncio.wait_for(asyncio.shield(sharding), 10)
             tasks.append(sharding)
         await _shut_down(tasks, runners, kube)
+
+
+async def _signals_stop(stop: asyncio.Event, kopf_ready: asyncio.Event) -> None:
+    """kopf replaces our SIGTERM/SIGINT handlers with its own, and its graceful stop takes seconds before
+    `stop` is set; with --shards the Leases must be handed over at once (a rolling update would otherwise
+    wait out the lease). Once kopf is up (its handlers installed), ours go back: `stop` is also kopf's
+    stop flag, so kopf still stops the same way."""
+    await kopf_ready.wait()
+    await asyncio.sleep(0.2)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
 
 
 async def _shut_down(tasks: list[asyncio.Task[Any]], runners: list[Any], kube: Any) -> None:

@@ -336,6 +336,24 @@ def test_two_replicas_split_the_namespaces_and_one_takes_over_when_the_other_is_
         assert touched and all(name.split(".")[0] in ("es-0", "after-kill") for _, _, name in touched), touched
         assert {(space, resource) for space, resource, _ in touched} >= {
             (ns, "secrets"), (ns, "externalsecrets"), (theirs[1], "secrets"), (theirs[1], "externalsecrets")}
+
+        # a rolling restart: a new replica joins (4/4 again), then the old one stops (SIGTERM) and hands its
+        # shards over at once instead of letting them expire
+        replicas[0] = replica(cluster, 2, lease_ns, users[0].kubeconfig)
+        wait_for("the new replica ready", replicas[0].ready, 90, replicas[0].log_text)
+        ids[0] = wait_for("its identity", lambda: identity_of(replicas[0]), 30, replicas[0].log_text)
+        wait_for("a 4/4 split again", lambda: sorted(list(shard_leases(cluster, lease_ns).values()).count(i)
+                                                     for i in ids) == [4, 4], 30, replicas[0].log_text)
+        stopping = time.monotonic()
+        replicas[1].stop()
+        wait_for("every shard held by the new replica", lambda: list(shard_leases(cluster, lease_ns).values())
+                 == [ids[0]] * SHARDS, LEASE_S * 3, replicas[0].log_text)
+        handed = time.monotonic() - stopping
+        print(f"hand-over on SIGTERM: {handed:.1f}s")
+        assert handed < LEASE_S, f"hand-over took {handed:.1f}s: the Leases expired instead of being released"
+        members = cluster.request("GET", LEASE_API.format(ns=lease_ns)
+                                  + "?labelSelector=secrets-kit.io/external-shards%3Dmember")["items"]
+        assert [m["spec"]["holderIdentity"] for m in members if m["spec"].get("holderIdentity") == ids[1]] == []
     finally:
         for one in replicas:
             one.stop()

@@ -186,6 +186,17 @@ async def _balancing(kubeconfig: Path, lease_ns: str) -> None:
         handed = await until("member 1's shards handed over", lambda: counts()[0] == n, lease + 3)
         print(f"crash takeover {took:.1f}s, clean hand-over {handed:.1f}s (lease {lease:g}s)")
         assert handed < lease, handed
+
+        # a replica with another --shards (a rollout changing N): nobody holds anything until it is gone
+        other = Sharder(ExternalKube(kube), lease_ns, 4, lease=lease, identity="member-other-n")
+        other_stop = asyncio.Event()
+        other_task = asyncio.get_running_loop().create_task(other.run(other_stop))
+        await until("both splits standing down", lambda: counts()[0] == 0, lease + 3)
+        await asyncio.sleep(3 * other.retry)
+        assert other.held() == [] and counts()[0] == 0
+        other_stop.set()
+        await other_task
+        await until("member 0 back to every shard", lambda: counts()[0] == n, lease + 3)
         assert overlaps == [], overlaps[:5]
     finally:
         watcher.cancel()

@@ -103,14 +103,15 @@ def operator() -> None:
                    "`external-secrets-controller` in the controller's namespace ($POD_NAMESPACE, the service "
                    "account's, else `default`); lease 15s, renew deadline 10s, retry 2s, as ESO. Needs "
                    "--no-sealed-secrets.")
-@click.option("--shards", type=click.IntRange(1, 1024), default=1, show_default=True,
+@click.option("--shards", type=click.IntRange(1, 64), default=1, show_default=True,
               help="[external-secrets] Beyond ESO: split the work over replicas by namespace. Each object "
                    "belongs to shard sha256(namespace) mod N (cluster-scoped ones: by name); each shard is the "
                    "Lease `secrets-kit-external-shard-<i>-of-<N>` in the controller's namespace, and each replica "
                    "holds about N / live replicas of them (membership Leases "
                    "`secrets-kit-external-member-*`). A stopped replica's shards are taken over within one "
                    "lease period; no object is handled by two replicas at once. Every replica needs the same "
-                   "N. 1: one replica does everything. Needs --no-sealed-secrets; not with "
+                   "N; a few shards per replica is plenty (each held shard is one Lease write per retry "
+                   "period). 1: one replica does everything. Needs --no-sealed-secrets; not with "
                    "--enable-leader-election.")
 @click.option("--shard-lease-duration", default="15s", show_default=True,
               help="[external-secrets] The shard Leases' duration (a Go duration, at least 3s); renew "

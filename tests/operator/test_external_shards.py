@@ -208,6 +208,45 @@ async def _balancing(kubeconfig: Path, lease_ns: str) -> None:
         await kube.close()
 
 
+def test_a_replica_that_lost_the_shard_writes_nothing(audited: tuple[KubeCluster, Path]) -> None:
+    """The write guard a worker sets for its object: refused writes never reach the API server; reads,
+    TokenRequests and the Leases themselves are not the object's and pass."""
+    cluster, _ = audited
+    ns = unique("shards-guard")
+    cluster.ensure_namespace(ns)
+
+    async def main() -> None:
+        from secrets_kit_operator.external.kube import WRITE_GUARD, ExternalKube, NotOwner
+        from secrets_kit_operator.kube import Kube, load_credentials
+
+        configuration, _ = await load_credentials(str(cluster.kubeconfig))
+        kube = Kube(configuration)
+        client = ExternalKube(kube)
+        held = True
+        token = WRITE_GUARD.set(lambda: held)
+        try:
+            body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "kept"}, "data": {}}
+            await client.create_secret(ns, body, "externalsecrets.external-secrets.io/kept")
+            held = False
+            with pytest.raises(NotOwner):
+                await client.create_secret(ns, {**body, "metadata": {"name": "refused"}}, "m")
+            with pytest.raises(NotOwner):
+                await client.delete_secret(ns, "kept")
+            with pytest.raises(NotOwner):
+                await client.post_event(ns, {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"}})
+            assert await client.get_secret(ns, "kept") is not None  # reads pass
+            lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l"},
+                     "spec": {"holderIdentity": "x"}}
+            await client.request("POST", LEASE_API.format(ns=ns), lease, kind="Lease")  # not guarded
+        finally:
+            WRITE_GUARD.reset(token)
+            await kube.close()
+
+    asyncio.run(main())
+    assert get_secret(cluster, ns, "kept") is not None and get_secret(cluster, ns, "refused") is None
+    assert cluster.request("GET", f"/api/v1/namespaces/{ns}/events")["items"] == []
+
+
 # ------------------------------------------------------------------------------------ two processes
 
 

@@ -62,6 +62,7 @@ class Sharder:
         self.locks = [LeaderElector(kube, namespace, f"secrets-kit-external-shard-{i}-of-{shards}",
                                     identity=self.identity, **timing) for i in range(shards)]
         self._others: dict[str, LeaderElector] = {}  # other members' Leases, observed on our clock
+        self._foreign: set[str] = set()  # live members announcing another shard count
         self._had: list[tuple[bool, int]] = [(False, 0)] * shards  # (holding, term) last reported
         # hooks the controller sets: a shard gained (queue its objects), lost (drop its timers), and a
         # wait for its in-flight reconciles before a Lease is handed over
@@ -74,9 +75,6 @@ class Sharder:
 
     def holds(self, shard: int) -> bool:
         return self.locks[shard].holds()
-
-    def owns(self, kind: str, namespace: str, name: str) -> bool:
-        return self.holds(item_shard(kind, namespace, name, self.count))
 
     def held(self) -> list[int]:
         return [i for i, lock in enumerate(self.locks) if lock.holds()]
@@ -107,12 +105,18 @@ class Sharder:
         mine = leases.get(self.member.name)
         if mine is not None:
             mine.setdefault("metadata", {}).setdefault("annotations", {})[SHARDS_ANNOTATION] = str(self.count)
-        await self.member.try_acquire_or_renew(mine, meta={"labels": {LABEL: "member"},
-                                                           "annotations": {SHARDS_ANNOTATION: str(self.count)}})
+        try:  # a failed membership renewal must not hold up the shards' renewals below
+            await self.member.try_acquire_or_renew(mine, meta={
+                "labels": {LABEL: "member"}, "annotations": {SHARDS_ANNOTATION: str(self.count)}})
+        except (KubeError, OSError) as err:
+            log.warning("shards: membership renewal failed", extra={"fields": {"error": str(err)[:200]}})
         members, foreign = await self._members(leases)
+        if foreign != self._foreign:
+            self._foreign = foreign
+            if foreign:
+                log.warning("shards: a live replica runs with another --shards; holding none until it is gone",
+                            extra={"fields": {"shards": self.count, "other": ",".join(sorted(foreign))}})
         if foreign:
-            log.warning("shards: a live replica runs with another --shards; holding none until it is gone",
-                        extra={"fields": {"shards": self.count, "other": ",".join(sorted(foreign))}})
             for shard in self._leading():
                 await self._release(shard)
             return

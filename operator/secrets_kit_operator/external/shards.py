@@ -117,8 +117,7 @@ class Sharder:
                 log.warning("shards: a live replica runs with another --shards; holding none until it is gone",
                             extra={"fields": {"shards": self.count, "other": ",".join(sorted(foreign))}})
         if foreign:
-            for shard in self._leading():
-                await self._release(shard)
+            await self._release(self._leading())
             return
         share = fair_share(self.count, members)
         for i, lock in enumerate(self.locks):  # renew ours, observe the others
@@ -132,8 +131,7 @@ class Sharder:
             elif current is not None:
                 lock.observe(current)
         held = self._leading()  # renewed or not: a missed renewal is not a reason to take one more
-        for shard in sorted(held, reverse=True)[:max(len(held) - share, 0)]:
-            await self._release(shard)
+        await self._release(sorted(held, reverse=True)[:max(len(held) - share, 0)])
         wanted = share - min(len(held), share)
         for i in self._order():
             if wanted <= 0:
@@ -178,15 +176,18 @@ class Sharder:
         start = shard_of(self.identity, self.count)
         return [(start + k) % self.count for k in range(self.count)]
 
-    async def _release(self, shard: int) -> None:
-        lock = self.locks[shard]
-        lock.leading = False  # first stop handling it (holds() is false from here) ...
+    async def _release(self, shards: list[int]) -> None:
+        if not shards:
+            return
+        for shard in shards:
+            self.locks[shard].leading = False  # first stop handling them (holds() is false from here) ...
         await self._transitions()
-        if self.drained is not None:  # ... let reconciles already past the check finish ...
+        if self.drained is not None:  # ... let reconciles already past the check finish (all at once) ...
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.drained(shard), self.renew_deadline / 2)
-        await lock.release()  # ... then hand it over
-        log.info("shards: released a shard", extra={"fields": {"shard": shard}})
+                await asyncio.wait_for(asyncio.gather(*(self.drained(s) for s in shards)), self.renew_deadline / 2)
+        for shard in shards:
+            await self.locks[shard].release()  # ... then hand them over
+            log.info("shards: released a shard", extra={"fields": {"shard": shard}})
 
     async def _transitions(self) -> None:
         """Tell the controller what changed since the last call (also a lapse past the renew deadline)."""
@@ -215,8 +216,7 @@ class Sharder:
     async def release_all(self) -> None:
         """On shut-down: stop handling, wait briefly for reconciles in flight, hand the Leases over, and
         delete our membership so the others' fair share grows at once."""
-        for shard in self._leading():
-            with contextlib.suppress(Exception):
-                await self._release(shard)
+        with contextlib.suppress(Exception):  # shutting down: whatever fails, the Leases expire
+            await self._release(self._leading())
         with contextlib.suppress(KubeError, OSError):
             await self.kube.request("DELETE", self.member.path, kind="Lease")

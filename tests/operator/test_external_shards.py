@@ -208,6 +208,65 @@ async def _balancing(kubeconfig: Path, lease_ns: str) -> None:
         await kube.close()
 
 
+def test_a_partitioned_replica_stops_before_its_leases_can_expire(audited: tuple[KubeCluster, Path]) -> None:
+    """A replica whose API calls all fail (cut off, still running) stops holding at the renew deadline; the
+    other takes the shards only after the lease period, never while the first still believes it holds."""
+    cluster, _ = audited
+    lease_ns = unique("shards-cut")
+    cluster.ensure_namespace(lease_ns)
+
+    async def main() -> None:
+        from secrets_kit_operator.external.kube import ExternalKube
+        from secrets_kit_operator.external.shards import Sharder
+        from secrets_kit_operator.kube import Kube, load_credentials
+
+        class CutOff(ExternalKube):  # fault injection in front of the real API server
+            cut = False
+
+            async def request(self, method: str, path: str, body: Any = None, **kw: Any) -> dict[str, Any]:
+                if self.cut:
+                    raise OSError("network unreachable (test)")
+                return await super().request(method, path, body, **kw)
+
+        configuration, _ = await load_credentials(str(cluster.kubeconfig))
+        kube = Kube(configuration)
+        link = CutOff(kube)
+        n, lease = 4, 3.0
+        a = Sharder(link, lease_ns, n, lease=lease, identity="cut-a")
+        b = Sharder(ExternalKube(kube), lease_ns, n, lease=lease, identity="cut-b")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(a.run(stop)), loop.create_task(b.run(stop))]
+        both: list[int] = []
+        a_stopped = b_took = 0.0
+        try:
+            deadline = time.monotonic() + 20
+            while sorted([len(a.held()), len(b.held())]) != [2, 2]:
+                assert time.monotonic() < deadline, (a.held(), b.held())
+                await asyncio.sleep(0.05)
+            cut_at = time.monotonic()
+            link.cut = True
+            while len(b.held()) < n:
+                assert time.monotonic() - cut_at < lease + 10, (a.held(), b.held())
+                both += [s for s in range(n) if a.holds(s) and b.holds(s)]
+                if not a.held() and not a_stopped:
+                    a_stopped = time.monotonic() - cut_at
+                await asyncio.sleep(0.02)
+            b_took = time.monotonic() - cut_at
+        finally:
+            link.cut = False
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await kube.close()
+        print(f"partitioned replica stopped after {a_stopped:.1f}s; the other took over after {b_took:.1f}s")
+        assert both == []
+        assert 0 < a_stopped <= a.renew_deadline + a.retry + 0.5, a_stopped
+        assert b_took >= lease - a.retry, b_took  # not before the lease could have expired
+        assert b_took > a_stopped
+
+    asyncio.run(main())
+
+
 def test_a_replica_that_lost_the_shard_writes_nothing(audited: tuple[KubeCluster, Path]) -> None:
     """The write guard a worker sets for its object: refused writes never reach the API server; reads,
     TokenRequests and the Leases themselves are not the object's and pass."""

@@ -58,7 +58,8 @@ AUDIT_POLICY = {
         {"level": "Metadata", "verbs": list(WRITES), "resources": [
             {"group": "", "resources": ["secrets", "events"]},
             {"group": "external-secrets.io", "resources": [
-                "externalsecrets", "externalsecrets/status", "secretstores", "secretstores/status"]}]},
+                "externalsecrets", "externalsecrets/status", "secretstores", "secretstores/status",
+                "clustersecretstores/status"]}]},
         {"level": "None"},
     ],
 }
@@ -387,11 +388,16 @@ def test_two_replicas_split_the_namespaces_and_one_takes_over_when_the_other_is_
         assert set(holders) == set(range(SHARDS)) and set(holders.values()) == set(ids)  # disjoint, covering
         wait_for("the metric", lambda: [shards_held(r) for r in replicas] == [4.0, 4.0], 15)
 
-        per_ns = 5
+        # one ExternalSecret per namespace reads through a ClusterSecretStore, whose shard is by name: half
+        # of them wait (flood gate) for the other replica's validation of it
+        per_ns, shared = 5, unique("shared")
+        create(cluster, fake_store("", shared, {"/shared": "s"}, kind="ClusterSecretStore"))
         for ns in namespaces:
             create(cluster, fake_store(ns, "fake", {"/a": f"a-{ns}", "/b": f"b-{ns}"}))
-            for k in range(per_ns):
+            for k in range(per_ns - 1):
                 create(cluster, external_secret(ns, f"es-{k}", "fake", {"a": "/a"}))
+            create(cluster, external_secret(ns, f"es-{per_ns - 1}", shared, {"s": "/shared"},
+                                            kind="ClusterSecretStore"))
         wait_for("all 40 ExternalSecrets Ready", lambda: all_ready(cluster, namespaces, per_ns), 90,
                  replicas[0].log_text)
 
@@ -404,6 +410,13 @@ def test_two_replicas_split_the_namespaces_and_one_takes_over_when_the_other_is_
         expected = {ns: {ids.index(holders[shard_of(ns)])} for ns in namespaces}
         assert writers == expected, (writers, expected)
         assert sorted(len([ns for ns in namespaces if writers[ns] == {i}]) for i in (0, 1)) == [4, 4]
+        store_writers = set()
+        for line in audit_log.read_text().splitlines():
+            event = json.loads(line)
+            if (event.get("objectRef") or {}).get("name") == shared and event.get("stage") == "ResponseComplete" \
+                    and event["user"]["username"] in usernames:
+                store_writers.add(usernames[event["user"]["username"]])
+        assert store_writers == {ids.index(holders[shard_of(shared)])}, store_writers
         secrets_written = {(e["objectRef"]["namespace"]) for e in writes if e["objectRef"]["resource"] == "secrets"}
         assert secrets_written == set(namespaces)
 

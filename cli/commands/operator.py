@@ -103,6 +103,19 @@ def operator() -> None:
                    "`external-secrets-controller` in the controller's namespace ($POD_NAMESPACE, the service "
                    "account's, else `default`); lease 15s, renew deadline 10s, retry 2s, as ESO. Needs "
                    "--no-sealed-secrets.")
+@click.option("--shards", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="[external-secrets] Beyond ESO: split the work over replicas by namespace. Each object "
+                   "belongs to shard sha256(namespace) mod N (cluster-scoped ones: by name); each shard is the "
+                   "Lease `secrets-kit-external-shard-<i>-of-<N>` in the controller's namespace, and each replica "
+                   "holds about N / live replicas of them (membership Leases "
+                   "`secrets-kit-external-member-*`). A stopped replica's shards are taken over within one "
+                   "lease period; no object is handled by two replicas at once. Every replica needs the same "
+                   "N; a few shards per replica is plenty (each held shard is one Lease write per retry "
+                   "period). 1: one replica does everything. Needs --no-sealed-secrets; not with "
+                   "--enable-leader-election.")
+@click.option("--shard-lease-duration", default="15s", show_default=True,
+              help="[external-secrets] The shard Leases' duration (a Go duration, at least 3s); renew "
+                   "deadline 2/3 of it, retry every 2/15 of it (15s: 10s and 2s, as leader election).")
 @click.option("--store-requeue-interval", default="5m", show_default=True,
               help="[external-secrets] Re-validate (Cluster)SecretStores this often unless the store sets "
                    "spec.refreshInterval (a Go duration).")
@@ -142,6 +155,11 @@ def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, na
                    "(--external-secrets --no-sealed-secrets); the sealed controller runs as a single replica",
                    err=True)
         raise SystemExit(EXIT_USAGE)
+    if flags["shards"] > 1 and (sealed_secrets or not external_secrets or flags["enable_leader_election"]):
+        click.echo("secrets-kit: error: --shards: only for the ExternalSecret controller alone "
+                   "(--external-secrets --no-sealed-secrets), and not with --enable-leader-election (the "
+                   "shard Leases already keep every object to one replica)", err=True)
+        raise SystemExit(EXIT_USAGE)
     from secrets_kit_operator import lean_imports
 
     lean_imports.install()  # before kopf: ~60 MiB less resident memory
@@ -169,10 +187,15 @@ def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, na
                 refresh_jitter=flags["refresh_jitter"],
                 refresh_jitter_max=parse_go_duration(flags["refresh_jitter_max"], "--refresh-jitter-max"),
                 enable_leader_election=flags["enable_leader_election"], leader_election_namespace=_own_namespace(),
+                shards=flags["shards"],
+                shard_lease_duration=parse_go_duration(flags["shard_lease_duration"],
+                                                       "--shard-lease-duration").total_seconds(),
                 template_left_delimiter=flags["template_left_delimiter"],
                 template_right_delimiter=flags["template_right_delimiter"])
             if external.store_requeue_interval.total_seconds() <= 0:
                 raise ValueError("--store-requeue-interval: must be positive")
+            if external.shard_lease_duration < 3:
+                raise ValueError("--shard-lease-duration: at least 3s")
             namespace = None  # ESO's meaning; the sealed keys live in the controller's own namespace
         options = None if not sealed_secrets else Options(
             namespace=namespace or _own_namespace(), kubeconfig=kubeconfig,

@@ -152,8 +152,18 @@ async def _run_external_only(external: ExternalOptions) -> int:
                            *address)]
     log.info("listening", extra={"fields": {"metrics": "{}:{}".format(*address)}})
     tasks: list[asyncio.Task[Any]] = []
+    sharding: asyncio.Task[Any] | None = None
     lost = False
     try:
+        if external.shards > 1:
+            from .external.shards import Sharder
+
+            sharder = Sharder(controller.kube, external.leader_election_namespace, external.shards,
+                              lease=external.shard_lease_duration)
+            controller.attach(sharder)
+            sharding = loop.create_task(sharder.run(stop))
+            log.info("sharding", extra={"fields": {"shards": external.shards, "identity": sharder.identity,
+                                                   "lease_s": external.shard_lease_duration}})
         if external.enable_leader_election:
             from .external.leader import LeaderElector
             from .external.options import LEADER_ELECTION_ID
@@ -181,6 +191,11 @@ async def _run_external_only(external: ExternalOptions) -> int:
         return 1 if lost else 0
     finally:
         await controller.close()
+        if sharding is not None:  # hand the shards over before the client closes
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(sharding), 10)
+            tasks.append(sharding)
         await _shut_down(tasks, runners, kube)
 
 

@@ -87,6 +87,11 @@ def eso_crds() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def crds(op_cluster: KubeCluster) -> None:
+    install_eso_crds(op_cluster)
+
+
+def install_eso_crds(op_cluster: KubeCluster) -> None:
+    """ESO's external-secrets.io CRDs on a cluster, established (skips without the Go module cache)."""
     try:
         docs = eso_crds()
     except (RuntimeError, OSError, KeyError, ValueError) as err:

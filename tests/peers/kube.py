@@ -515,8 +515,10 @@ def start_etcd(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, client_url
 
 
-def start_cluster(workdir: Path | None = None, *, timeout: float = 90.0) -> KubeCluster:
-    """Start etcd and kube-apiserver; return once /readyz answers ok. The caller calls .stop()."""
+def start_cluster(workdir: Path | None = None, *, timeout: float = 90.0,
+                  extra_args: tuple[str, ...] = ()) -> KubeCluster:
+    """Start etcd and kube-apiserver (with `extra_args`, e.g. an audit log); return once /readyz answers
+    ok. The caller calls .stop()."""
     apiserver = find_binary("kube-apiserver")
     if apiserver is None or find_binary("etcd") is None:
         raise RuntimeError(f"kube-apiserver or etcd not built: {INSTALL_HINT}")
@@ -551,7 +553,7 @@ def start_cluster(workdir: Path | None = None, *, timeout: float = 90.0) -> Kube
             "--allow-privileged=true", "--disable-admission-plugins=ServiceAccount",
             f"--service-account-issuer={url}", f"--service-account-key-file={files['sa_pub']}",
             f"--service-account-signing-key-file={files['sa_key']}",
-            "--enable-priority-and-fairness=false", "--profiling=false", "--v=0",
+            "--enable-priority-and-fairness=false", "--profiling=false", "--v=0", *extra_args,
         ]
         proc = start_process(cluster.apiserver_args, log_file)
         cluster.pids["kube-apiserver"] = proc.pid

@@ -19,7 +19,8 @@ import functools
 import logging
 import secrets as _random
 import time
-from typing import Any
+from collections import Counter
+from typing import TYPE_CHECKING, Any
 
 from secrets_kit.externalsecrets.refs import READ_MAX_AGE
 
@@ -29,10 +30,14 @@ from . import core as facts
 from . import engine
 from .events import EventSink
 from .informer import Informer
-from .kube import ExternalKube, KubeReadsAdapter, SecretInformer, field_manager
+from .kube import WRITE_GUARD, ExternalKube, KubeReadsAdapter, NotOwner, SecretInformer, field_manager
 from .metrics import ExternalMetrics
 from .options import ExternalOptions
 from .scheduler import Scheduler
+from .shards import item_shard
+
+if TYPE_CHECKING:
+    from .shards import Sharder
 
 CREATED_BY = "reconcile.external-secrets.io/created-by"
 log = logging.getLogger("secrets_kit_operator.external")
@@ -103,6 +108,53 @@ class ExternalSecretsController:
         self.ready = asyncio.Event()
         self.reconciled = 0  # reconciles run (tests/bench)
         self.provider_fetches = 0
+        self.sharder: Sharder | None = None  # --shards: only objects of held shards are handled
+        self._busy: Counter[int] = Counter()  # reconciles in flight per shard
+        self._foreign_ready: set[str] = set()  # ClusterSecretStores of other shards seen Ready
+
+    # -- --shards -----------------------------------------------------------------------------------
+
+    def attach(self, sharder: Sharder) -> None:
+        self.sharder = sharder
+        sharder.on_gained, sharder.on_lost, sharder.drained = self._shard_gained, self._shard_lost, self._drained
+        sharder.on_change = self.metrics.shards_held
+        self.metrics.shards_held(0)
+
+    def _shard(self, item: Item) -> int | None:
+        if self.sharder is None:
+            return None
+        return item_shard(*item, self.sharder.count)
+
+    def _items_of(self, shard: int) -> list[Item]:
+        return [(kind, *key) for kind in (SS, CSS, ES, CES) for key in list(self.informers[kind].items)
+                if self._shard((kind, *key)) == shard]
+
+    async def _shard_gained(self, shard: int) -> None:
+        """Every object of the shard goes through the queue once: what is not due is only rescheduled
+        (status.refreshTime), so taking a shard over costs no provider call for valid Secrets."""
+        for item in self._items_of(shard):
+            await self.queue.put(item)
+
+    def _shard_lost(self, shard: int) -> None:
+        for item in self._items_of(shard):
+            self.scheduler.cancel(item)
+            self._store_ready.pop(item, None)  # the new owner's validation comes back through the index
+
+    async def _drained(self, shard: int) -> None:
+        while self._busy[shard]:
+            await asyncio.sleep(0.02)
+
+    async def _foreign(self, item: Item) -> None:
+        """An object of a shard we do not hold: nothing is written. A store another replica validated can
+        still unpark our ExternalSecrets reading through it (a ClusterSecretStore's shard is by name)."""
+        kind, _, name = item
+        if kind != CSS:
+            return  # a SecretStore's ExternalSecrets share its namespace, hence its shard
+        if not facts.is_ready(self.get(CSS, "", name) or {}):
+            self._foreign_ready.discard(name)
+        elif name not in self._foreign_ready:
+            self._foreign_ready.add(name)
+            await self._wake_waiting(CSS, "", name)
 
     # -- watches ------------------------------------------------------------------------------------
 
@@ -209,12 +261,27 @@ class ExternalSecretsController:
         await self.secrets.synced.wait()
         await self.ready.wait()
         while (item := await self.queue.get()) is not None:
+            shard = self._shard(item)
+            guard = None
             try:
+                if shard is not None:
+                    assert self.sharder is not None
+                    if not self.sharder.holds(shard):
+                        await self._foreign(item)
+                        continue
+                    self._busy[shard] += 1
+                    guard = WRITE_GUARD.set(functools.partial(self.sharder.holds, shard))
                 await self.process(item)
+            except NotOwner:  # the shard went to another replica mid-reconcile: it reconciles the object
+                log.info("shard lost during a reconcile; left to its new owner",
+                         extra={"fields": {"kind": item[0], "object": f"{item[1]}/{item[2]}"}})
             except Exception:  # a bug or an unexpected API answer: logged, retried, never fatal
                 log.exception("reconcile failed", extra={"fields": {"kind": item[0], "object": f"{item[1]}/{item[2]}"}})
                 self.scheduler.backoff(item, self.options.error_backoff_base, self.options.error_backoff_max)
             finally:
+                if guard is not None:
+                    WRITE_GUARD.reset(guard)
+                    self._busy[shard] -= 1  # type: ignore[index]
                 await self.queue.done(item)
             self.metrics.queue_depth.labels("externalsecret").set(len(self.queue))
 

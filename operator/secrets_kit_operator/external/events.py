@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from ..kube import KubeError
+from .kube import WRITE_GUARD, NotOwner
 
 log = logging.getLogger("secrets_kit_operator.external")
 
@@ -22,22 +23,26 @@ log = logging.getLogger("secrets_kit_operator.external")
 class EventSink:
     def __init__(self, kube: Any, *, maxsize: int = 20_000, senders: int = 8) -> None:
         self.kube, self.senders = kube, senders
-        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(maxsize)
+        # (namespace, event, the recording reconcile's write guard: --shards, the shard still held?)
+        self.queue: asyncio.Queue[tuple[str, dict[str, Any], Any]] = asyncio.Queue(maxsize)
         self.dropped = 0
         self.posted = 0
 
     def record(self, namespace: str, body: dict[str, Any]) -> None:
         try:
-            self.queue.put_nowait((namespace, body))
+            self.queue.put_nowait((namespace, body, WRITE_GUARD.get()))
         except asyncio.QueueFull:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("event queue full: events dropped", extra={"fields": {"dropped": self.dropped}})
 
-    async def _post(self, namespace: str, body: dict[str, Any]) -> None:
+    async def _post(self, namespace: str, body: dict[str, Any], guard: Any) -> None:
+        token = WRITE_GUARD.set(guard)
         try:
             await self.kube.post_event(namespace, body)
             self.posted += 1
+        except NotOwner:
+            pass  # the shard went to another replica meanwhile: its events are its own
         except KubeError as err:
             involved = body.get("involvedObject") or {}
             log.error("posting an event failed", extra={"fields": {
@@ -45,12 +50,14 @@ class EventSink:
                 "status": err.status}})
         except OSError as err:
             log.error("posting an event failed", extra={"fields": {"error": type(err).__name__}})
+        finally:
+            WRITE_GUARD.reset(token)
 
     async def _send(self) -> None:
         while True:
-            namespace, body = await self.queue.get()
+            namespace, body, guard = await self.queue.get()
             try:
-                await self._post(namespace, body)
+                await self._post(namespace, body, guard)
             finally:
                 self.queue.task_done()
 
@@ -68,9 +75,9 @@ class EventSink:
         """Post what is queued now, for at most `timeout` seconds (shut-down; tests)."""
         async def post_all() -> None:
             while not self.queue.empty():
-                namespace, body = self.queue.get_nowait()
+                namespace, body, guard = self.queue.get_nowait()
                 try:
-                    await self._post(namespace, body)
+                    await self._post(namespace, body, guard)
                 finally:
                     self.queue.task_done()
 

@@ -7,6 +7,7 @@ label-filtered informer of the managed Secrets.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import time
@@ -22,6 +23,16 @@ log = logging.getLogger("secrets_kit_operator.external")
 ESO_API = "/apis/external-secrets.io/v1"
 FIELD_MANAGER = "externalsecrets.external-secrets.io/{}"
 MANAGED_SELECTOR = "reconcile.external-secrets.io/managed=true"
+# --shards: set by a worker for the object it reconciles; every write of what a reconcile owns (Secrets,
+# events, external-secrets.io objects and statuses) asks it first, so a replica that lost the object's
+# shard mid-reconcile writes nothing more
+WRITE_GUARD: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar("WRITE_GUARD", default=None)
+GUARDED_KINDS = frozenset({"Secret", "Event", "ExternalSecret", "SecretStore", "ClusterSecretStore",
+                           "ClusterExternalSecret"})
+
+
+class NotOwner(Exception):
+    """A write refused: this replica no longer holds the object's shard."""
 PLURALS = {"ExternalSecret": "externalsecrets", "SecretStore": "secretstores",
            "ClusterSecretStore": "clustersecretstores", "ClusterExternalSecret": "clusterexternalsecrets"}
 Key = tuple[str, str]
@@ -69,6 +80,9 @@ class ExternalKube:
 
     async def request(self, method: str, path: str, body: Any = None, *, kind: str,
                       query: dict[str, str] | None = None, content_type: str = "application/json") -> dict[str, Any]:
+        guard = WRITE_GUARD.get()
+        if guard is not None and method != "GET" and kind in GUARDED_KINDS and not guard():
+            raise NotOwner(f"{method} {kind}: shard no longer held")
         await self.bucket.take()
         self.calls[f"{method} {kind}"] += 1
         return await self.kube.request(method, path, body, query=query, content_type=content_type)

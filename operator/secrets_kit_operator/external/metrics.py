@@ -83,6 +83,15 @@ class ExternalMetrics:
                                   "The duration time to reconcile the Cluster External Secret", NAME_NS, registry=r)
         self.queue_depth = Gauge("workqueue_depth", "Current depth of workqueue", ["name"], registry=r)
         self._ready: dict[tuple[str, str, str], str] = {}
+        self._shards: Gauge | None = None
+
+    def shards_held(self, held: int) -> None:
+        """--shards: how many shards this replica holds (only exported when sharding is on)."""
+        if self._shards is None:
+            self._shards = Gauge("secrets_kit_external_shards_held",
+                                 "Shards (--shards) of the ExternalSecret controller this replica holds",
+                                 registry=self.registry)
+        self._shards.set(held)
 
     def observe_es(self, namespace: str, name: str, status: dict[str, Any] | None) -> None:
         """As ESO: the current Ready status at 1, the opposite one at 0."""

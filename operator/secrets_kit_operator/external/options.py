@@ -20,6 +20,9 @@ class ExternalOptions:
     metrics_addr: tuple[str, int] | None = ("0.0.0.0", 8080)  # None: share the sealed controller's
     enable_leader_election: bool = False
     leader_election_namespace: str = "default"  # the Lease's namespace: the controller's own
+    # --shards: replicas split the namespaces, one Lease per shard (in leader_election_namespace)
+    shards: int = 1
+    shard_lease_duration: float = 15.0  # renew deadline 2/3 of it, retry 2/15 (15 s → 10 s, 2 s as ESO's)
     store_requeue_interval: dt.timedelta = dt.timedelta(minutes=5)
     enable_flood_gate: bool = True
     template_left_delimiter: str = "{{"

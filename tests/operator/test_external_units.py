@@ -424,3 +424,23 @@ def test_read_max_age_is_fresh_after_a_failure_or_a_force_sync() -> None:
     assert read_max_age({"metadata": meta, "spec": spec, "status": failed}, 30.0) == 0.0
     forced = {**meta, "annotations": {"force-sync": "1"}}
     assert read_max_age({"metadata": forced, "spec": spec, "status": synced}, 30.0) == 0.0
+
+
+def test_metrics_are_written_under_esos_names_and_types() -> None:
+    """Every series belongs to a family of its own name with ESO's type (Prometheus's parser agrees), labels
+    sorted and escaped, no `_created` series; a forgotten ExternalSecret leaves no series behind."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    metrics = ExternalMetrics(process=False)
+    metrics.provider_call("Fake", "GetSecret", True)
+    metrics.sync_calls.labels('we"ird\\name', "ns").inc()
+    metrics.sync_errors.labels("app", "ns").inc()
+    metrics.observe_es("ns", "app", {"conditions": [{"type": "Ready", "status": "True"}]})
+    text = metrics.exposition().decode()
+    types = {f.name: f.type for f in text_string_to_metric_families(text) for _ in f.samples}
+    assert types == {"externalsecret_provider_api_calls_count": "counter", "externalsecret_sync_calls": "counter",
+                     "externalsecret_sync_calls_error": "counter", "externalsecret_status_condition": "gauge"}, types
+    assert "_created" not in text
+    assert 'externalsecret_sync_calls_total{name="we\\"ird\\\\name",namespace="ns"} 1.0' in text
+    metrics.forget_es("ns", "app")
+    assert 'name="app"' not in metrics.exposition().decode()

@@ -17,7 +17,6 @@ import asyncio
 import datetime as dt
 import functools
 import logging
-import secrets as _random
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -47,6 +46,16 @@ ES, SS, CSS, CES = "ExternalSecret", "SecretStore", "ClusterSecretStore", "Clust
 FORCE_SYNC = "force-sync"
 
 
+_last_stamp = 0
+
+
+def _next_stamp() -> int:
+    """time.time_ns(), strictly increasing within the process (two events in one tick keep distinct names)."""
+    global _last_stamp
+    _last_stamp = max(time.time_ns(), _last_stamp + 1)
+    return _last_stamp
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -71,7 +80,8 @@ def event_body(obj: dict[str, Any], kind: str, event: Any, now: dt.datetime) -> 
     stamp = facts.stamp(now)
     return {
         "apiVersion": "v1", "kind": "Event",
-        "metadata": {"name": f"{meta['name']}.{_random.token_hex(8)}", "namespace": namespace},
+        # client-go's name: <object>.<unix nanoseconds, hex> (and no urandom read per event)
+        "metadata": {"name": f"{meta['name']}.{_next_stamp():x}", "namespace": namespace},
         "involvedObject": {"apiVersion": obj.get("apiVersion") or f"{GROUP}/{VERSION}", "kind": kind,
                            "name": meta["name"], **({"namespace": meta["namespace"]} if meta.get("namespace") else {}),
                            "uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")},

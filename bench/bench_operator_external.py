@@ -18,7 +18,7 @@ one is Ready=True, the controller's peak RSS (VmHWM) and the Vault requests it m
     python bench/bench_operator_external.py --write-results          # 1,000 ExternalSecrets
     python bench/bench_operator_external.py --count 200 --paths 20    # quicker
     python bench/bench_operator_external.py --count 10000 --paths 1000 \
-        --scenarios eso-fake,ours-fake,eso-vault-tuned,ours-vault --write-results   # issue 13's 10,000
+        --scenarios ours-fake-shards,eso-fake,ours-fake,eso-vault-tuned,ours-vault --write-results  # issue 13's 10,000
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from bench_operator_sealed import PeakRSS, bulk  # noqa: E402
 from common import write_section  # noqa: E402
 
-from tests.externalsecrets.harness import start_ours  # noqa: E402
+from tests.externalsecrets.harness import OursEso, ours_binary, ours_metrics_flag, start_ours  # noqa: E402
 from tests.peers.eso import register_crds, start_eso  # noqa: E402
-from tests.peers.kube import KubeCluster, start_cluster  # noqa: E402
+from tests.peers.kube import KubeCluster, free_port, scratch_dir, start_cluster  # noqa: E402
 from tests.peers.vault import start_vault  # noqa: E402
 
 HEADING = "## ExternalSecret controller vs External Secrets Operator v0.16.2 (`bench/bench_operator_external.py`)"
@@ -175,10 +175,11 @@ class ReadyWatch(threading.Thread):
     """Ready=True ExternalSecrets of a namespace, kept by one list and a watch (polling a list of
     10,000 objects twice a second would load the API server more than the controllers do)."""
 
-    def __init__(self, cluster: KubeCluster, ns: str) -> None:
+    def __init__(self, cluster: KubeCluster, ns: str, *, prefix: bool = False) -> None:
+        """Of namespace `ns`, or (prefix) of every namespace whose name starts with `ns`."""
         super().__init__(daemon=True)
-        self.cluster, self.ns = cluster, ns
-        self.ready: dict[str, bool] = {}
+        self.cluster, self.ns, self.prefix = cluster, ns, prefix
+        self.ready: dict[tuple[str, str], bool] = {}
         self.stop = threading.Event()
         self.start()
 
@@ -188,10 +189,10 @@ class ReadyWatch(threading.Thread):
                    for c in (es.get("status") or {}).get("conditions") or [])
 
     def run(self) -> None:
-        path = f"{ES_API}/namespaces/{self.ns}/externalsecrets"
+        path = f"{ES_API}/externalsecrets" if self.prefix else f"{ES_API}/namespaces/{self.ns}/externalsecrets"
         while not self.stop.is_set():
             listing = self.cluster.request("GET", path)
-            self.ready = {i["metadata"]["name"]: self._is_ready(i) for i in listing["items"]}
+            self.ready = {self._key(i): self._is_ready(i) for i in listing["items"] if self._mine(i)}
             version = listing["metadata"]["resourceVersion"]
             try:
                 while not self.stop.is_set():
@@ -200,33 +201,94 @@ class ReadyWatch(threading.Thread):
                         if event["type"] == "ERROR":
                             raise OSError("watch expired")
                         version = obj["metadata"]["resourceVersion"]
+                        if not self._mine(obj):
+                            continue
                         if event["type"] == "DELETED":
-                            self.ready.pop(obj["metadata"]["name"], None)
+                            self.ready.pop(self._key(obj), None)
                         else:
-                            self.ready[obj["metadata"]["name"]] = self._is_ready(obj)
+                            self.ready[self._key(obj)] = self._is_ready(obj)
             except (OSError, ValueError):
                 continue  # relist
 
     def count(self) -> int:
         return sum(self.ready.values())
 
+    @staticmethod
+    def _key(es: dict[str, Any]) -> tuple[str, str]:
+        return es["metadata"]["namespace"], es["metadata"]["name"]
 
-def time_to_ready(cluster: KubeCluster, ns: str, count: int, start: Callable[[], Any]) -> tuple[float, float, Any]:
-    watch = ReadyWatch(cluster, ns)
+    def _mine(self, es: dict[str, Any]) -> bool:
+        ns = es["metadata"]["namespace"]
+        return ns.startswith(self.ns) if self.prefix else ns == self.ns
+
+
+def time_to_ready(cluster: KubeCluster, ns: str, count: int, start: Callable[[], Any], *,
+                  prefix: bool = False) -> tuple[float, float, Any]:
+    """Seconds until `count` ExternalSecrets are Ready, the largest peak RSS (MiB) of the controller's
+    processes (`.procs`, else `.proc`), and the controller (to stop)."""
+    watch = ReadyWatch(cluster, ns, prefix=prefix)
     started = time.monotonic()
     controller = start()
-    rss = PeakRSS(controller.proc.pid)
-    rss.start()
+    samplers = [PeakRSS(proc.pid) for proc in getattr(controller, "procs", None) or [controller.proc]]
+    for sampler in samplers:
+        sampler.start()
     try:
         while watch.count() < count:
             if time.monotonic() - started > 1800:
                 raise RuntimeError(f"{ns}: not every ExternalSecret Ready after 30 minutes")
             time.sleep(0.2)
-        return time.monotonic() - started, rss.peak_kb / 1024, controller
+        return time.monotonic() - started, max(s.peak_kb for s in samplers) / 1024, controller
     finally:
         watch.stop.set()
-        rss.stop.set()
-        rss.join()
+        for sampler in samplers:
+            sampler.stop.set()
+            sampler.join()
+
+
+class Replicas:
+    """--shards N: N processes of ours watching every namespace, started together."""
+
+    def __init__(self, cluster: KubeCluster, count: int, timeout: float) -> None:
+        self.members: list[OursEso] = []
+        for _ in range(count):
+            workdir = scratch_dir("secrets-kit-bench-shard-")
+            port = free_port()
+            args = (ours_binary(), "operator", "run", "--external-secrets", "--no-sealed-secrets",
+                    "--kubeconfig", str(cluster.kubeconfig), ours_metrics_flag(), f"127.0.0.1:{port}",
+                    f"--shards={count}")
+            self.members.append(OursEso(cluster=cluster, namespace="", metrics_port=port,
+                                        log_file=workdir / "ours.log", workdir=workdir, args=args))
+        threads = [threading.Thread(target=m.start, args=(timeout,)) for m in self.members]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if any(m.proc is None for m in self.members):
+            self.stop()
+            raise RuntimeError("a replica did not start")
+
+    @property
+    def procs(self) -> list[Any]:
+        return [m.proc for m in self.members]
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.stop()
+
+
+def shard_namespaces(count: int, shards: int) -> list[str]:
+    """`count` namespace names split evenly over the shards (the operator's own hash decides)."""
+    from secrets_kit_operator.external.shards import shard_of
+
+    per = {s: [] for s in range(shards)}  # type: dict[int, list[str]]
+    n = 0
+    while any(len(v) < count // shards for v in per.values()):
+        name = f"bench-s-{n}"
+        group = per[shard_of(name, shards)]
+        if len(group) < count // shards:
+            group.append(name)
+        n += 1
+    return sorted(name for names in per.values() for name in names)
 
 
 async def ceiling(cluster: KubeCluster, ns: str, count: int, in_flight: int, *, events: bool = False) -> float:
@@ -267,7 +329,8 @@ async def ceiling(cluster: KubeCluster, ns: str, count: int, in_flight: int, *, 
 # ------------------------------------------------------------------------------------------- run
 
 
-SCENARIOS = ("eso-fake", "ours-fake", "eso-vault", "eso-vault-tuned", "ours-vault")
+SCENARIOS = ("ours-fake-shards", "eso-fake", "ours-fake", "eso-vault", "eso-vault-tuned", "ours-vault")
+SHARD_NAMESPACES, SHARDS = 8, 2
 
 
 def heading(count: int) -> str:
@@ -314,7 +377,18 @@ def bench(args: argparse.Namespace) -> str:
             "ours-vault": ("vault", "secrets-kit", vault_store(proxy.url), vault_keys,
                            lambda ns: start_ours(cluster, ns, timeout=timeout)),
         }
-        for n, name in enumerate(args.scenarios):
+        if "ours-fake-shards" in args.scenarios:
+            # first: its replicas watch every namespace (the others' controllers watch only their own)
+            spaces = shard_namespaces(SHARD_NAMESPACES, SHARDS)
+            for k, ns in enumerate(spaces):
+                prepare(cluster, ns, fake_store(args.paths), fake_keys[k::len(spaces)], secret_id)
+            seconds, rss, replicas = time_to_ready(cluster, "bench-s-", args.count,
+                                                   lambda: Replicas(cluster, SHARDS, timeout), prefix=True)
+            replicas.stop()
+            rows.append(("fake", f"secrets-kit, 2 replicas (--shards {SHARDS}; {SHARD_NAMESPACES} namespaces)",
+                         seconds, rss, None))
+            print(f"fake  shards: {seconds:.1f} s, {rss:.0f} MiB per replica at most", flush=True)
+        for n, name in enumerate(n for n in args.scenarios if n != "ours-fake-shards"):
             store, who, provider, keys, start = scenarios[name]
             ns = f"bench-{n}-{store}"
             prepare(cluster, ns, provider, keys, secret_id)
@@ -351,6 +425,7 @@ def report(args: argparse.Namespace, rows: list[tuple[str, str, float, float, Co
     load = os.getloadavg()[0]
     ceiling_s, events_s = ceilings
     ours = {store: seconds for store, who, seconds, _, _ in rows if who == "secrets-kit"}
+    sharded = {store: seconds for store, who, seconds, _, _ in rows if who.startswith("secrets-kit, ")}
     command = f"python bench/bench_operator_external.py --count {args.count} --paths {args.paths}"
     if tuple(args.scenarios) != SCENARIOS:
         command += " --scenarios " + ",".join(args.scenarios)
@@ -381,7 +456,9 @@ def report(args: argparse.Namespace, rows: list[tuple[str, str, float, float, Co
         + ", ".join(f"{s / ceiling_s:.2f}x the ceiling's time on {store}" for store, s in ours.items()) + ". "
         f"With the one Event per sync both controllers post, the bare client takes {events_s:.1f} s "
         f"({args.count / events_s:.0f} objects/s); ours takes "
-        + ", ".join(f"{s / events_s:.2f}x that on {store}" for store, s in ours.items()) + ".",
+        + ", ".join(f"{s / events_s:.2f}x that on {store}" for store, s in ours.items()) + "."
+        + "".join(f" Two replicas (--shards) take {s / ceiling_s:.2f}x the ceiling's time ({s / events_s:.2f}x "
+                  f"with events) on {store}." for store, s in sharded.items()),
     ]
     if restart is not None:
         lines += ["", f"Restart of ours with every Secret valid and none due, watched for {args.restart_watch:.0f} s: "

@@ -54,6 +54,14 @@ BEHAVIOUR: list[tuple[str, str, str, str]] = [
     ("store `Valid` event", "on every re-validation", "when the condition changes", "no event churn"),
     ("orphaned target Secrets (target.name changed)", "a LIST by label on every sync",
      "from the managed-Secret watch", "no LIST per reconcile"),
+    ("work queue order", "one FIFO queue: a new ExternalSecret waits behind every due refresh (#4180)",
+     "two lanes: never-synced ExternalSecrets, deleted or edited Secrets and stores go first",
+     "first syncs are not delayed by thousands of routine refreshes"),
+    ("refreshes overdue at start-up (after an outage or a restart)", "all reconciled at once",
+     "spread at random over the refresh jitter window (`--refresh-jitter`)", "no refresh storm on restart (#4231)"),
+    ("Events", "client-go's broadcaster behind the reconcile: a queue of 1,000, dropped when full",
+     "a queue of 20,000 behind the reconcile, dropped (and logged) when full",
+     "a first sync of 10,000 ExternalSecrets keeps its events without making a worker wait for them"),
 ]
 
 

@@ -342,10 +342,18 @@ def test_slim_secret_keeps_only_what_reconcile_reads() -> None:
               "metadata": {"name": "s", "namespace": "n", "uid": "u", "resourceVersion": "7",
                            "labels": {"l": "1"}, "annotations": {"x": "y"}, "creationTimestamp": "t",
                            "managedFields": [{"manager": "kubectl"},
-                                             {"manager": "externalsecrets.external-secrets.io/app"}]}}
+                                             {"manager": "externalsecrets.external-secrets.io/app",
+                                              "operation": "Update", "time": "t", "fieldsV1": {
+                                                  "f:data": {".": {}, "f:a": {}}, "f:type": {},
+                                                  "f:metadata": {"f:labels": {".": {}, "f:l": {}},
+                                                                 "f:ownerReferences": {".": {}}}}}]}}
     slim = slim_secret(secret)
     assert "creationTimestamp" not in slim["metadata"]
-    assert slim["metadata"]["managedFields"] == [{"manager": "externalsecrets.external-secrets.io/app"}]
+    assert slim["metadata"]["managedFields"] == [{"manager": "externalsecrets.external-secrets.io/app", "fieldsV1": {
+        "f:data": {"f:a": {}}, "f:metadata": {"f:labels": {"f:l": {}}}}}]
+    from secrets_kit.externalsecrets.reconcile import managed_field_keys
+
+    assert managed_field_keys(slim, "app") == managed_field_keys(secret, "app") == ({"a"}, {"l"}, set())
     assert slim["data"] == {"a": "YQ=="} and slim["type"] == "Opaque"
 
 

@@ -269,13 +269,30 @@ class ExternalKube:
                         yield json.loads(line)
 
 
+def _owned_keys(entry: dict[str, Any]) -> dict[str, Any]:
+    """A managedFields entry cut to what decides ownership: the manager, and the data, label and annotation
+    keys of its fieldsV1 (not its time, operation, ownerReferences, type...)."""
+    fields = entry.get("fieldsV1")
+    fields = fields if isinstance(fields, dict) else {}
+    found = fields.get("f:metadata")
+    meta: dict[str, Any] = found if isinstance(found, dict) else {}
+    kept: dict[str, Any] = {}
+    if isinstance(fields.get("f:data"), dict):
+        kept["f:data"] = {k: {} for k in fields["f:data"] if k != "."}
+    owned_meta: dict[str, Any] = {group: {k: {} for k in meta[group] if k != "."}
+                  for group in ("f:labels", "f:annotations") if isinstance(meta.get(group), dict)}
+    if owned_meta:
+        kept["f:metadata"] = owned_meta
+    return {"manager": entry.get("manager"), "fieldsV1": kept}
+
+
 def slim_secret(secret: dict[str, Any]) -> dict[str, Any]:
     """What the reconcile reads of a managed Secret, and nothing else: metadata that decides validity
     and ownership, our field manager's managedFields (keys this ES wrote), type, immutable, data."""
     meta = secret.get("metadata") or {}
     keep = {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "labels", "annotations",
                                  "ownerReferences", "deletionTimestamp") if k in meta}
-    managed = [f for f in meta.get("managedFields") or []
+    managed = [_owned_keys(f) for f in meta.get("managedFields") or []
                if str(f.get("manager", "")).startswith("externalsecrets.external-secrets.io/")]
     if managed:
         keep["managedFields"] = managed

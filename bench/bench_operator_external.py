@@ -334,7 +334,7 @@ SHARD_NAMESPACES, SHARDS = 8, 2
 
 
 def heading(count: int) -> str:
-    return HEADING if count == 1000 else f"{HEADING[:-1]} --count {count}`)"
+    return HEADING if count == 1000 else f"{HEADING[:-2]} --count {count}`)"
 
 
 def vault_reads(counts: Counter[str] | None) -> int:

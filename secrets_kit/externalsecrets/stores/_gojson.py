@@ -250,16 +250,21 @@ def result_string(value: Any, *, raw: bool) -> str:
 
 
 _MISSING = object()
+# a member name with none of gjson's path syntax (. * ? # | @ \\ ! = < > % ( ) [ ] { } , : ") in it
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 def gjson_get(document: Any, path: str, *, raw: bool) -> str | None:
     """gjson.Get(json, path).String(), None when the result does not exist."""
-    import gjson
+    if isinstance(document, dict) and _PLAIN_KEY.fullmatch(path):
+        value = document.get(path, _MISSING)  # the common `property: password`: no query engine needed
+    else:
+        import gjson
 
-    try:
-        value = gjson.get(document, path)
-    except Exception:  # gjson-py raises for a path that does not resolve (gjson's !Exists())
-        return None
+        try:
+            value = gjson.get(document, path)
+        except Exception:  # gjson-py raises for a path that does not resolve (gjson's !Exists())
+            return None
     if value is _MISSING:
         return None
     return result_string(value, raw=raw)

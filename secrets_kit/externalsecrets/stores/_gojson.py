@@ -250,7 +250,7 @@ def result_string(value: Any, *, raw: bool) -> str:
 
 
 _MISSING = object()
-# a member name with none of gjson's path syntax (. * ? # | @ \\ ! = < > % ( ) [ ] { } , : ") in it
+# a member name with none of gjson's path syntax (. * ? # | @ \ ! = < > % ( ) [ ] { } , : ") in it
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 

@@ -35,6 +35,18 @@ def bao_setup() -> Iterator[VaultSetup]:
         server.stop()
 
 
+def approle_store(cluster: KubeCluster, ns: str, url: str, setup: VaultSetup) -> None:
+    """SecretStore `bao` in ns: KV v2 at `url` (the counting proxy), AppRole auth from Secret `approle`."""
+    cluster.request("POST", f"/api/v1/namespaces/{ns}/secrets", {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "approle"},
+        "data": {"secret-id": b64(setup.approle_secret_id)}})
+    cluster.request("POST", f"{ES_API}/namespaces/{ns}/secretstores", {
+        "apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "bao"},
+        "spec": {"provider": {"vault": {"server": url, "path": "kv-v2", "version": "v2", "auth": {
+            "appRole": {"path": "approle", "roleId": setup.approle_role_id,
+                        "secretRef": {"name": "approle", "key": "secret-id"}}}}}}})
+
+
 def test_every_vault_request_is_counted_logins_included(op_cluster: KubeCluster, crds: None,  # noqa: F811
                                                         bao_setup: VaultSetup) -> None:
     started = time.monotonic()
@@ -47,14 +59,7 @@ def test_every_vault_request_is_counted_logins_included(op_cluster: KubeCluster,
     proxy = CountingProxy(bao_setup.server.url)
     ours = private_ours(op_cluster, ns)
     try:
-        op_cluster.request("POST", f"/api/v1/namespaces/{ns}/secrets", {
-            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "approle"},
-            "data": {"secret-id": b64(bao_setup.approle_secret_id)}})
-        op_cluster.request("POST", f"{ES_API}/namespaces/{ns}/secretstores", {
-            "apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "bao"},
-            "spec": {"provider": {"vault": {"server": proxy.url, "path": "kv-v2", "version": "v2", "auth": {
-                "appRole": {"path": "approle", "roleId": bao_setup.approle_role_id,
-                            "secretRef": {"name": "approle", "key": "secret-id"}}}}}}})
+        approle_store(op_cluster, ns, proxy.url, bao_setup)
         docs = [{"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
                  "metadata": {"name": f"es-{n:03d}"},
                  "spec": {"refreshInterval": "1h", "secretStoreRef": {"name": "bao", "kind": "SecretStore"},
@@ -126,14 +131,7 @@ def test_a_restart_reads_nothing_until_refreshes_fall_due_then_one_read_per_path
                 - wall_to_mono for e in list_es(op_cluster, ns)]
 
     try:
-        op_cluster.request("POST", f"/api/v1/namespaces/{ns}/secrets", {
-            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "approle"},
-            "data": {"secret-id": b64(bao_setup.approle_secret_id)}})
-        op_cluster.request("POST", f"{ES_API}/namespaces/{ns}/secretstores", {
-            "apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "bao"},
-            "spec": {"provider": {"vault": {"server": proxy.url, "path": "kv-v2", "version": "v2", "auth": {
-                "appRole": {"path": "approle", "roleId": bao_setup.approle_role_id,
-                            "secretRef": {"name": "approle", "key": "secret-id"}}}}}}})
+        approle_store(op_cluster, ns, proxy.url, bao_setup)
         create_many(op_cluster, f"{ES_API}/namespaces/{ns}/externalsecrets", [
             {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": f"es-{n:02d}"},
              "spec": {"refreshInterval": f"{INTERVAL:.0f}s", "secretStoreRef": {"name": "bao", "kind": "SecretStore"},

@@ -9,6 +9,8 @@ when it has none ("referent auth"), in the ExternalSecret's namespace.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -133,6 +135,22 @@ def on_loop(loop: asyncio.AbstractEventLoop, make: Callable[[], Coroutine[Any, A
             timeout: float = 60.0) -> _T:
     """Run a Kubernetes read on the event loop from a worker thread (logins and STS refreshes run in threads)."""
     return asyncio.run_coroutine_threadsafe(make(), loop).result(timeout)
+
+
+class ProviderThreads:
+    """A provider SDK's own thread pool (boto3, google-cloud: blocking clients), made on first use, so
+    their calls never queue behind the loop's default executor; the caller's context variables
+    (READ_MAX_AGE, the write guard) travel with each call."""
+
+    def __init__(self, size: int, name: str) -> None:
+        self.size, self.name = size, name
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    async def run(self, fn: Callable[..., _T], *args: Any) -> _T:
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(self.size, thread_name_prefix=self.name)
+        ctx = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: ctx.run(fn, *args))
 
 
 def compile_regexp(pattern: str, *, where: str) -> Any:

@@ -38,8 +38,6 @@ CertificateManager, `additionalRoles`, metadataPolicy Fetch.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextvars
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -49,7 +47,7 @@ from ...clients import aws as shared
 from ...errors import KeyMaterialError, ProviderError, SecretsKitError
 from ..refs import METADATA_FETCH, FindRef, NoSecretError, RemoteRef, Validation
 from . import _gojson
-from ._context import NAMESPACE_NOT_ALLOWED, StoreContext, compile_regexp, on_loop
+from ._context import NAMESPACE_NOT_ALLOWED, ProviderThreads, StoreContext, compile_regexp, on_loop
 from ._reads import SharedReads
 
 NAME = "aws"
@@ -167,17 +165,8 @@ def is_referent(spec: Mapping[str, Any]) -> bool:
 
 # ---------------------------------------------------------------------------------- threads
 
-_POOL: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-async def in_aws_thread(fn: Callable[..., _T], *args: Any) -> _T:
-    """Run a blocking boto3 call in the AWS thread pool (not the loop's default executor)."""
-    global _POOL
-    if _POOL is None:
-        _POOL = concurrent.futures.ThreadPoolExecutor(AWS_THREADS, thread_name_prefix="secrets-kit-aws")
-    loop = asyncio.get_running_loop()
-    ctx = contextvars.copy_context()
-    return await loop.run_in_executor(_POOL, lambda: ctx.run(fn, *args))
+_THREADS = ProviderThreads(AWS_THREADS, "secrets-kit-aws")
+in_aws_thread = _THREADS.run  # a blocking SDK call, off the loop
 
 
 # ---------------------------------------------------------------------------------- values

@@ -42,8 +42,6 @@ permission-denied, throttled: retried with backoff by the controller).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextvars
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -55,7 +53,7 @@ from ...clients.failure import Kind
 from ...errors import KeyMaterialError, ProviderError, SecretsKitError
 from ..refs import METADATA_FETCH, FindRef, NoSecretError, RemoteRef, Validation
 from . import _gojson, _workload
-from ._context import NAMESPACE_NOT_ALLOWED, StoreContext, compile_regexp
+from ._context import NAMESPACE_NOT_ALLOWED, ProviderThreads, StoreContext, compile_regexp
 from ._reads import SharedReads
 from .aws import _decode_map  # the same json.Unmarshal into map[string]json.RawMessage
 
@@ -143,17 +141,8 @@ def is_referent(spec: Mapping[str, Any]) -> bool:
 
 # ---------------------------------------------------------------------------------- threads
 
-_POOL: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-async def in_gcp_thread(fn: Callable[..., _T], *args: Any) -> _T:
-    """Run a blocking google-cloud call in the GCP thread pool (not the loop's default executor)."""
-    global _POOL
-    if _POOL is None:
-        _POOL = concurrent.futures.ThreadPoolExecutor(GCP_THREADS, thread_name_prefix="secrets-kit-gcp")
-    loop = asyncio.get_running_loop()
-    ctx = contextvars.copy_context()
-    return await loop.run_in_executor(_POOL, lambda: ctx.run(fn, *args))
+_THREADS = ProviderThreads(GCP_THREADS, "secrets-kit-gcp")
+in_gcp_thread = _THREADS.run  # a blocking SDK call, off the loop
 
 
 # ---------------------------------------------------------------------------------- values

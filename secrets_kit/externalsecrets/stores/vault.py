@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import concurrent.futures
 import contextlib
-import contextvars
 import os
 import tempfile
 import urllib.parse
@@ -46,7 +44,7 @@ from ...clients.failure import Kind
 from ...errors import ProviderError, SecretsKitError
 from ..refs import METADATA_FETCH, FindRef, NoSecretError, RemoteRef, Validation
 from . import _gojson
-from ._context import StoreContext, compile_regexp
+from ._context import ProviderThreads, StoreContext, compile_regexp
 from ._context import on_loop as _on_loop
 from ._reads import SharedReads
 
@@ -308,19 +306,10 @@ class StoreJwtAuth(shared.JwtAuth):
             client.auth.jwt.jwt_login(self.role, jwt, path=_strip_auth(self.mount))))
 
 
-_POOL: concurrent.futures.ThreadPoolExecutor | None = None
 VAULT_THREADS = 16
-
-
-async def in_vault_thread(fn: Callable[..., _T], *args: Any) -> _T:
-    """Run a blocking hvac call in the Vault thread pool: not the loop's default executor, so a login
-    waiting there for a Kubernetes read (which may use the default executor) can never starve it."""
-    global _POOL
-    if _POOL is None:
-        _POOL = concurrent.futures.ThreadPoolExecutor(VAULT_THREADS, thread_name_prefix="secrets-kit-vault")
-    loop = asyncio.get_running_loop()
-    ctx = contextvars.copy_context()
-    return await loop.run_in_executor(_POOL, lambda: ctx.run(fn, *args))
+# blocking hvac calls: not the loop's default executor, so a login waiting there for a Kubernetes read
+# (which may use the default executor) can never starve it
+in_vault_thread = ProviderThreads(VAULT_THREADS, "secrets-kit-vault").run
 
 
 def build_auth(s: VaultStoreSpec, ctx: StoreContext, loop: asyncio.AbstractEventLoop) -> shared.Auth:

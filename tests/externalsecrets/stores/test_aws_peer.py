@@ -20,28 +20,11 @@ from secrets_kit.externalsecrets.stores import StoreClients
 from secrets_kit.externalsecrets.stores.aws import AwsStoreClient
 from tests.externalsecrets.stores.aws_proxy import AwsProxy
 
+from .standins import SecretsStandIn
+
 pytest.importorskip("boto3")
 
 SECRET_VALUE = "s3cr3t-value-never-in-errors"
-
-
-class SecretsStandIn:
-    """KubeReads over an in-memory set of Secrets; records which (namespace, name, key) were read."""
-
-    def __init__(self, secrets: dict[tuple[str, str], dict[str, bytes]]) -> None:
-        self.secrets = secrets
-        self.reads: list[tuple[str, str, str]] = []
-
-    async def secret_value(self, namespace: str, name: str, key: str) -> bytes:
-        self.reads.append((namespace, name, key))
-        try:
-            return self.secrets[(namespace, name)][key]
-        except KeyError:
-            raise ProviderError(f"Secret {namespace}/{name} has no key {key}", where="kube") from None
-
-    async def service_account_token(self, namespace: str, name: str, audiences: list[str],
-                                    expiration_seconds: int) -> str:
-        raise AssertionError("not used")
 
 
 @pytest.fixture

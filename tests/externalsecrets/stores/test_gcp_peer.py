@@ -29,12 +29,14 @@ from typing import Any
 
 import pytest
 
-from secrets_kit.errors import ConfigError, ProviderError
+from secrets_kit.errors import ProviderError
 from secrets_kit.externalsecrets.refs import METADATA_FETCH, READ_MAX_AGE, FindRef, NoSecretError, RemoteRef
 from secrets_kit.externalsecrets.stores import PROVIDERS, StoreClients, _workload, validate_store
 from secrets_kit.externalsecrets.stores import gcp as gcp_store
 from secrets_kit.externalsecrets.stores._context import StoreContext
 from secrets_kit.externalsecrets.stores.gcp import GcpStoreClient
+
+from .standins import SecretsStandIn
 
 pytest.importorskip("google.cloud.secretmanager")
 
@@ -137,25 +139,6 @@ def _json_answer(status: int, body: dict[str, Any]) -> tuple[int, dict[str, str]
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-class SecretsStandIn:
-    """KubeReads over in-memory Secrets (ServiceAccounts are not needed here)."""
-
-    def __init__(self, secrets: dict[tuple[str, str], dict[str, bytes]] | None = None) -> None:
-        self.secrets = secrets or {}
-        self.reads: list[tuple[str, str, str]] = []
-
-    async def secret_value(self, namespace: str, name: str, key: str) -> bytes:
-        self.reads.append((namespace, name, key))
-        try:
-            return self.secrets[(namespace, name)][key]
-        except KeyError:
-            raise ConfigError(f"Secret {namespace}/{name} has no key {key}", where="kube") from None
-
-    async def service_account_token(self, namespace: str, name: str, audiences: list[str],
-                                    expiration_seconds: int) -> str:
-        raise AssertionError("not used")
 
 
 def _store(auth: dict[str, Any] | None = None, *, cluster: bool = False, **provider: Any) -> dict[str, Any]:

@@ -130,7 +130,7 @@ def test_the_extras_split_as_documented() -> None:
     extras = project["optional-dependencies"]
     for package in ("boto3", "google-cloud", "hvac", "kopf", "kubernetes", "prometheus"):
         assert package not in base
-    assert extras["aws"] == ["boto3>=1.34"]
+    assert extras["aws"] == ["boto3>=1.44.8"]
     assert [d.split(">")[0] for d in extras["gcp"]] == ["google-cloud-secret-manager", "google-cloud-kms"]
     assert [d.split(">")[0] for d in extras["operator"]] == [
         "kopf", "kubernetes_asyncio", "prometheus-client", "aiohttp",  # the runtime

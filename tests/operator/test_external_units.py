@@ -452,3 +452,32 @@ def test_metrics_are_written_under_esos_names_and_types() -> None:
     assert 'externalsecret_sync_calls_total{name="we\\"ird\\\\name",namespace="ns"} 1.0' in text
     metrics.forget_es("ns", "app")
     assert 'name="app"' not in metrics.exposition().decode()
+
+
+def test_reconciles_wait_while_an_informer_relists() -> None:
+    """After a watch broke, no object is reconciled until every informer has its relist (an ExternalSecret
+    whose watch came back first would otherwise be synced against its store's old spec)."""
+    async def main() -> None:
+        api = FakeApi()
+        ctl = controller(api)
+        done: list[Any] = []
+
+        async def process(item: Any) -> None:
+            done.append(item)
+
+        ctl.process = process  # type: ignore[method-assign]
+        for informer in (ctl.secrets, *ctl.informers.values()):
+            informer.synced.set()
+        ctl.ready.set()
+        ctl.informers[SS].synced.clear()  # the SecretStore watch is relisting
+        worker = asyncio.create_task(ctl.work())
+        await ctl.queue.put((ES, "a", "app"))
+        await asyncio.sleep(0.05)
+        assert done == []
+        ctl.informers[SS].synced.set()
+        await asyncio.sleep(0.05)
+        assert done == [(ES, "a", "app")]
+        await ctl.queue.close()
+        await worker
+
+    asyncio.run(main())

@@ -199,6 +199,13 @@ class ExternalSecretsController:
                 task.cancel()
             await asyncio.gather(*waits, *tasks, return_exceptions=True)
 
+    async def _caught_up(self) -> None:
+        """After a watch broke (an API server restart), wait until every informer has relisted: an
+        ExternalSecret whose watch came back first must not be reconciled against its store's old spec."""
+        for informer in (self.secrets, *self.informers.values()):
+            if not informer.synced.is_set():
+                await informer.synced.wait()
+
     async def _object_changed(self, kind: str, key: tuple[str, str], obj: dict[str, Any] | None) -> None:
         ns, name = key
         item = (kind, ns, name)
@@ -271,6 +278,7 @@ class ExternalSecretsController:
         await self.secrets.synced.wait()
         await self.ready.wait()
         while (item := await self.queue.get()) is not None:
+            await self._caught_up()
             shard = self._shard(item)
             guard = None
             try:

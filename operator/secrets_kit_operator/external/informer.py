@@ -4,7 +4,8 @@ Why not kopf's watches: kopf runs a worker task per object and dispatches every 
 handler machinery — a third of the event loop's CPU at 1,000 ExternalSecrets (bench/RESULTS.md), and
 every status write of ours comes back as such an event. Here an event costs a dict update and one
 callback. The listing is paged (500 a page: 10,000 ExternalSecrets are not one 20 MB answer); a watch
-that expires (410 Gone) or breaks is followed by a relist that reports what changed meanwhile.
+that expires (410 Gone) or breaks is followed by a relist that reports what changed meanwhile;
+`synced` is clear from the break until that relist is done.
 """
 
 from __future__ import annotations
@@ -160,9 +161,12 @@ class Informer:
                 self.synced.set()
                 delay = 1.0
                 await self._watch(version, stop)
+                self.synced.clear()  # 410: what happened meanwhile is known only after the relist
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # API errors, disconnects, aiohttp's payload errors: relist
+                # until the relist, `items` may be stale: reconciles wait (see the controller's work())
+                self.synced.clear()
                 log.warning("watch failed; relisting", extra={"fields": {
                     "kind": self.kind, "error": f"{type(err).__name__}: {str(err)[:200]}", "retry_in_s": delay}})
                 with contextlib.suppress(TimeoutError):

@@ -226,3 +226,47 @@ def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, na
     from secrets_kit_operator.process import run as run_operator
 
     raise SystemExit(run_operator(options, external))
+
+
+@operator.command(name="refresh")
+@click.argument("names", nargs=-1)
+@click.option("-n", "--namespace", default="default", show_default=True, help="The ExternalSecrets' namespace.")
+@click.option("--all", "every", is_flag=True, help="Every ExternalSecret of the namespace.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
+              help="Kubeconfig file (default: $KUBECONFIG, else in-cluster).")
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def refresh(names: tuple[str, ...], namespace: str, every: bool, kubeconfig: str | None, output: str) -> None:
+    """Sync ExternalSecrets now: set ESO's `force-sync` annotation (ours and ESO read the provider again).
+
+    \b
+    secrets-kit operator refresh app-db -n team-a
+    secrets-kit operator refresh --all -n team-a -o json
+
+    Exit codes: 0 every one refreshed, 1 one or more not found or refused, 2 usage.
+    """
+    import asyncio
+    import json
+
+    from secrets_kit.errors import EXIT_ERROR
+
+    if bool(names) == every:
+        click.echo("secrets-kit: error: name one or more ExternalSecrets, or give --all", err=True)
+        raise SystemExit(EXIT_USAGE)
+    from secrets_kit_operator.external.refresh import refresh as run_refresh
+
+    try:
+        rows = asyncio.run(run_refresh(kubeconfig, namespace, list(names), every))
+    except OSError as err:  # connection refused, TLS, an unreadable kubeconfig
+        click.echo(f"secrets-kit: error: cannot reach the API server: {type(err).__name__}: {err}", err=True)
+        raise SystemExit(EXIT_ERROR) from None
+    if output == "json":
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            where = f"ExternalSecret {row['namespace']}/{row['name']}"
+            if row["refreshed"]:
+                click.echo(f"{where}: refresh requested")
+            else:
+                click.echo(f"secrets-kit: error: {where}: {row['error']}", err=True)
+    if any(not row["refreshed"] for row in rows):
+        raise SystemExit(EXIT_ERROR)

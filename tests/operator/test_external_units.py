@@ -481,3 +481,39 @@ def test_reconciles_wait_while_an_informer_relists() -> None:
         await worker
 
     asyncio.run(main())
+
+
+def test_a_relist_after_a_broken_watch_reports_what_changed_meanwhile() -> None:
+    """The managed-Secret informer reports nothing for its first listing, but after a watch broke (its
+    `synced` cleared) the relist reports a Secret deleted meanwhile, so the ExternalSecret repairs it."""
+    from secrets_kit_operator.external.kube import SecretInformer
+
+    class Lists:
+        def __init__(self) -> None:
+            self.pages: list[list[dict[str, Any]]] = []
+
+        async def request(self, method: str, path: str, body: Any = None, *, kind: str,
+                          query: dict[str, str] | None = None, **_: Any) -> dict[str, Any]:
+            return {"metadata": {"resourceVersion": "9"}, "items": self.pages.pop(0)}
+
+    def secret(name: str, version: str) -> dict[str, Any]:
+        return {"metadata": {"namespace": "a", "name": name, "resourceVersion": version,
+                             "labels": {"reconcile.external-secrets.io/managed": "true"}}}
+
+    async def main() -> None:
+        api = Lists()
+        seen: list[tuple[Any, bool]] = []
+
+        async def changed(key: Any, obj: Any) -> None:
+            seen.append((key, obj is None))
+
+        informer = SecretInformer(api, "a", changed)  # type: ignore[arg-type]
+        api.pages = [[secret("kept", "1"), secret("gone", "2")], [secret("kept", "1")]]
+        await informer._list()
+        informer.synced.set()
+        assert seen == []
+        informer.synced.clear()  # the watch broke
+        await informer._list()
+        assert seen == [(("a", "gone"), True)]
+
+    asyncio.run(main())

@@ -118,7 +118,8 @@ class Informer:
         self.items, self.indexed = {}, {}
         for key, item in fresh.items():
             self._set(key, item)
-        if self.synced.is_set() or self.report_initial:  # a relist after a gap: what changed meanwhile
+        # a relist after a gap reports what changed meanwhile (`synced` is clear by then: count the lists)
+        if self.lists > 1 or self.report_initial:
             for key in old.keys() - fresh.keys():
                 await self.on_change(key, None)
             for key, item in fresh.items():

@@ -153,6 +153,8 @@ def test_wrong_scope_and_wrong_key_say_why(ours: OurController, spaces: tuple[st
     put_sealed(ours, foreign)
     condition = synced(ours, ns, foreign_name)
     assert condition["status"] == "False" and "no key could decrypt secret" in condition["message"]
+    # the event follows the status write: wait for it, then check it is the only one
+    wait_for("the ErrUnsealFailed event", lambda: events_for(ours.cluster, ns, foreign_name), 10)
     assert [e["reason"] for e in events_for(ours.cluster, ns, foreign_name)] == ["ErrUnsealFailed"]
     assert get_secret(ours.cluster, ns, foreign_name) is None
 

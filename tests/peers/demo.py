@@ -268,21 +268,27 @@ def start_operator(started: Started, cluster: KubeCluster, moto_url: str, gcp_en
     """`secrets-kit operator run --external-secrets`: both controllers, out of cluster (kubeconfig),
     sealing keys in kube-system ($POD_NAMESPACE), the peers' endpoints in its environment."""
     from tests.peers.our_operator import OurController, _env, secrets_kit_binary
+    from tests.peers.sealed_controller import external_ipv4, free_port_on
 
+    # On a non-loopback address the API server's service proxy reaches it, so `kubeseal --fetch-cert`
+    # works against the kept cluster as against Bitnami's controller (the proxy refuses loopback).
+    address = external_ipv4() or "127.0.0.1"
     workdir = scratch_dir("secrets-kit-demo-operator-")
-    port, metrics_port = free_port(), free_port()
+    port, metrics_port = free_port_on(address), free_port()
     args = [secrets_kit_binary(), "operator", "run", "--external-secrets", "--kubeconfig", str(cluster.kubeconfig),
-            f"--listen-addr=127.0.0.1:{port}", f"--listen-metrics-addr=127.0.0.1:{metrics_port}",
+            f"--listen-addr={address}:{port}", f"--listen-metrics-addr=127.0.0.1:{metrics_port}",
             "--log-format=json"]
     env = {**_env(), "POD_NAMESPACE": KEYS_NAMESPACE, "AWS_ENDPOINT_URL": moto_url,
            "AWS_EC2_METADATA_DISABLED": "true", "SECRETS_KIT_GCP_SM_ENDPOINT": gcp_endpoint}
     ours = OurController(cluster=cluster, namespace=KEYS_NAMESPACE, name="sealed-secrets-controller",
-                         address="127.0.0.1", port=port, log_file=workdir / "operator.log", workdir=workdir,
+                         address=address, port=port, log_file=workdir / "operator.log", workdir=workdir,
                          metrics_port=metrics_port, args=tuple(args))
     t0 = time.monotonic()
     ours.proc = start_process(args, ours.log_file, env=env)
     started.add("secrets-kit operator", ours.proc.pid, workdir, ours.stop)
     wait_until_ready(ours.ready, "secrets-kit operator", ours.proc, ours.log_file, timeout=120)
+    if address != "127.0.0.1":
+        ours.expose(KEYS_NAMESPACE, "sealed-secrets-controller")  # the Service kubeseal looks for
     say(f"secrets-kit operator run --external-secrets ready in {time.monotonic() - t0:.1f}s "
         f"(HTTP API {ours.url}, metrics :{metrics_port}, log {ours.log_file})")
     return ours
@@ -468,7 +474,9 @@ def run(args: argparse.Namespace) -> int:
             if kept:
                 print("\n" + "\n".join(f"export {k}={v}" for k, v in started.exports.items()))
         if kept:
-            say(f"left running; stop it with: {down_command(state)}  (or `make demo-down`)")
+            say("left running; with the exports above try `kubectl get sealedsecrets,externalsecrets -A` or "
+                "`kubeseal --fetch-cert`")
+            say(f"stop it with: {down_command(state)}  (or `make demo-down`)")
         return 0 if settled else EXIT_NOT_SETTLED
     finally:
         if not kept:

@@ -119,9 +119,7 @@ class Started:
         self.stoppers.append(stop)
 
     def stop(self) -> None:
-        for stop in reversed(self.stoppers):
-            with contextlib.suppress(Exception):
-                stop()
+        stop_together(self.stoppers)
         self.stoppers.clear()
         if self.cluster is not None:
             self.cluster.stop()
@@ -130,6 +128,20 @@ class Started:
     def to_json(self) -> dict[str, Any]:
         assert self.cluster is not None
         return {"kube": self.cluster.to_json(), "processes": self.processes, "exports": self.exports}
+
+
+def stop_together(stoppers: list[Callable[[], None]]) -> None:
+    """Run the stop functions at once: each waits for its process to exit (the operator takes a few
+    seconds to finish on SIGTERM), and none depends on another. The cluster is stopped after them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def quietly(stop: Callable[[], None]) -> None:
+        with contextlib.suppress(Exception):
+            stop()
+
+    if stoppers:
+        with ThreadPoolExecutor(max_workers=len(stoppers)) as pool:
+            list(pool.map(quietly, stoppers))
 
 
 def start_moto(started: Started) -> str:
@@ -495,10 +507,16 @@ def down(state: Path) -> int:
         say(f"no demo is up (no {state})")
         return 0
     data = json.loads(state.read_text())
-    for proc in reversed(data.get("processes", [])):
-        if proc.get("pid"):
-            stop_pid(int(proc["pid"]))
-        shutil.rmtree(proc["workdir"], ignore_errors=True)
+
+    def stopper(proc: dict[str, Any]) -> Callable[[], None]:
+        def stop() -> None:
+            if proc.get("pid"):
+                stop_pid(int(proc["pid"]))
+            shutil.rmtree(proc["workdir"], ignore_errors=True)
+
+        return stop
+
+    stop_together([stopper(proc) for proc in data.get("processes", [])])
     KubeCluster.from_json(data["kube"]).stop()
     state.unlink()
     say("stopped")

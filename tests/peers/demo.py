@@ -20,7 +20,7 @@ served by the kube-apiserver and moto.
 
 Exit codes: 0 every object Ready/Synced; 3 some object did not settle within --timeout (the table says
 which; with --keep the cluster stays up to look at it); 4 a peer is missing (the message names the command
-that provides it); 2 bad command line; 1 anything else.
+that provides it); 2 bad command line, or a demo is already up (`down` first); 1 anything else.
 """
 
 from __future__ import annotations

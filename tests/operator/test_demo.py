@@ -24,7 +24,8 @@ import pytest
 
 from secrets_kit.k8s.manifests import load_documents
 from tests.peers import demo_table
-from tests.peers.demo import API, ENVIRONMENTS, EXAMPLES, STORES_FILE, missing_peers, object_path
+from tests.peers.demo_manifests import STORES_FILE, object_path
+from tests.peers.demo_peers import API, ENVIRONMENTS, EXAMPLES, missing_peers
 from tests.peers.kube import KubeCluster
 
 pytestmark = pytest.mark.peer("kube")

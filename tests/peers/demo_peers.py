@@ -46,6 +46,7 @@ CRD_API = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 def say(msg: str) -> None:
     print(f"[demo] {msg}", file=sys.stderr, flush=True)
 
+
 # ----------------------------------------------------------------------------------------- peers
 
 
@@ -75,7 +76,7 @@ def missing_peers() -> list[str]:
 
 @dataclass
 class Started:
-    """Every process the demo started, stopped in reverse order (also from the --keep state file)."""
+    """Every process the demo started: recorded for the --keep state file, stopped together, then the cluster."""
 
     cluster: KubeCluster | None = None
     processes: list[dict[str, Any]] = field(default_factory=list)  # {"what", "pid", "workdir"}

@@ -1,7 +1,7 @@
 # secrets-kit developer tasks. `make test` is the README's test command and what CI runs.
 PYTHON ?= python3
 
-.PHONY: setup peers test lint bench quickstart
+.PHONY: setup peers test lint bench quickstart demo demo-down
 
 setup:
 	$(PYTHON) -m pip install -q -e '.[all,dev]'
@@ -22,3 +22,11 @@ bench: peers
 
 quickstart:
 	secrets-kit quickstart
+
+# The example GitOps repository on a local cluster (the test peers), synced by our operator; prints a
+# table of each object and the Secret it produced. DEMO_ARGS: e.g. `--keep` (then `make demo-down`), `-o json`.
+demo: peers
+	$(PYTHON) -m tests.peers.demo $(DEMO_ARGS)
+
+demo-down:
+	$(PYTHON) -m tests.peers.demo down

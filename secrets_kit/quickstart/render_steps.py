@@ -26,6 +26,7 @@ from ..render.config import CliSettings, options_from
 from ..render.dotenv import parse_env_lines
 from ..render.pipeline import render
 from ..render.reseal import write_key_file
+from ..sealed.certs import SealingCert
 from ..sealed.keys import KeyFolder
 from ..sealed.model import seal_secret, unseal
 from ..sops.keysources import age
@@ -53,24 +54,20 @@ def _encrypt(data: bytes, fmt: str, recipient: str, encrypted_regex: str = "") -
     return encrypt_bytes(data, store_for(fmt), None, options)
 
 
-def gitops_repo(ctx: QuickstartContext) -> StepResult:
-    """Copy examples/gitops into the work folder and encrypt/seal each environment's fake secrets."""
-    source = ctx.examples / "gitops"
-    inputs = ctx.examples / "plaintext" / "gitops"
-    if not source.is_dir() or not inputs.is_dir():
-        return StepResult("gitops-repo", "no examples/gitops: nothing to build")
-    repo = ctx.workdir / "gitops"
+def fill_gitops_repo(examples: Path, repo: Path, recipient: str, cert: SealingCert) -> tuple[dict[str, int], list[Path]]:
+    """Copy `examples/gitops` to `repo` and fill each `deploy/<env>` from `examples/plaintext/gitops/<env>`:
+    SOPS files for the age `recipient`, the API token sealed with `cert` (also written as both cluster
+    certificates). Returns the counts and the files written. The local cluster demo
+    (tests/peers/demo.py) calls it with a live cluster's certificate."""
+    inputs = examples / "plaintext" / "gitops"
     shutil.rmtree(repo, ignore_errors=True)
-    shutil.copytree(source, repo)
-    identity, recipient, _ = age_identity(ctx)
-    pair, _ = sealing_pair(ctx)
-    cert = pair.cert
+    shutil.copytree(examples / "gitops", repo)
     write_atomic(repo / ".sops.yaml", SOPS_RULES.format(recipient=recipient))
     certs = repo / "clusters" / "certs"
     certs.mkdir(parents=True, exist_ok=True)
     for cluster in ("eu-west", "us-east"):
         write_atomic(certs / f"{cluster}.pem", cert.pem)
-    outputs: list[str] = []
+    written: list[Path] = []
     counts = {"sops": 0, "sealed": 0}
     for env in ENVIRONMENTS:
         folder, plain = repo / "deploy" / env, inputs / env
@@ -84,12 +81,23 @@ def gitops_repo(ctx: QuickstartContext) -> StepResult:
         write_atomic(folder / "api-token.sealed.yaml", dump_yaml(sealed))
         counts["sops"] += 2
         counts["sealed"] += 1
-        outputs += [ctx.rel(folder / n) for n in ("db-credentials.sops.yaml", "app.sops.env", "api-token.sealed.yaml")]
+        written += [folder / n for n in ("db-credentials.sops.yaml", "app.sops.env", "api-token.sealed.yaml")]
+    return counts, written
+
+
+def gitops_repo(ctx: QuickstartContext) -> StepResult:
+    """Copy examples/gitops into the work folder and encrypt/seal each environment's fake secrets."""
+    if not (ctx.examples / "gitops").is_dir() or not (ctx.examples / "plaintext" / "gitops").is_dir():
+        return StepResult("gitops-repo", "no examples/gitops: nothing to build")
+    repo = ctx.workdir / "gitops"
+    identity, recipient, _ = age_identity(ctx)
+    pair, _ = sealing_pair(ctx)
+    counts, written = fill_gitops_repo(ctx.examples, repo, recipient, pair.cert)
     ctx.facts.update(gitops_repo=str(repo), age_identity=str(identity), sealing_cert=str(pair.cert_path),
                      sealing_keys=str(pair.cert_path.parent))
     return StepResult("gitops-repo", f"{ctx.rel(repo)}/: {counts['sops']} SOPS files (age {recipient[:16]}…), "
                                      f"{counts['sealed']} SealedSecrets, cluster certs for eu-west/us-east",
-                      outputs)
+                      [ctx.rel(p) for p in written])
 
 
 @contextlib.contextmanager

@@ -353,6 +353,60 @@ def test_whole_namespace_all_namespaces_and_exit_codes(sealed: dict[str, str], e
     assert nothing.returncode == 0 and "no SealedSecrets or ExternalSecrets" in nothing.stdout
 
 
+
+# ------------------------------------------------------------------------------------------ Bitnami's controller
+
+
+def test_describe_explains_bitnamis_terse_unseal_errors(sealed_controller: Any, kube_cluster: KubeCluster,
+                                                        other_pair: Any, tmp_path: Path) -> None:
+    """Bitnami's status says only `no key could decrypt secret (k)`: with its keys readable, describe
+    tries them and tells a foreign key from a moved SealedSecret."""
+    ns = unique("d-bitnami")
+    kube_cluster.ensure_namespace(ns)
+    cert = tmp_path / "cert.pem"
+    cert.write_bytes(sealed_controller.served_cert())
+    moved = seal("seal", secret("orig", ns, string_data={"k": value("bitnami-moved")}), cert)
+    moved["metadata"]["name"] = "moved"
+    sealed_controller.create_sealed_secret(moved)
+    sealed_controller.create_sealed_secret(
+        seal_secret(secret("foreign", ns, string_data={"k": value("bitnami-foreign")}), other_pair.cert.public_key))
+    for name in ("moved", "foreign"):
+        condition = sealed_controller.wait_for_status(ns, name)
+        assert condition["status"] == "False" and "no key could decrypt secret" in condition["message"]
+    (key,) = sealed_controller.key_secrets()
+    _, item = report(kube_cluster, "foreign", ns)
+    assert codes(item) == ["unknown-key"] and item["keys"]["available"][0]["name"] == key["metadata"]["name"]
+    assert item["keys"]["items"]["k"]["key"] is None
+    _, item = report(kube_cluster, "moved", ns)
+    assert codes(item) == ["wrong-scope"] and f'bound to "{ns}/orig"' in item["reasons"][0]["message"]
+    assert item["keys"]["items"]["k"]["keySource"] == f"kube-system/{key['metadata']['name']}"
+    # without the keys: the controller's own words, and a note saying why nothing more is known
+    _, item = report(kube_cluster, "moved", ns, "--controller-namespace", "kube-public")
+    assert codes(item) == ["unseal-failed"] and "no key could decrypt secret (k)" in item["reasons"][0]["message"]
+
+
+
+def test_sealed_and_cluster_external_reports_pure() -> None:
+    from secrets_kit.externalsecrets.diagnose import describe_cluster_external_secret
+    from secrets_kit.sealed.describe import describe_sealed_secret
+
+    ok = {"type": "Synced", "status": "True", "message": ""}
+    sealed_doc = {"metadata": {"name": "s", "namespace": "n", "uid": "u", "generation": 2},
+                  "spec": {"encryptedData": {"k": "AAAA"}}, "status": {"observedGeneration": 1, "conditions": [ok]}}
+    item = describe_sealed_secret(sealed_doc, None, [], None, controller_namespace="kube-system")
+    assert codes(item) == ["secret-missing"] and any("generation 2" in n for n in item["notes"])
+    assert any("not readable" in n for n in item["notes"])
+    idle = describe_sealed_secret({**sealed_doc, "status": {}}, None, [], [], controller_namespace="kube-system")
+    assert codes(idle) == ["never-synced"]
+    ces = {"metadata": {"name": "c"}, "status": {
+        "conditions": [{"type": "Ready", "status": "False", "message": "one or more namespaces failed"}],
+        "failedNamespaces": [{"namespace": "x", "reason": "could not create ExternalSecret"}],
+        "provisionedNamespaces": ["y"]}}
+    report_ces = describe_cluster_external_secret(ces, [])
+    assert codes(report_ces) == ["namespaces-failed"] and "x: could not create" in report_ces["reasons"][0]["message"]
+    assert report_ces["provisionedNamespaces"] == ["y"]
+
+
 def test_zz_no_value_in_any_describe_output(sealed: dict[str, str], external: dict[str, str]) -> None:
     assert PLAINTEXTS and len(OUTPUTS) > 10
     assert_no_plaintext(PLAINTEXTS, *OUTPUTS)

@@ -319,3 +319,48 @@ def test_readme_describe_and_keys_commands_run_as_written(two_clusters: tuple[Ku
         assert second.wait_for_secret("default", "mysecret")["data"] == {"password": b64(password)}
     finally:
         second.stop()
+
+
+# ------------------------------------------------------------------------------- the pure core
+
+
+def _key(name: str, namespace: str = "kube-system") -> dict[str, Any]:
+    body = new_key_secret(namespace=namespace, bits=2048, now=dt.datetime.now(dt.UTC))
+    body["metadata"].pop("generateName")
+    body["metadata"].update(name=name, uid=f"uid-{name}", resourceVersion="7", creationTimestamp="2026-01-01T00:00:00Z",
+                            managedFields=[{"manager": "x"}])
+    return body
+
+
+def test_plan_restore_creates_leaves_skips_and_refuses() -> None:
+    from secrets_kit.sealed import key_backup as kb
+
+    a, b, c = _key("sealed-secrets-keya"), _key("sealed-secrets-keyb"), _key("sealed-secrets-keyc")
+    listing = kb.backup_list([b, a, {"metadata": {"name": "unrelated"}, "data": {}}])
+    assert [i["metadata"]["name"] for i in listing["items"]] == ["sealed-secrets-keya", "sealed-secrets-keyb"]
+    assert set(listing["items"][0]["metadata"]) == {"name", "namespace", "labels"}
+    items = kb.read_backup([listing, {**c, "kind": "Secret"}], "f")
+    renamed = {**a, "metadata": {**a["metadata"], "name": "sealed-secrets-keyz"}}
+    impostor = {**_key("sealed-secrets-keyc"), "metadata": {"name": "sealed-secrets-keyc"}}
+    steps = kb.plan_restore(items, [renamed, b, impostor], "target")
+    assert [(s.name, s.action) for s in steps] == [
+        ("sealed-secrets-keya", "present"), ("sealed-secrets-keyb", "unchanged"), ("sealed-secrets-keyc", "conflict")]
+    fresh = kb.plan_restore(items, [], "target")
+    assert [s.action for s in fresh] == ["create"] * 3
+    assert all(s.body and s.body["metadata"]["namespace"] == "target" and "uid" not in s.body["metadata"]
+               for s in fresh)
+    assert all("tls.key" not in json.dumps(s.as_json()) for s in fresh)
+
+
+def test_read_backup_refuses_what_is_not_a_key() -> None:
+    from secrets_kit.errors import InputError, KeyMaterialError
+    from secrets_kit.sealed import key_backup as kb
+
+    with pytest.raises(InputError):
+        kb.read_backup([], "f")
+    with pytest.raises(InputError):
+        kb.read_backup([{"kind": "Secret", "metadata": {"name": "plain"}, "data": {}}], "f")
+    broken = _key("sealed-secrets-keyq")
+    broken["data"]["tls.crt"] = _key("sealed-secrets-keyr")["data"]["tls.crt"]  # another key's certificate
+    with pytest.raises(KeyMaterialError, match="certificate of another key"):
+        kb.read_backup([{**broken, "kind": "Secret"}], "f")

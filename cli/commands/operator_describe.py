@@ -118,6 +118,9 @@ def _detail(report: dict[str, Any]) -> list[str]:
         if refresh.get("forceSync"):
             text += f"; force-sync annotation: {refresh['forceSync']}"
         add("refresh", text)
+    if report["kind"] in ("SecretStore", "ClusterSecretStore"):
+        add("provider", str(report.get("provider")) + (f" (controller class {report['controller']})"
+                                                       if report.get("controller") else ""))
     if report["kind"] == "ClusterExternalSecret":
         add("provisioned", ", ".join(report["provisionedNamespaces"]) or "none")
         for failed in report["failedNamespaces"]:
@@ -138,10 +141,11 @@ def _detail(report: dict[str, Any]) -> list[str]:
 @click.argument("names", nargs=-1)
 @click.option("-n", "--namespace", default=None, help="The objects' namespace [default: default].")
 @click.option("-A", "--all-namespaces", "every_namespace", is_flag=True, help="Every namespace.")
-@click.option("--kind", type=click.Choice(["sealedsecret", "externalsecret", "clusterexternalsecret", "all"]),
+@click.option("--kind", type=click.Choice(["sealedsecret", "externalsecret", "clusterexternalsecret", "secretstore",
+                                         "clustersecretstore", "all"]),
               default="all", show_default=True,
               help="Which objects. `all`: SealedSecrets and ExternalSecrets, plus ClusterExternalSecrets with "
-                   "-A or NAMES.")
+                   "-A or NAMES. Stores (their health) only when asked for.")
 @click.option("--controller-namespace", default="kube-system", show_default=True,
               help="The sealed-secrets controller's namespace: its key Secrets tell which key opens each item.")
 @kubeconfig_option
@@ -171,7 +175,7 @@ def describe(names: tuple[str, ...], namespace: str | None, every_namespace: boo
     provider-error, template-error, secret-missing, secret-owned-by-other, secret-drifted,
     secret-immutable, secret-write-failed, sync-error, namespaces-failed (ExternalSecrets);
     never-synced, unknown-key, wrong-scope, malformed, unseal-failed, secret-not-owned,
-    secret-immutable, secret-missing (SealedSecrets).
+    secret-immutable, secret-missing (SealedSecrets); never-synced, store-not-ready (stores).
 
     Exit codes: 0 every object described is synced, 3 some is not, 2 usage or a NAME not found,
     6 the API server unreachable or refusing.
@@ -200,7 +204,8 @@ def describe(names: tuple[str, ...], namespace: str | None, every_namespace: boo
                         click.echo(line)
         elif not names:
             where = "any namespace" if scope is None else f"namespace {scope}"
-            click.echo(f"no SealedSecrets or ExternalSecrets in {where}")
+            what = "SealedSecrets or ExternalSecrets" if kind == "all" else f"{kind} objects"
+            click.echo(f"no {what} in {where}")
         for kind_name in result.not_installed:
             if kind != "all":
                 click.echo(f"secrets-kit: warning: the API server serves no {kind_name} (CRD not installed)", err=True)

@@ -13,7 +13,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from secrets_kit.externalsecrets.diagnose import describe_cluster_external_secret, describe_external_secret
+from secrets_kit.externalsecrets.diagnose import (
+    describe_cluster_external_secret,
+    describe_external_secret,
+    describe_store,
+)
 from secrets_kit.sealed.describe import describe_sealed_secret
 
 from .kube import SEALED_API, Kube, KubeError, load_credentials
@@ -24,6 +28,8 @@ KINDS = {  # --kind -> (API path, plural, namespaced)
     "sealedsecret": (SEALED_API, "sealedsecrets", True),
     "externalsecret": (ES_API, "externalsecrets", True),
     "clusterexternalsecret": (ES_API, "clusterexternalsecrets", False),
+    "secretstore": (ES_API, "secretstores", True),
+    "clustersecretstore": (ES_API, "clustersecretstores", False),
 }
 
 
@@ -103,7 +109,8 @@ async def _list(kube: Kube, kind: str, namespace: str | None) -> list[dict[str, 
             return None
         raise
     singular = {"sealedsecrets": "SealedSecret", "externalsecrets": "ExternalSecret",
-                "clusterexternalsecrets": "ClusterExternalSecret"}[plural]
+                "clusterexternalsecrets": "ClusterExternalSecret", "secretstores": "SecretStore",
+                "clustersecretstores": "ClusterSecretStore"}[plural]
     items = [dict(item, kind=singular) for item in listing.get("items") or []]
     return sorted(items, key=lambda o: (o["metadata"].get("namespace") or "", o["metadata"]["name"]))
 
@@ -148,6 +155,10 @@ async def _cluster_external(reads: Reads, obj: dict[str, Any]) -> dict[str, Any]
     return describe_cluster_external_secret(obj, await reads.events_for(obj))
 
 
+async def _store(reads: Reads, obj: dict[str, Any]) -> dict[str, Any]:
+    return describe_store(obj, await reads.events_for(obj))
+
+
 async def describe(kubeconfig: str | None, *, namespace: str | None, names: list[str], kinds: list[str],
                    controller_namespace: str, now: dt.datetime) -> Result:
     """Reports for the objects of `kinds` in `namespace` (None: all) named `names` (empty: all)."""
@@ -172,8 +183,10 @@ async def describe(kubeconfig: str | None, *, namespace: str | None, names: list
                     work.append(_sealed(reads, obj, bool(names)))
                 elif kind == "externalsecret":
                     work.append(_external(reads, obj, now))
-                else:
+                elif kind == "clusterexternalsecret":
                     work.append(_cluster_external(reads, obj))
+                else:
+                    work.append(_store(reads, obj))
         result.reports = list(await asyncio.gather(*work))
         result.missing = [n for n in names if n not in found]
         return result

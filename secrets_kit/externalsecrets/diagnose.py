@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError
+from ..k8s.report import condition_view, owner_view, warnings
 from .hashing import created_by, object_hash
 from .reconcile import (
     ANNOTATION_DATA_HASH,
@@ -48,47 +49,6 @@ def _meta(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 def _map(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
-
-
-def condition_view(cond: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if cond is None:
-        return None
-    return {k: cond.get(k) for k in ("type", "status", "reason", "message", "lastTransitionTime") if k in cond}
-
-
-def event_time(event: Mapping[str, Any]) -> str:
-    return str(event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
-               or _meta(event).get("creationTimestamp") or "")
-
-
-def event_view(event: Mapping[str, Any]) -> dict[str, Any]:
-    source = _map(event.get("source")).get("component") or event.get("reportingComponent") or ""
-    return {"type": event.get("type"), "reason": event.get("reason"), "message": event.get("message"),
-            "count": event.get("count") or 1, "lastTimestamp": event_time(event), "source": source}
-
-
-def warnings(events: Sequence[Mapping[str, Any]], limit: int = 3) -> list[dict[str, Any]]:
-    """The latest Warning events, newest first; repeats of one (reason, message) folded into one, counted."""
-    found = sorted((e for e in events if e.get("type") == "Warning"), key=event_time, reverse=True)
-    folded: dict[tuple[Any, Any], dict[str, Any]] = {}
-    for event in found:
-        key = (event.get("reason"), event.get("message"))
-        if key in folded:
-            folded[key]["count"] += event.get("count") or 1
-        else:
-            folded[key] = event_view(event)
-    return list(folded.values())[:limit]
-
-
-def owner_view(secret: Mapping[str, Any], kind: str, uid: str, name: str) -> dict[str, Any] | None:
-    """The Secret's controller ownerReference, and whether it is the object described (kind + uid)."""
-    for ref in _meta(secret).get("ownerReferences") or []:
-        if isinstance(ref, Mapping) and ref.get("controller"):
-            this = ref.get("kind") == kind and (ref.get("uid") == uid if uid and ref.get("uid") else
-                                                 ref.get("name") == name)
-            return {"apiVersion": ref.get("apiVersion"), "kind": ref.get("kind"), "name": ref.get("name"),
-                    "uid": ref.get("uid"), "isThis": bool(this)}
-    return None
 
 
 def store_view(kind: str, name: str, store: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -279,4 +239,24 @@ def describe_cluster_external_secret(ces: Mapping[str, Any], events: Sequence[Ma
             "reasons": reasons, "notes": [], "condition": condition_view(ready),
             "externalSecretName": status.get("externalSecretName"),
             "provisionedNamespaces": list(status.get("provisionedNamespaces") or []), "failedNamespaces": failed,
+            "lastError": str(warns[0]["message"]) if warns and reasons else None, "warnings": warns}
+
+
+def describe_store(store: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A SecretStore / ClusterSecretStore: its health (Ready, the provider's validation) and last errors."""
+    meta = _meta(store)
+    kind = str(store.get("kind") or "SecretStore")
+    view = store_view(kind, str(meta.get("name") or ""), store)
+    ready = view["ready"]
+    reasons = []
+    if ready is None:
+        reasons.append(_reason("never-synced", "no Ready condition: no controller has validated it yet (is one "
+                                               "running, for this namespace and the store's controller class?)"))
+    elif ready.get("status") != "True":
+        reasons.append(_reason("store-not-ready", f'{ready.get("reason") or "NotReady"}: {ready.get("message") or ""}'
+                               .rstrip(": ")))
+    warns = warnings(events)
+    return {"kind": kind, "namespace": meta.get("namespace"), "name": meta.get("name"), "synced": not reasons,
+            "reasons": reasons, "notes": [], "condition": ready, "provider": view["provider"],
+            "controller": view["controller"],
             "lastError": str(warns[0]["message"]) if warns and reasons else None, "warnings": warns}

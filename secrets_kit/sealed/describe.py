@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..externalsecrets.diagnose import condition_view, owner_view, warnings
+from ..k8s.report import condition_view, owner_view, warnings
 from .controller_keys import decryption_keyring, load_key_secrets, newest_key
 from .crypto import NO_KEY
 from .diagnose import binding_of, item_openers

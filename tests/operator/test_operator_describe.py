@@ -251,6 +251,15 @@ def test_store_health_is_shown_for_bad_auth(external: dict[str, str], op_cluster
     assert store["provider"] == "vault" and store["ready"]["status"] == "False" and store["ready"]["message"]
 
 
+def test_stores_show_their_health(external: dict[str, str], op_cluster: KubeCluster) -> None:
+    code, item = report(op_cluster, "bad-auth", external["ns"], "--kind", "secretstore")
+    assert code == 3 and item["kind"] == "SecretStore" and codes(item) == ["store-not-ready"]
+    assert item["provider"] == "vault" and "no-such-token" in item["reasons"][0]["message"]
+    assert report(op_cluster, "fake", external["ns"], "--kind", "secretstore")[0] == 0
+    code, item = report(op_cluster, external["css"], external["ns"], "--kind", "clustersecretstore")
+    assert code == 0 and item["kind"] == "ClusterSecretStore" and item["namespace"] is None
+
+
 def test_an_external_secret_no_controller_watches_was_never_synced(external: dict[str, str],
                                                                    op_cluster: KubeCluster) -> None:
     code, item = report(op_cluster, "idle", external["idle"])

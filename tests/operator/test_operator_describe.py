@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -97,6 +98,7 @@ def es_ours(op_cluster: KubeCluster, spaces: dict[str, str], crds: None) -> Iter
         yield controller
     finally:
         controller.stop()
+        shutil.rmtree(controller.log_file.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -270,3 +270,15 @@ def refresh(names: tuple[str, ...], namespace: str, every: bool, kubeconfig: str
                 click.echo(f"secrets-kit: error: {where}: {row['error']}", err=True)
     if any(not row["refreshed"] for row in rows):
         raise SystemExit(EXIT_ERROR)
+
+
+def _admin_commands() -> None:
+    """`describe` and `keys` live in their own modules (loaded with this group, which only loads when run)."""
+    from .operator_describe import describe
+    from .operator_keys import keys
+
+    operator.add_command(describe)
+    operator.add_command(keys)
+
+
+_admin_commands()

@@ -40,7 +40,8 @@ from typing import Any, Literal
 
 from ..errors import ConfigError, SecretsKitError
 from .fetch import Fetched, FetchError
-from .hashing import created_by, field_manager, object_hash, synced_resource_version
+from .hashing import created_by, object_hash, synced_resource_version
+from .managed_fields import managed_keys
 from .spec import GROUP, ExternalSecret, parse_external_secret
 from .status import (
     EVENT_CREATED,
@@ -216,31 +217,6 @@ def encode_data(data: Mapping[str, bytes]) -> dict[str, str]:
     return {key: base64.b64encode(value).decode("ascii") for key, value in data.items()}
 
 
-def managed_field_keys(secret: Mapping[str, Any], es_name: str) -> tuple[set[str], set[str], set[str]]:
-    """(data keys, label keys, annotation keys) the field manager of `es_name` owns (ESO's getManagedFieldKeys)."""
-    manager = field_manager(es_name)
-    data: set[str] = set()
-    labels: set[str] = set()
-    annotations: set[str] = set()
-    for entry in _meta(secret).get("managedFields") or []:
-        if not isinstance(entry, Mapping) or entry.get("manager") != manager:
-            continue
-        fields = entry.get("fieldsV1")
-        fields = fields if isinstance(fields, Mapping) else {}
-
-        def keys(node: Any) -> set[str]:
-            if not isinstance(node, Mapping):
-                return set()
-            return {k[2:] if k.startswith("f:") else k for k in node if k != "."}
-
-        data |= keys(fields.get("f:data"))
-        meta = fields.get("f:metadata")
-        if isinstance(meta, Mapping):
-            labels |= keys(meta.get("f:labels"))
-            annotations |= keys(meta.get("f:annotations"))
-    return data, labels, annotations
-
-
 def semantically_equal(a: Any, b: Any) -> bool:
     return bool(semantic(a) == semantic(b))
 
@@ -306,6 +282,11 @@ def _err_text(err: BaseException) -> str:
     return str(err) if isinstance(err, SecretsKitError) else type(err).__name__
 
 
+def _managed_key_sets(secret: Mapping[str, Any], es_name: str) -> tuple[set[str], set[str], set[str]]:
+    keys = managed_keys(secret, es_name)
+    return keys.data, keys.labels, keys.annotations
+
+
 def _apply_template(es: ExternalSecret, existing: Mapping[str, Any] | None, work: dict[str, Any],
                     data_map: Mapping[str, bytes], sources: Mapping[Any, Any], render: Render | None) -> None:
     """applyTemplate on the working Secret {data, labels, annotations, type} (our old keys already removed).
@@ -368,7 +349,7 @@ def desired_secret(es: ExternalSecret, existing: Mapping[str, Any] | None, data_
     else:
         meta.pop("ownerReferences", None)
 
-    data_keys, label_keys, annotation_keys = managed_field_keys(secret, es.name) if not creating else (set(), set(),
+    data_keys, label_keys, annotation_keys = _managed_key_sets(secret, es.name) if not creating else (set(), set(),
                                                                                                          set())
     data = {k: v for k, v in decode_data(secret).items() if k not in data_keys}
     labels = {k: v for k, v in _map(meta.get("labels")).items() if k not in label_keys}

@@ -10,7 +10,6 @@ What this module exposes (the sync engine calls these; the runtime reads the tem
     execute(name: str, source: str, data: Mapping[str, bytes], *, strict: bool = True,
             delimiters: tuple[str, str] = ("{{", "}}")) -> bytes   # one template, as ESO's execute
     template_sources(template: Mapping | None) -> set[tuple[str, str]]   # ("ConfigMap"|"Secret", name)
-    managed_keys(secret: Mapping | None, es_name: str) -> ManagedKeys
     Rendered(data: dict[str, bytes], labels: dict[str, str], annotations: dict[str, str], type: str | None)
     TemplateApplyError (a RenderError): message as ESO's applyTemplate error, never a value.
 
@@ -43,10 +42,9 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import RenderError
@@ -55,9 +53,9 @@ from ..gotemplate.executor import Execution
 from ..gotemplate.parser import parse_tree
 from ..gotemplate.values import MISSING, StringMap, go_type
 from .functions import FUNCTIONS, YamlError, go_bytes, go_string, json_kind, load_yaml_go, yaml_scalar_text
+from .managed_fields import managed_keys
 
 TemplateSources = Mapping[tuple[str, str], Mapping[str, bytes]]
-FIELD_MANAGER = "externalsecrets.external-secrets.io/{}"
 DEFAULT_DELIMITERS = ("{{", "}}")
 
 
@@ -71,13 +69,6 @@ class Rendered:
     labels: dict[str, str]
     annotations: dict[str, str]
     type: str | None
-
-
-@dataclass
-class ManagedKeys:
-    data: set[str] = field(default_factory=set)
-    labels: set[str] = field(default_factory=set)
-    annotations: set[str] = field(default_factory=set)
 
 
 # --- the engine --------------------------------------------------------------------------------------
@@ -311,25 +302,6 @@ def _template_from(template: Mapping[str, Any], data: Mapping[str, bytes], sourc
                 _keys_and_values(literal, literal, data, target, out, delimiters)
             except TemplateError as ex:
                 raise TemplateApplyError(f"error fetching templateFrom data: {ex}") from None
-
-
-def managed_keys(secret: Mapping[str, Any] | None, es_name: str) -> ManagedKeys:
-    """The data, label and annotation keys the ExternalSecret `es_name` wrote (its managedFields entry)."""
-    keys = ManagedKeys()
-    manager = FIELD_MANAGER.format(es_name)
-    for entry in ((secret or {}).get("metadata") or {}).get("managedFields") or []:
-        if entry.get("manager") != manager:
-            continue
-        fields = entry.get("fieldsV1") or {}
-        if isinstance(fields, str):
-            fields = json.loads(fields)
-        meta = fields.get("f:metadata")
-        meta = meta if isinstance(meta, dict) else {}
-        for found, group in ((keys.data, fields.get("f:data")), (keys.labels, meta.get("f:labels")),
-                             (keys.annotations, meta.get("f:annotations"))):
-            if isinstance(group, dict):
-                found.update(k.removeprefix("f:") for k in group if k != ".")
-    return keys
 
 
 def render(template: Mapping[str, Any] | None, data: Mapping[str, bytes], sources: TemplateSources, *,

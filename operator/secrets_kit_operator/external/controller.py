@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from secrets_kit.externalsecrets.hashing import field_manager
 from secrets_kit.externalsecrets.refs import READ_MAX_AGE
 
 from ..kube import Kube, KubeError
@@ -29,7 +30,7 @@ from . import core as facts
 from . import engine
 from .events import EventSink
 from .informer import Informer
-from .kube import WRITE_GUARD, ExternalKube, KubeReadsAdapter, NotOwner, SecretInformer, field_manager
+from .kube import WRITE_GUARD, ExternalKube, KubeReadsAdapter, NotOwner, SecretInformer
 from .metrics import ExternalMetrics
 from .options import ExternalOptions
 from .scheduler import Scheduler

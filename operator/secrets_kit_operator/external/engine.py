@@ -14,6 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from secrets_kit.errors import SecretsKitError
+from secrets_kit.externalsecrets.fanout import external_secret_name, owned_by, plan_fanout
+from secrets_kit.externalsecrets.fanout import fanout_status as core_status
+from secrets_kit.externalsecrets.fetch import fetch as core_fetch
+from secrets_kit.externalsecrets.hashing import synced_resource_version
+from secrets_kit.externalsecrets.reconcile import needs_refresh as core_needs_refresh
+from secrets_kit.externalsecrets.reconcile import plan as core_plan
+from secrets_kit.externalsecrets.reconcile import write_failed as core_write_failed
+from secrets_kit.externalsecrets.refs import NoSecretError
+from secrets_kit.externalsecrets.spec import parse_external_secret, parse_go_duration
+from secrets_kit.externalsecrets.stores import StoreClients, cluster_store_allows
+from secrets_kit.externalsecrets.stores import denied_message as stores_denied
 
 from . import core as facts
 
@@ -38,8 +49,6 @@ def is_expected_error(err: BaseException) -> bool:
 
 
 def store_clients(reads: Any, metrics: Any, options: Any) -> Any:
-    from secrets_kit.externalsecrets.stores import StoreClients
-
     # Vault reports every HTTP request itself (logins and token lookups included, after its read cache)
     on_call = getattr(metrics, "provider_call", None)
     return StoreClients(reads, vault_cache_seconds=options.provider_read_window, on_call=on_call)
@@ -50,8 +59,6 @@ def read_max_age(es: Mapping[str, Any], window: float) -> float:
     window for a first sync (the burst it exists for), at most half the refreshInterval for a periodic
     refresh, and 0 — a fresh read, as ESO — after a failure or when its labels/annotations changed
     (force-sync)."""
-    from secrets_kit.externalsecrets.hashing import synced_resource_version
-
     status = es.get("status") or {}
     synced = status.get("syncedResourceVersion")
     if not synced:
@@ -67,9 +74,6 @@ def retry_cap(es: Mapping[str, Any], cap: float) -> float:
     """The error backoff's ceiling for one ExternalSecret: never past its refreshInterval (ESO's CRD
     default 1h; 0 = sync once keeps `cap`), so a provider that comes back is synced within one refresh
     however long it was down (ESO's rate limiter grows to 1000 s regardless of the refresh)."""
-    from secrets_kit.errors import SecretsKitError
-    from secrets_kit.externalsecrets.spec import parse_go_duration
-
     text = (es.get("spec") or {}).get("refreshInterval")
     try:
         seconds = parse_go_duration(str(text)) / 1e9 if text is not None else 3600.0
@@ -79,15 +83,10 @@ def retry_cap(es: Mapping[str, Any], cap: float) -> float:
 
 
 def needs_refresh(es: dict[str, Any], existing: dict[str, Any] | None, now: dt.datetime) -> Any:
-    from secrets_kit.externalsecrets.reconcile import needs_refresh as core_needs_refresh
-
     return core_needs_refresh(es, existing, now)
 
 
 async def fetch(es_obj: dict[str, Any], client_for: Callable[[Any], Awaitable[Any]]) -> Any:
-    from secrets_kit.externalsecrets.fetch import fetch as core_fetch
-    from secrets_kit.externalsecrets.spec import parse_external_secret
-
     # ESO's controller: the admission webhook's rules are not the controller's (plan() reports them its way)
     es = parse_external_secret(es_obj, webhook_checks=False)
     return await core_fetch(es, client_for)
@@ -95,12 +94,10 @@ async def fetch(es_obj: dict[str, Any], client_for: Callable[[Any], Awaitable[An
 
 async def plan(es: dict[str, Any], existing: dict[str, Any] | None, fetched: Any,
                sources: Mapping[tuple[str, str], Mapping[str, bytes]], now: dt.datetime, options: Any) -> Any:
-    from secrets_kit.externalsecrets.reconcile import plan as core_plan
-
     kwargs: dict[str, Any] = {}
     delimiters = (options.template_left_delimiter, options.template_right_delimiter)
     if delimiters != ("{{", "}}"):  # --template-left/right-delimiter
-        from secrets_kit.externalsecrets import template as _template
+        from secrets_kit.externalsecrets import template as _template  # the Go template engine: only when used
 
         def render(*args: Any, **kw: Any) -> Any:
             return _template.render(*args, delimiters=delimiters, **kw)
@@ -111,8 +108,6 @@ async def plan(es: dict[str, Any], existing: dict[str, Any] | None, fetched: Any
 
 
 def write_failed(es: dict[str, Any], error_text: str, now: dt.datetime, action: str) -> Any:
-    from secrets_kit.externalsecrets.reconcile import write_failed as core_write_failed
-
     return core_write_failed(es, error_text, now, action=action if action in (
         "create", "update", "delete", "cleanup_orphans") else "update")
 
@@ -121,14 +116,10 @@ def write_failed(es: dict[str, Any], error_text: str, now: dt.datetime, action: 
 
 
 def namespace_allowed(store: Mapping[str, Any], namespace: str, labels: Mapping[str, str]) -> bool:
-    from secrets_kit.externalsecrets.stores import cluster_store_allows
-
     return bool(cluster_store_allows(dict(store), namespace, labels))
 
 
 def denied_message(store: Mapping[str, Any], namespace: str) -> str:
-    from secrets_kit.externalsecrets.stores import denied_message as stores_denied
-
     return str(stores_denied(dict(store), namespace))
 
 
@@ -176,26 +167,18 @@ def store_interval(store: Mapping[str, Any], default: dt.timedelta) -> float:
 
 def fanout_plan(ces: dict[str, Any], namespaces: list[dict[str, Any]],
                 existing: Mapping[str, Mapping[str, Any] | None]) -> Any:
-    from secrets_kit.externalsecrets.fanout import plan_fanout
-
     return plan_fanout(ces, namespaces, existing)
 
 
 def fanout_es_name(ces: Mapping[str, Any]) -> str:
-    from secrets_kit.externalsecrets.fanout import external_secret_name
-
     return str(external_secret_name(ces))
 
 
 def fanout_owned(es: Mapping[str, Any] | None, ces_name: str) -> bool:
-    from secrets_kit.externalsecrets.fanout import owned_by
-
     return bool(owned_by(es, ces_name))
 
 
 def fanout_status(ces: Mapping[str, Any], provisioned: list[str], failed: Mapping[str, str]) -> dict[str, Any]:
-    from secrets_kit.externalsecrets.fanout import fanout_status as core_status
-
     return dict(core_status(ces, provisioned, failed))
 
 
@@ -217,8 +200,6 @@ class CountingClient:
                                                                                         "GetAllSecrets"))
 
     async def _count(self, call: str, work: Awaitable[Any]) -> Any:
-        from secrets_kit.externalsecrets.refs import NoSecretError
-
         if self.self_counting:
             return await work
         try:

@@ -21,7 +21,6 @@ from .informer import Informer
 
 log = logging.getLogger("secrets_kit_operator.external")
 ESO_API = "/apis/external-secrets.io/v1"
-FIELD_MANAGER = "externalsecrets.external-secrets.io/{}"
 MANAGED_SELECTOR = "reconcile.external-secrets.io/managed=true"
 # --shards: set by a worker for the object it reconciles; every write of what a reconcile owns (Secrets,
 # events, external-secrets.io objects and statuses) asks it first, so a replica that lost the object's
@@ -36,11 +35,6 @@ class NotOwner(Exception):
 PLURALS = {"ExternalSecret": "externalsecrets", "SecretStore": "secretstores",
            "ClusterSecretStore": "clustersecretstores", "ClusterExternalSecret": "clusterexternalsecrets"}
 Key = tuple[str, str]
-
-
-def field_manager(es_name: str) -> str:
-    """ESO v0.16.2's field owner: `externalsecrets.external-secrets.io/<es name>`."""
-    return FIELD_MANAGER.format(es_name)
 
 
 class TokenBucket:

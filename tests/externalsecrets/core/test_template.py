@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from secrets_kit.externalsecrets.managed_fields import managed_keys
 from secrets_kit.externalsecrets.template import (
     TemplateApplyError,
-    managed_keys,
     render,
     render_rewrite,
     template_sources,

@@ -47,16 +47,6 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/irsa-reader"
 ON_TOP = "arn:aws:iam::123456789012:role/on-top"
 
 
-@pytest.fixture
-def proxy(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsProxy]:
-    front = AwsProxy(aws_env).start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", front.url)
-    try:
-        yield front
-    finally:
-        front.stop()
-
-
 def _run(coro: Any) -> Any:
     return asyncio.run(coro)
 
@@ -100,7 +90,7 @@ def _assert_failed_untouched(plan: rc.Plan) -> None:
 # ---------------------------------------------------------------------------------------- find
 
 
-def test_sm_find_reads_matches_with_batch_get_secret_value(proxy: AwsProxy, aws_env: str) -> None:
+def test_sm_find_reads_matches_with_batch_get_secret_value(counting_proxy: AwsProxy, aws_env: str) -> None:
     sm = _boto("secretsmanager", aws_env)
     group = _name()
     for i in range(45):
@@ -121,9 +111,9 @@ def test_sm_find_reads_matches_with_batch_get_secret_value(proxy: AwsProxy, aws_
     by_name, by_tags = _run(go())
     assert by_name == {f"{group}/s{i:02d}": f"value-{i}".encode() for i in range(45)}
     assert by_tags == {f"{group}/s{i:02d}": f"value-{i}".encode() for i in range(0, 45, 2)}
-    batches = [len(r.body["SecretIdList"]) for r in proxy.of("BatchGetSecretValue")]
+    batches = [len(r.body["SecretIdList"]) for r in counting_proxy.of("BatchGetSecretValue")]
     assert sorted(batches) == [3, 5, 20, 20, 20]  # 45 by name, 23 by tags; 20 names a call at most
-    assert proxy.count("GetSecretValue") == 0
+    assert counting_proxy.count("GetSecretValue") == 0
     assert ("AWS/SecretsManager", "BatchGetSecretValue", True) in calls
     assert sum(1 for c in calls if c[1] == "BatchGetSecretValue") == 5
 
@@ -131,7 +121,7 @@ def test_sm_find_reads_matches_with_batch_get_secret_value(proxy: AwsProxy, aws_
 # ---------------------------------------------------------------------------------------- role
 
 
-def test_role_external_id_and_session_tags_reach_sts(proxy: AwsProxy, aws_env: str) -> None:
+def test_role_external_id_and_session_tags_reach_sts(counting_proxy: AwsProxy, aws_env: str) -> None:
     sm = _boto("secretsmanager", aws_env)
     name = _name()
     sm.create_secret(Name=name, SecretString="via-role")
@@ -148,14 +138,14 @@ def test_role_external_id_and_session_tags_reach_sts(proxy: AwsProxy, aws_env: s
             await clients.close()
 
     assert _run(go()) == b"via-role"
-    (assume,) = proxy.of("AssumeRole")
+    (assume,) = counting_proxy.of("AssumeRole")
     body = assume.body
     assert body["RoleArn"] == ON_TOP and body["ExternalId"] == "ext-42"
     tags = {body[k]: body[k.replace(".Key", ".Value")] for k in body if k.startswith("Tags.member.")
             and k.endswith(".Key")}
     assert tags == {"team": "blue", "env": "prod"}
     assert assume.access_key == "testing"  # signed with the Secret's keys
-    (read,) = proxy.of("GetSecretValue")
+    (read,) = counting_proxy.of("GetSecretValue")
     assert read.access_key not in ("", "testing")  # the assumed role's credentials (moto's ASIA... key)
 
 
@@ -191,7 +181,7 @@ def _jwt_store(ns: str, sa: dict[str, Any], **more: Any) -> dict[str, Any]:
 
 
 @pytest.mark.peer("kube")
-def test_jwt_web_identity_through_a_real_token_request(kube_cluster: Any, kube_namespace: str, proxy: AwsProxy,
+def test_jwt_web_identity_through_a_real_token_request(kube_cluster: Any, kube_namespace: str, counting_proxy: AwsProxy,
                                                       aws_env: str) -> None:
     ns = kube_namespace
     sm = _boto("secretsmanager", aws_env)
@@ -225,7 +215,7 @@ def test_jwt_web_identity_through_a_real_token_request(kube_cluster: Any, kube_n
     plain, chained, refusal = _run(go())
     assert plain == chained == b"via-irsa"
     assert f"an IAM role must be associated with service account no-role (namespace: {ns})" in refusal
-    first, second = proxy.of("AssumeRoleWithWebIdentity")
+    first, second = counting_proxy.of("AssumeRoleWithWebIdentity")
     assert first.body["RoleArn"] == second.body["RoleArn"] == ROLE_ARN
     assert first.access_key == "" and second.access_key == ""  # unsigned: the token is the credential
     claims = [_jwt_payload(r.body["WebIdentityToken"]) for r in (first, second)]
@@ -237,7 +227,7 @@ def test_jwt_web_identity_through_a_real_token_request(kube_cluster: Any, kube_n
         "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
         "spec": {"token": first.body["WebIdentityToken"], "audiences": ["sts.amazonaws.com"]}})
     assert review["status"]["authenticated"] is True
-    (assume,) = proxy.of("AssumeRole")  # `role` on top of the web identity's credentials
+    (assume,) = counting_proxy.of("AssumeRole")  # `role` on top of the web identity's credentials
     assert assume.body["RoleArn"] == ON_TOP and assume.access_key.startswith("ASIA")
 
 
@@ -245,11 +235,11 @@ def test_jwt_web_identity_through_a_real_token_request(kube_cluster: Any, kube_n
 
 
 @pytest.mark.parametrize("status", [400, 429])
-def test_throttling_is_retried_with_backoff(proxy: AwsProxy, aws_env: str, status: int) -> None:
+def test_throttling_is_retried_with_backoff(counting_proxy: AwsProxy, aws_env: str, status: int) -> None:
     sm = _boto("secretsmanager", aws_env)
     name = _name()
     sm.create_secret(Name=name, SecretString="after-throttling")
-    proxy.throttle = Throttle(2, "GetSecretValue", status)
+    counting_proxy.throttle = Throttle(2, "GetSecretValue", status)
 
     async def go() -> bytes:
         clients = StoreClients(_kube(), vault_cache_seconds=0.0)
@@ -259,20 +249,20 @@ def test_throttling_is_retried_with_backoff(proxy: AwsProxy, aws_env: str, statu
             await clients.close()
 
     assert _run(go()) == b"after-throttling"
-    reads = proxy.of("GetSecretValue")
+    reads = counting_proxy.of("GetSecretValue")
     assert len(reads) == 3  # two throttled, the third forwarded to moto
 
 
-def test_throttling_that_persists_fails_the_sync_and_leaves_the_secret(proxy: AwsProxy, aws_env: str) -> None:
+def test_throttling_that_persists_fails_the_sync_and_leaves_the_secret(counting_proxy: AwsProxy, aws_env: str) -> None:
     sm = _boto("secretsmanager", aws_env)
     name = _name()
     sm.create_secret(Name=name, SecretString=VALUE)
-    proxy.throttle = Throttle(1000, "GetSecretValue")
+    counting_proxy.throttle = Throttle(1000, "GetSecretValue")
     started = time.monotonic()
     plan, _, text = _run(_plan_for(_store("SecretsManager"), _kube(), name))
     _assert_failed_untouched(plan)
-    assert proxy.count("GetSecretValue") == 4  # the first attempt and 3 retries, then the plan
-    reads = proxy.of("GetSecretValue")
+    assert counting_proxy.count("GetSecretValue") == 4  # the first attempt and 3 retries, then the plan
+    reads = counting_proxy.of("GetSecretValue")
     assert reads[-1].at - reads[0].at > 0.05 and time.monotonic() - started < 30  # backoff, bounded
     assert "SecretsManager is unavailable" in text and "ThrottlingException" in text and name in text
     assert VALUE not in json.dumps(plan.status) + text

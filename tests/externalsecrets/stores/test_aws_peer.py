@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,17 +24,6 @@ from .standins import SecretsStandIn
 pytest.importorskip("boto3")
 
 SECRET_VALUE = "s3cr3t-value-never-in-errors"
-
-
-@pytest.fixture
-def counting_proxy(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsProxy]:
-    """A loopback HTTP proxy in front of moto that records each request's call (X-Amz-Target, or Action)."""
-    proxy = AwsProxy(aws_env).start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
 
 
 def _boto(service: str, endpoint: str) -> Any:

@@ -97,7 +97,8 @@ async def plan(es: dict[str, Any], existing: dict[str, Any] | None, fetched: Any
     kwargs: dict[str, Any] = {}
     delimiters = (options.template_left_delimiter, options.template_right_delimiter)
     if delimiters != ("{{", "}}"):  # --template-left/right-delimiter
-        from secrets_kit.externalsecrets import template as _template  # the Go template engine: only when used
+        # the Go template engine loads only when it is used
+        from secrets_kit.externalsecrets import template as _template
 
         def render(*args: Any, **kw: Any) -> Any:
             return _template.render(*args, delimiters=delimiters, **kw)

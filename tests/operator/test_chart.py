@@ -539,8 +539,9 @@ def test_helm_install_then_uninstall_leaves_the_crds_and_their_objects(fresh_clu
         return done
 
     ns = "sk-install"
-    run_helm("install", "secrets-kit", str(CHART), "-n", ns, "--create-namespace",
-             "--set", "externalSecrets.enabled=true")
+    installed = run_helm("install", "secrets-kit", str(CHART), "-n", ns, "--create-namespace",
+                         "--set", "externalSecrets.enabled=true")
+    assert f"kubeseal --controller-namespace {ns} --fetch-cert" in installed.stdout  # NOTES.txt
     listed = run_helm("list", "-n", ns, "-o", "json")
     assert '"status":"deployed"' in listed.stdout
     assert chart_cluster.request("GET", f"/apis/apps/v1/namespaces/{ns}/deployments/sealed-secrets-controller")

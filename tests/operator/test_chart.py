@@ -572,3 +572,52 @@ def test_helm_install_then_uninstall_leaves_the_crds_and_their_objects(fresh_clu
     # Installed again under the same name and namespace, the release takes the kept CRDs back.
     run_helm("install", "secrets-kit", str(CHART), "-n", ns, "--set", "externalSecrets.enabled=true")
     assert chart_cluster.request("GET", f"/apis/bitnami.com/v1alpha1/namespaces/{ns}/sealedsecrets/kept")
+
+
+# -------------------------------------------------------------- the rendered commands, running
+
+
+@pytest.mark.parametrize("preset", [None, "combined-values.yaml", "external-values.yaml",
+                                    "external-shards-values.yaml"])
+def test_the_rendered_commands_run_against_the_api_server(chart_cluster: KubeCluster, preset: str | None,
+                                                          tmp_path: Path) -> None:
+    """Each Deployment's command, as rendered, runs `secrets-kit operator run` until ready and stops cleanly
+    on SIGTERM (out of cluster: only --kubeconfig and loopback listen addresses are appended, which the
+    last-given-wins rule of the CLI lets override the chart's `:PORT`)."""
+    import os
+    import urllib.request
+
+    from tests.peers.kube import free_port, start_process, stop_child, wait_until_ready
+    from tests.peers.our_operator import secrets_kit_binary
+
+    for namespace in ("sk", "team-a"):
+        chart_cluster.ensure_namespace(namespace)
+    create_crds(chart_cluster, render((), ("externalSecrets.enabled=true",)))  # also for the ESO-CRDs-kept preset
+    docs = render(("ci/" + preset,) if preset else ())
+    ran = []
+    for name, command in commands(docs).items():
+        api_port, metrics_port = free_port(), free_port()
+        extra = ["--kubeconfig", str(chart_cluster.kubeconfig)]
+        if "--sealed-secrets" in command:
+            extra += [f"--listen-addr=127.0.0.1:{api_port}", f"--listen-metrics-addr=127.0.0.1:{metrics_port}",
+                      "--key-size=2048"]  # a faster first key; the chart's 4096 is parsed all the same
+            ready_url = f"http://127.0.0.1:{api_port}/readyz"
+        else:
+            extra += [f"--metrics-addr=127.0.0.1:{metrics_port}"]
+            ready_url = f"http://127.0.0.1:{metrics_port}/readyz"
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH", "VIRTUAL_ENV")}
+        env["POD_NAMESPACE"] = "sk"  # the Deployment's fieldRef
+        log_file = tmp_path / f"{name}.log"
+        proc = start_process([secrets_kit_binary(), *command[1:], *extra], log_file, env=env)
+
+        def ready(url: str = ready_url) -> bool:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return bool(resp.status == 200)
+
+        try:
+            wait_until_ready(ready, f"{name} ({preset or 'defaults'})", proc, log_file, timeout=90)
+        finally:
+            stop_child(proc, timeout=30)
+        assert proc.returncode == 0, log_file.read_text()[-2000:]
+        ran.append(name)
+    assert ran

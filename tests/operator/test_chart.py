@@ -546,6 +546,13 @@ def test_helm_install_then_uninstall_leaves_the_crds_and_their_objects(fresh_clu
     assert '"status":"deployed"' in listed.stdout
     assert chart_cluster.request("GET", f"/apis/apps/v1/namespaces/{ns}/deployments/sealed-secrets-controller")
     assert chart_cluster.request("GET", f"/apis/apps/v1/namespaces/{ns}/deployments/secrets-kit-external-secrets")
+    # An upgrade that scales the ExternalSecret controller out: no immutable field (selectors) changes.
+    run_helm("upgrade", "secrets-kit", str(CHART), "-n", ns, "--set", "externalSecrets.enabled=true",
+             "--set", "externalSecrets.replicas=3", "--set", "externalSecrets.shards=3")
+    scaled = chart_cluster.request("GET", f"/apis/apps/v1/namespaces/{ns}/deployments/secrets-kit-external-secrets")
+    assert scaled["spec"]["replicas"] == 3
+    assert "--shards=3" in scaled["spec"]["template"]["spec"]["containers"][0]["command"]
+    chart_cluster.request("GET", f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles/secrets-kit-external-secrets-shards")
     sealed = {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
               "metadata": {"name": "kept", "namespace": ns}, "spec": {"encryptedData": {"a": "AAAA"}}}
     external = {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",

@@ -351,6 +351,14 @@ def test_the_prometheus_rule_passes_dry_run_against_the_prometheus_operators_crd
     assert "PrometheusRule/secrets-kit" in dry_run(chart_cluster, docs)
 
 
+def test_the_packaged_chart_renders_what_the_folder_renders(helm_ok: None, tmp_path: Path) -> None:
+    done = chart_render.helm("package", str(CHART), "--destination", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    (archive,) = tmp_path.glob("secrets-kit-*.tgz")
+    for sets in ((), ("externalSecrets.enabled=true",)):
+        assert template((), sets, chart=archive) == template((), sets)  # files/crds and every template packaged
+
+
 # ------------------------------------------------------------------------- operator/deploy = the chart
 
 

@@ -55,6 +55,35 @@ def test_helm_lint_strict(helm_ok: None, preset: str | None) -> None:
     assert "0 chart(s) failed" in done.stdout
 
 
+def schema_paths(schema: dict[str, Any], prefix: str = "") -> set[str]:
+    out = set()
+    for key, sub in (schema.get("properties") or {}).items():
+        path = f"{prefix}.{key}" if prefix else key
+        out.add(path)
+        if sub.get("additionalProperties") is False:
+            out |= schema_paths(sub, path)
+    return out
+
+
+def value_paths(node: dict[str, Any], schema: dict[str, Any], prefix: str = "") -> set[str]:
+    out = set()
+    for key, value in node.items():
+        path = f"{prefix}.{key}" if prefix else key
+        out.add(path)
+        sub = (schema.get("properties") or {}).get(key) or {}
+        if isinstance(value, dict) and sub.get("additionalProperties") is False:
+            out |= value_paths(value, sub, path)
+    return out
+
+
+def test_the_schema_describes_exactly_the_values() -> None:
+    """Every value has a schema (an unknown key fails), and the schema has no key values.yaml lacks."""
+    import json
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert schema_paths(schema) == value_paths(VALUES, schema)
+
+
 BAD_VALUES = [
     ("sealedSecrets.enabled=yes", "sealedSecrets.enabled: Invalid type. Expected: boolean"),
     ("externalSecrets.shards=0", "externalSecrets.shards: Must be greater than or equal to 1"),

@@ -214,6 +214,19 @@ def test_every_rendered_command_parses_as_operator_run(helm_ok: None, preset: st
             assert not (params["shards"] > 1 and params["enable_leader_election"])
 
 
+def test_numbers_keep_their_form_in_the_command(helm_ok: None, tmp_path: Path) -> None:
+    """YAML numbers reach the template as floats: a whole one must not print as 1e+07 (click refuses it)."""
+    from secrets_kit_cli.commands.operator import run
+
+    values = tmp_path / "numbers.yaml"
+    values.write_text("sealedSecrets:\n  args:\n    max-unseal-retries: 10000000\n"
+                      "externalSecrets:\n  enabled: true\n  ownDeployment: false\n  args:\n    client-qps: 12.5\n")
+    (command,) = commands(render((str(values),))).values()
+    assert "--max-unseal-retries=10000000" in command and "--client-qps=12.5" in command
+    params = run.make_context("run", list(command[3:])).params
+    assert params["max_unseal_retries"] == 10_000_000 and params["client_qps"] == 12.5
+
+
 def test_the_external_controller_scales_with_leader_election_or_shards(helm_ok: None) -> None:
     def external(*sets: str) -> tuple[int, list[str], str]:
         docs = render((), ("externalSecrets.enabled=true", *sets))

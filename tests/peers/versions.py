@@ -44,3 +44,7 @@ CONTROLLER = KUBESEAL
 # (v1.x are listed but not served); external-secrets.io/v1 is already its storage version.
 # Built with `go build` in a copy of the module (go install refuses its `replace`).
 ESO = "v0.16.2"
+
+# --- Prometheus Operator CRDs (issue 14: the chart's ServiceMonitor and PrometheusRule) ---------
+# github.com/prometheus-operator/prometheus-operator: only its CRD files are used (go mod download).
+PROMETHEUS_OPERATOR = "v0.79.2"

@@ -391,6 +391,10 @@ def mutations(fmt: str, text: str, other_recipient: str) -> list[Mutation]:
     add("value:plain", _at(first, "plain"))
     add("value:empty", _at(first, ""))
 
+    # Every value once: its tag flipped (a list item, a comment, a value in another document).
+    for i, e in enumerate(values):
+        add(f"every:flip-tag#{i}:{e.kind}", _at(e, _with_field(e, tag=_flip(e.tag, 5))))
+
     # 3. Moving values: to another key, between list items that share one path, across files.
     strs = [e for e in values if e.kind == "str"]
     if len(strs) >= 2:
@@ -467,6 +471,11 @@ def mutations(fmt: str, text: str, other_recipient: str) -> list[Mutation]:
     add("mac_only_encrypted:string-true", lambda t: meta.set(t, "mac_only_encrypted",
                                                              Raw('"true"') if fmt in ("yaml", "json", "binary")
                                                              else "True"))
+    add("unencrypted_suffix:quoted", lambda t: meta.set(t, "unencrypted_suffix", Raw('"_unencrypted"')
+                                                       if fmt in ("yaml", "json", "binary") else '"_unencrypted"'))
+    add("lastmodified:number", lambda t: meta.set(t, "lastmodified", 20260101))
+    add("version:number", lambda t: meta.set(t, "version", 3))
+    add("shamir_threshold:string", lambda t: meta.set(t, "shamir_threshold", "1"))
     add("mac_only_encrypted:one", lambda t: meta.set(t, "mac_only_encrypted", 1))
     add("mac_only_encrypted:garbage", lambda t: meta.set(t, "mac_only_encrypted", "maybe"))
 

@@ -1,13 +1,15 @@
 """Tamper matrix: ours refuses a changed sops file exactly when the real sops does.
 
-For each format, a file encrypted by the real sops and one encrypted by ours (one age key)
-go through every structured mutation of `tamper_mutations` (value types, bit flips, moved
+For each format, a file encrypted by the real sops and one encrypted by ours (one age key),
+plus sops-made files with other selection rules (encrypted_regex + mac_only_encrypted,
+encrypted_comment_regex), go through every structured mutation of `tamper_mutations` (value types, bit flips, moved
 values and comments, each metadata field changed, removed or written another way). Each
 mutated file is decrypted by `sops -d`, by our library and by our drop-in (in process; a
 few cases also as the `secrets-kit sops -d` command). Per case:
 - accepted by ours ⇔ accepted by sops, and when both accept, the same output;
 - when both refuse, ours raises a typed `SecretsKitError` subclass, the drop-in exits with
-  sops's code, and no message holds a secret.
+  sops's code (unless sops crashed: a Go panic has no code to match), and no message holds
+  a secret.
 The figures of the last run are printed (`-s`) and recorded in bench/RESULTS.md.
 """
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import binascii
 import os
+import re
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import DecryptionError, InputError
-from .gofmt import atoi, format_float_f, parse_bool, parse_float
+from .gofmt import atoi, format_float_f, parse_bool, parse_float, parse_rfc3339
 from .tree import Comment, Timestamp
 
 PREFIX = "ENC[AES256_GCM,data:"
@@ -40,18 +41,37 @@ class ValueFormatError(DecryptionError):
     """A value at an encrypted path is not in sops's `ENC[...]` form."""
 
 
-def parse_enc(text: str) -> tuple[bytes, bytes, bytes, str]:
-    """Split an `ENC[...]` string into (data, iv, tag, type); the regex sops uses has no `$`."""
-    # Base64 never holds a comma, so one split finds the four fields (faster than a regex).
+# sops's own pattern (aes/cipher.go): greedy groups and no `$`, so text after the last `]` is
+# ignored and a `]` inside the type belongs to it (`type:str]x]` is type `str]x`, unknown).
+_ENC_RE = re.compile(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]")
+
+
+def _split_enc(text: str) -> tuple[str, str, str, str]:
+    # Base64 never holds a comma, so one split finds the four fields (faster than the regex);
+    # the regex decides whenever the text is not that plain shape.
     parts = text[_PREFIX_LEN:].split(",", 3)
-    if not text.startswith(PREFIX) or len(parts) != 4:
+    if text.startswith(PREFIX) and len(parts) == 4 and "\n" not in text:
+        data_text, iv_text, tag_text, kind_text = parts
+        end = kind_text.find("]")
+        if iv_text.startswith("iv:") and tag_text.startswith("tag:") and kind_text.startswith("type:") \
+                and end >= 0 and kind_text.find("]", end + 1) < 0:
+            return data_text, iv_text[3:], tag_text[4:], kind_text[5:end]
+    m = _ENC_RE.match(text)
+    if m is None:
         raise ValueFormatError("value does not match sops' data format")
-    data_text, iv_text, tag_text, kind_text = parts
-    end = kind_text.find("]")
-    if not (iv_text.startswith("iv:") and tag_text.startswith("tag:") and kind_text.startswith("type:")) or end < 0:
-        raise ValueFormatError("value does not match sops' data format")
+    data_text, iv_text, tag_text, kind_text = m.groups()
+    return data_text, iv_text, tag_text, kind_text
+
+
+class BytesValueError(DecryptionError):
+    """A value (or comment) that decrypted, with the legacy type `bytes`: refused, also as a comment."""
+
+
+def parse_enc(text: str) -> tuple[bytes, bytes, bytes, str]:
+    """Split an `ENC[...]` string into (data, iv, tag, type) as sops's regex does."""
+    data_text, iv_text, tag_text, kind = _split_enc(text)
     try:
-        return _b64decode(data_text), _b64decode(iv_text[3:]), _b64decode(tag_text[4:]), kind_text[5:end]
+        return _b64decode(data_text), _b64decode(iv_text), _b64decode(tag_text), kind
     except (ValueError, binascii.Error):
         raise ValueFormatError("value does not match sops' data format") from None
 
@@ -136,10 +156,13 @@ class Cipher:
                 value = parse_bool(plain.decode())
             elif kind == "time":
                 value = Timestamp(plain.decode())
+                parse_rfc3339(value)  # Go's time.UnmarshalText: RFC 3339 or an error
             elif kind == "comment":
                 value = Comment(plain.decode("utf-8", "surrogateescape"))
             elif kind == "bytes":
-                value = plain
+                # Python sops 1.x wrote it; sops 3 crashes on it after decrypting (its IV cache
+                # cannot hold a byte slice), so no file that sops reads has one.
+                raise BytesValueError("the value has type bytes, which sops 3 does not read")
             else:
                 raise DecryptionError(f"Unknown datatype: {kind}")
         except (ValueError, UnicodeDecodeError) as exc:

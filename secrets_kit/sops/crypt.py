@@ -11,7 +11,7 @@ import hashlib
 from typing import Any
 
 from ..errors import DecryptionError, InputError, SecretsKitError
-from .cipher import Cipher, to_bytes
+from .cipher import BytesValueError, Cipher, to_bytes
 from .reasons import Reason
 from .rules import CompiledRules
 from .tree import Branch, Comment
@@ -32,18 +32,6 @@ def _value_error(exc: DecryptionError, aad: str) -> DecryptionError:
                            hint="the value was tampered with, moved to another key, or the file "
                                 "was encrypted with another data key",
                            reason=Reason.DECRYPT_FAILED)
-
-
-def _comment_aads(aad: str) -> list[str]:
-    """The AAD sops uses for a comment, then the paths of its ancestors (the file may have
-    been written by a parser that attaches a comment one level up or down)."""
-    parts = aad.split(":")[:-1]
-    candidates = [aad]
-    for cut in range(len(parts) - 1, -1, -1):
-        candidate = ":".join(parts[:cut]) + ":"
-        if candidate not in candidates:
-            candidates.append(candidate)
-    return candidates
 
 
 class TreeCrypt:
@@ -108,15 +96,20 @@ class TreeCrypt:
                     "an encrypted comment matches unencrypted_comment_regex; make sure that regex cannot "
                     "match an encrypted comment", reason=Reason.ENCRYPT_FAILED)
             return Comment(text, comment.inline)
-        for candidate in _comment_aads(aad):
-            try:
-                plain = self.cipher.decrypt(comment.value, candidate)
-            except DecryptionError:
-                continue
-            text = plain.value if isinstance(plain, Comment) else str(plain)
-            return Comment(text, comment.inline)
-        # sops keeps a comment it cannot decrypt as it is (files from old versions).
-        return comment
+        try:
+            plain = self.cipher.decrypt(comment.value, aad)
+        except BytesValueError as exc:
+            raise _value_error(exc, aad) from None
+        except DecryptionError:
+            # sops keeps a comment it cannot decrypt as it is (files from old versions), also one
+            # moved to another path: its AAD is the path it was encrypted at, and only that.
+            return comment
+        if not isinstance(plain, Comment):
+            # Its type was changed: sops hashes what came out like a value, so the MAC fails.
+            data = to_bytes(plain)
+            self.hash.update(data)
+            return Comment(data.decode("utf-8", "surrogateescape"), comment.inline)
+        return Comment(plain.value, comment.inline)
 
     def _walk(self, node: Any, aad: str, any_match: bool, stack: list[list[str]], encrypt: bool) -> Any:
         rules = self.rules

@@ -111,8 +111,10 @@ def val_to_string(value: object) -> str:
 
 # --------------------------------------------------------------------------- time
 
+# Upper-case `T` and `Z` only: Go's time.Parse(RFC3339) refuses `t` and `z` (the real sops
+# refuses such a lastmodified, exit 1); a fraction may follow a comma, as Go accepts.
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})([.,]\d+)?(Z|[+-]\d{2}:\d{2})\Z")
 
 
 def parse_rfc3339(text: str) -> dt.datetime:
@@ -124,7 +126,7 @@ def parse_rfc3339(text: str) -> dt.datetime:
     frac = m.group(7) or ""
     micro = int((frac[1:] + "000000")[:6]) if frac else 0
     zone = m.group(8)
-    if zone in ("Z", "z"):
+    if zone == "Z":
         tz = dt.UTC
     else:
         sign = 1 if zone[0] == "+" else -1

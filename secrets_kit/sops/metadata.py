@@ -94,14 +94,17 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value if not isinstance(k, Comment)}
     if isinstance(value, list):
         return [_plain(v) for v in value if not isinstance(v, Comment)]
-    if isinstance(value, Timestamp):
-        return str(value)
     return value
 
 
 def _as_str(value: Any, name: str) -> str:
     if value is None:
         return ""
+    if isinstance(value, Timestamp):
+        # An unquoted YAML timestamp: yaml.v3 makes it a time.Time, which sops's metadata
+        # decoder cannot put in a string field (the real sops refuses the file, exit 1).
+        raise InputError(f"sops metadata field '{name}' is a YAML timestamp, not a string",
+                         where="sops metadata", hint="sops writes it quoted")
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float) and value.is_integer():

@@ -20,7 +20,7 @@ from .gofmt import normalize_rfc3339, now_rfc3339
 from .keysources import DEFAULT_DECRYPTION_ORDER, MasterKey, key_from_stanza
 from .metadata import SOPS_VERSION, Metadata, Stanza
 from .reasons import Reason
-from .rules import SelectionRules
+from .rules import CompiledRules, SelectionRules
 from .stores import Document, Store
 from .tree import Branch, Path, set_value, truncate, unset_value
 
@@ -59,10 +59,10 @@ def _seal_mac(md: Metadata, cipher: Cipher, mac: str) -> None:
         raise InputError(f"Could not encrypt MAC: {exc.message}", reason=Reason.MAC_ENCRYPT_FAILED) from None
 
 
-def _selection(md: Metadata, store: Store) -> Any:
-    if store.single_value:
-        return SelectionRules().compile()
-    return md.effective_rules.compile()
+def _selection(md: Metadata) -> CompiledRules:
+    """The file's own rules, for every store: sops decrypts (and re-encrypts) by what the
+    metadata says, a binary file too (only encrypting a new binary file ignores the rules)."""
+    return md.effective_rules.compile(from_metadata=True)
 
 
 def encrypt_document(doc: Document, in_store: Store, out_store: Store, opts: EncryptOptions) -> bytes:
@@ -160,7 +160,7 @@ class SopsFile:
         self.recover_key(order, keep_ivs)
         assert self.cipher is not None
         md = self.metadata
-        computed = decrypt_tree(self.doc.branches, self.cipher, _selection(md, self.store), md.mac_only_encrypted)
+        computed = decrypt_tree(self.doc.branches, self.cipher, _selection(md), md.mac_only_encrypted)
         self.decrypted = True
         if ignore_mac:
             return
@@ -192,7 +192,7 @@ class SopsFile:
         if new_key or self.cipher is None:
             self.data_key = generate_data_key()
             self.cipher = Cipher(self.data_key)
-        rules = _selection(md, self.store)
+        rules = _selection(md)
         mac = encrypt_tree(self.doc.branches, self.cipher, rules, md.mac_only_encrypted)
         _seal_mac(md, self.cipher, mac)
         if update_version:

@@ -12,6 +12,7 @@ import re
 from ..errors import ConfigError
 
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
+_NEVER = re.compile(r"(?!)")  # matches nothing
 
 RULE_FIELDS = ("unencrypted_suffix", "encrypted_suffix", "unencrypted_regex", "encrypted_regex",
                "unencrypted_comment_regex", "encrypted_comment_regex")
@@ -67,8 +68,10 @@ class SelectionRules:
             return SelectionRules(unencrypted_suffix=DEFAULT_UNENCRYPTED_SUFFIX)
         return self
 
-    def compile(self) -> CompiledRules:
-        return CompiledRules(self)
+    def compile(self, from_metadata: bool = False) -> CompiledRules:
+        """`from_metadata`: the rules come from a file's metadata, where sops ignores a pattern's
+        compile error (`matched, _ := regexp.Match(...)`): such a pattern matches nothing."""
+        return CompiledRules(self, from_metadata)
 
 
 class CompiledRules:
@@ -81,7 +84,7 @@ class CompiledRules:
 
     __slots__ = ("_cache", "comment_regex", "encrypt_if_match", "kind", "path_regex", "suffix")
 
-    def __init__(self, rules: SelectionRules) -> None:
+    def __init__(self, rules: SelectionRules, from_metadata: bool = False) -> None:
         active = rules.active()
         self.kind = active[0] if active else ""
         self.suffix = ""
@@ -92,10 +95,17 @@ class CompiledRules:
         value = getattr(rules, self.kind) if self.kind else ""
         if self.kind.endswith("_suffix"):
             self.suffix = value
-        elif self.kind.endswith("_comment_regex"):
-            self.comment_regex = compile_go_regex(value, self.kind)
         elif self.kind.endswith("_regex"):
-            self.path_regex = compile_go_regex(value, self.kind)
+            try:
+                pattern = compile_go_regex(value, self.kind)
+            except ConfigError:
+                if not from_metadata:
+                    raise
+                pattern = _NEVER
+            if self.kind.endswith("_comment_regex"):
+                self.comment_regex = pattern
+            else:
+                self.path_regex = pattern
 
     def key_matches(self, key: str) -> bool:
         """Does this path component trigger the (path) rule?"""

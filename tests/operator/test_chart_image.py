@@ -1,4 +1,5 @@
-"""The operator image, checked statically: there is no Docker engine here to build it. Its base is a slim
+"""The operator image, checked statically (there is no Docker engine here to build it), and its pip steps
+replayed in a fresh virtualenv. Its base is a slim
 Python pinned by version (the tested minor), it runs as a numeric non-root user (the chart's runAsUser),
 installs exactly requirements.lock with --no-deps and builds secrets-kit with a pinned backend, copies
 only the package sources; the lock pins every dependency pyproject declares for the image, within
@@ -9,6 +10,8 @@ from __future__ import annotations
 import importlib.metadata as metadata
 import re
 import shlex
+import shutil
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -134,3 +137,32 @@ def test_the_lock_is_closed_under_the_locked_packages_requirements() -> None:
             assert needed in pins, f"{name} needs {requirement}, which the lock lacks"
             assert requirement.specifier.contains(pins[needed], prereleases=True), (name, str(requirement))
     assert checked > len(pins) // 2, "the lock was not made from this environment"
+
+
+def test_the_image_steps_install_the_lock_alone_and_the_operator_starts(tmp_path: Path) -> None:
+    """The Dockerfile's two pip steps, replayed in a fresh virtualenv without the tested environment's
+    packages (no Docker engine here): the lock installs with --no-deps, secrets-kit builds with the pinned
+    backend, `pip check` finds nothing missing, and the operator's modules import and its CLI answers."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, "install", "--no-deps", "--requirement", str(REPO / "operator/deploy/requirements.lock")],
+                   check=True, timeout=900)
+    src = tmp_path / "src"
+    for name in ("pyproject.toml", "README.md", "secrets_kit", "cli", "operator/secrets_kit_operator"):
+        target = src / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            target.write_bytes((REPO / name).read_bytes())
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path), "PIP_CONSTRAINT": str(BUILD_CONSTRAINTS)}
+    subprocess.run([*pip, "install", "--no-deps", str(src)], check=True, env=env, timeout=600)
+    subprocess.run([*pip, "check"], check=True, env=env)
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-c", "import kopf, hvac, boto3, google.cloud.secretmanager, prometheus_client; "
+                    "import secrets_kit_operator.external.controller, secrets_kit_operator.controller"],
+                   check=True, env=env, cwd=tmp_path)
+    shown = subprocess.run([str(venv / "bin" / "secrets-kit"), "operator", "run", "--help"], check=True, env=env,
+                           capture_output=True, text=True, cwd=tmp_path).stdout
+    assert "--external-secrets" in shown

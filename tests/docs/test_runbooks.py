@@ -1,0 +1,155 @@
+"""Every runbook in docs/runbooks/ runs as written against the real peers, so none goes stale.
+
+Each runbook's ```sh blocks run in order in one bash session (tests/docs/runbook_text.py has the
+convention: `# expect:` lines are checked) with KUBECONFIG on a real kube-apiserver, kubectl 1.32,
+kubeseal and the venv's `secrets-kit` on PATH, in a scratch folder. The controllers run as real
+processes behind Deployments (tests/docs/standin.py): a block that scales or restarts a Deployment
+stops, starts or restarts the real controller before the next block runs.
+
+One kube-apiserver serves every runbook of the module (each uses its own namespaces); the disaster
+recovery runbook adds a second, empty one (the "new cluster").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.peers.cache import bin_dir
+from tests.peers.kube import KubeCluster, missing_binaries, start_cluster, write_kubeconfig
+
+from .runbook_text import sh_blocks
+from .shell import Session
+from .standin import STARTERS, Workloads
+
+REPO = Path(__file__).resolve().parents[2]
+RUNBOOKS = REPO / "docs" / "runbooks"
+# Every example value in the runbooks starts so; none may appear in anything a block prints
+# (describe, events, statuses, logs the runbook shows).
+PLAINTEXT = "not-a-real-password"
+
+pytestmark = [pytest.mark.peer("kube"), pytest.mark.slow]
+
+
+def _need_peers(*names: str) -> None:
+    absent = missing_binaries()
+    if absent:
+        pytest.skip(f"real kube-apiserver peer missing ({', '.join(absent)}): run `python -m tests.peers.install kube`")
+    if "sealed-controller" in names:
+        from tests.peers.sealed_controller import missing
+
+        if reason := missing():
+            pytest.skip(f"real sealed-secrets controller peer unavailable: {reason}")
+    if "eso" in names:
+        from tests.peers.eso import missing as eso_missing
+
+        if reason := eso_missing():
+            pytest.skip(f"real ESO controller peer unavailable: {reason}")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[KubeCluster]:
+    _need_peers()
+    started = start_cluster()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def crds(cluster: KubeCluster) -> None:
+    """Bitnami's SealedSecret CRD and ESO's external-secrets.io CRDs, as a cluster running both has."""
+    from tests.peers.eso import register_crds
+    from tests.peers.sealed_controller import register_crd
+
+    register_crd(cluster)
+    register_crds(cluster)
+
+
+@pytest.fixture(scope="module")
+def workloads(cluster: KubeCluster, crds: None) -> Iterator[Workloads]:
+    running = Workloads(cluster)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def only(workloads: Workloads, **replicas: int) -> None:
+    """Scale every controller Deployment that exists to 0 except those named (their replicas given)."""
+    for name in STARTERS:
+        if name not in replicas:
+            try:
+                workloads.cluster.request("GET", f"/apis/apps/v1/namespaces/{STARTERS[name][0]}/deployments/{name}")
+            except Exception:
+                continue
+            workloads.install(name, 0)
+    for name, count in replicas.items():
+        workloads.install(name.replace("_", "-"), count)
+
+
+def shell_env(home: Path, kubeconfig: Path) -> dict[str, str]:
+    keep = ("LANG", "LC_ALL", "TERM", "TZ")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(bin_dir()), os.environ.get("PATH", "")])
+    env["HOME"] = str(home)
+    env["KUBECONFIG"] = str(kubeconfig)
+    return env
+
+
+def run_runbook(name: str, cluster: KubeCluster, workloads: Workloads, tmp_path: Path,
+                kubeconfig: Path | None = None, between: dict[int, list[Workloads]] | None = None) -> list[str]:
+    """Run every ```sh block of docs/runbooks/NAME in order; the outputs. After each block the
+    Deployments are followed (on each cluster in `between`'s lists, default the module's)."""
+    blocks = sh_blocks((RUNBOOKS / name).read_text())
+    assert blocks, f"{name} has no ```sh blocks"
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    if kubeconfig is None:
+        kubeconfig = tmp_path / "kubeconfig"
+        write_kubeconfig(kubeconfig, cluster.url, cluster.ca_file, "admin", cluster.admin_token)
+    session = Session(work, shell_env(home, kubeconfig))
+    outputs: list[str] = []
+    try:
+        for block in blocks:
+            outputs.append(session.run(block, name))
+            print(f"--- {name} block {block.number}:\n{outputs[-1]}")  # shown with -s or on a failure
+            for followed in (between or {}).get(block.number, [workloads]):
+                followed.follow()
+    finally:
+        session.close()
+    for number, text in enumerate(outputs, 1):
+        assert PLAINTEXT not in text, f"{name} block {number} printed a secret value:\n{text}"
+        for bad in ("Traceback", "command not found"):
+            assert bad not in text, f"{name} block {number}:\n{text}"
+    return outputs
+
+
+def test_runbook_index_lists_every_runbook() -> None:
+    index = (REPO / "docs" / "README.md").read_text()
+    for path in sorted(RUNBOOKS.glob("*.md")):
+        assert f"runbooks/{path.name}" in index, f"docs/README.md does not link {path.name}"
+
+
+def test_sync_failing(cluster: KubeCluster, workloads: Workloads, tmp_path: Path) -> None:
+    only(workloads, secrets_kit_external=1)
+    run_runbook("sync-failing.md", cluster, workloads, tmp_path)
+    secret = cluster.request("GET", "/api/v1/namespaces/shop/secrets/shop-db")
+    assert sorted(secret["data"]) == ["password", "username"]
+    assert json.dumps(secret).count("reconcile.external-secrets.io/managed") == 1
+
+
+def test_force_refresh(cluster: KubeCluster, workloads: Workloads, tmp_path: Path) -> None:
+    only(workloads, secrets_kit_external=1)
+    run_runbook("force-refresh.md", cluster, workloads, tmp_path)
+    import base64
+
+    secret = cluster.request("GET", "/api/v1/namespaces/billing/secrets/billing-api")
+    assert base64.b64decode(secret["data"]["token"]).endswith(b"-v2")

@@ -153,3 +153,19 @@ def test_force_refresh(cluster: KubeCluster, workloads: Workloads, tmp_path: Pat
 
     secret = cluster.request("GET", "/api/v1/namespaces/billing/secrets/billing-api")
     assert base64.b64decode(secret["data"]["token"]).endswith(b"-v2")
+
+
+def key_names(cluster: KubeCluster) -> set[str]:
+    listing = cluster.request("GET", "/api/v1/namespaces/kube-system/secrets?labelSelector="
+                              "sealedsecrets.bitnami.com/sealed-secrets-key")
+    return {s["metadata"]["name"] for s in listing["items"]}
+
+
+def test_sealing_keys(cluster: KubeCluster, workloads: Workloads, tmp_path: Path) -> None:
+    _need_peers("sealed-controller")
+    only(workloads, secrets_kit=1)
+    first = key_names(cluster)
+    run_runbook("sealing-keys.md", cluster, workloads, tmp_path)
+    after = key_names(cluster)
+    assert first <= after and len(after) > len(first), "the rotated and restored keys are all there"
+    assert not (tmp_path / "work" / "sealing-keys.yaml").exists(), "the plaintext backup was removed"

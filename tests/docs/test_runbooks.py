@@ -169,3 +169,19 @@ def test_sealing_keys(cluster: KubeCluster, workloads: Workloads, tmp_path: Path
     after = key_names(cluster)
     assert first <= after and len(after) > len(first), "the rotated and restored keys are all there"
     assert not (tmp_path / "work" / "sealing-keys.yaml").exists(), "the plaintext backup was removed"
+
+
+def secret_versions(cluster: KubeCluster, namespace: str) -> dict[str, str]:
+    listing = cluster.request("GET", f"/api/v1/namespaces/{namespace}/secrets")
+    return {s["metadata"]["name"]: s["metadata"]["resourceVersion"] for s in listing["items"]}
+
+
+def test_migrate_bitnami(cluster: KubeCluster, workloads: Workloads, tmp_path: Path) -> None:
+    _need_peers("sealed-controller")
+    only(workloads, sealed_secrets_controller=1, secrets_kit=0)
+    run_runbook("migrate-bitnami.md", cluster, workloads, tmp_path)
+    # checked here too, not only by the runbook's own awk: the first two Secrets were never written again
+    versions = secret_versions(cluster, "orders")
+    assert sorted(versions) == ["orders-api", "orders-cache", "orders-db", "orders-queue"]
+    before = dict(line.split() for line in (tmp_path / "work" / "before.txt").read_text().splitlines())
+    assert all(before[f"orders/{name}"] == versions[name] for name in ("orders-db", "orders-queue"))

@@ -185,3 +185,23 @@ def test_migrate_bitnami(cluster: KubeCluster, workloads: Workloads, tmp_path: P
     assert sorted(versions) == ["orders-api", "orders-cache", "orders-db", "orders-queue"]
     before = dict(line.split() for line in (tmp_path / "work" / "before.txt").read_text().splitlines())
     assert all(before[f"orders/{name}"] == versions[name] for name in ("orders-db", "orders-queue"))
+
+
+def test_migrate_eso(cluster: KubeCluster, workloads: Workloads, tmp_path: Path) -> None:
+    _need_peers("eso")
+    workloads.install("external-secrets", 0, args=["--namespace=inventory"])
+    only(workloads, external_secrets=1, secrets_kit_external=0)
+    run_runbook("migrate-eso.md", cluster, workloads, tmp_path)
+    assert sorted(secret_versions(cluster, "inventory")) == ["inventory-api", "inventory-api-copy", "inventory-db"]
+    # the snapshots the runbook took, compared here too (not only by its awk)
+    work = tmp_path / "work"
+    for first, second in (("before", "after-ours"), ("before-back", "after-back")):
+        one, two = (snapshot(work / f"{n}.txt") for n in (first, second))
+        assert {k: v for k, v in one.items() if k in two} == {k: two[k] for k in one if k in two}
+        assert "inventory/inventory-db" in one
+    refreshed = snapshot(work / "after-refresh.txt")
+    assert refreshed["inventory/inventory-db"] != snapshot(work / "after-back.txt")["inventory/inventory-db"]
+
+
+def snapshot(path: Path) -> dict[str, str]:
+    return dict(line.split() for line in path.read_text().splitlines())

@@ -205,3 +205,13 @@ def test_migrate_eso(cluster: KubeCluster, workloads: Workloads, tmp_path: Path)
 
 def snapshot(path: Path) -> dict[str, str]:
     return dict(line.split() for line in path.read_text().splitlines())
+
+
+def test_stuck_secret(cluster: KubeCluster, workloads: Workloads, tmp_path: Path) -> None:
+    _need_peers("sealed-controller")
+    only(workloads, secrets_kit=1)
+    run_runbook("stuck-secret.md", cluster, workloads, tmp_path)
+    import base64
+
+    api = cluster.request("GET", "/api/v1/namespaces/catalog/secrets/catalog-api")
+    assert base64.b64decode(api["data"]["token"]).endswith(b"-v2") and api["immutable"] is True

@@ -104,9 +104,9 @@ def shell_env(home: Path, kubeconfig: Path) -> dict[str, str]:
 
 
 def run_runbook(name: str, cluster: KubeCluster, workloads: Workloads, tmp_path: Path,
-                kubeconfig: Path | None = None, between: dict[int, list[Workloads]] | None = None) -> list[str]:
+                kubeconfig: Path | None = None, also: tuple[Workloads, ...] = ()) -> list[str]:
     """Run every ```sh block of docs/runbooks/NAME in order; the outputs. After each block the
-    Deployments are followed (on each cluster in `between`'s lists, default the module's)."""
+    Deployments are followed (the module cluster's, and those of `also`)."""
     blocks = sh_blocks((RUNBOOKS / name).read_text())
     assert blocks, f"{name} has no ```sh blocks"
     work, home = tmp_path / "work", tmp_path / "home"
@@ -121,7 +121,7 @@ def run_runbook(name: str, cluster: KubeCluster, workloads: Workloads, tmp_path:
         for block in blocks:
             outputs.append(session.run(block, name))
             print(f"--- {name} block {block.number}:\n{outputs[-1]}")  # shown with -s or on a failure
-            for followed in (between or {}).get(block.number, [workloads]):
+            for followed in (workloads, *also):
                 followed.follow()
     finally:
         session.close()
@@ -215,3 +215,47 @@ def test_stuck_secret(cluster: KubeCluster, workloads: Workloads, tmp_path: Path
 
     api = cluster.request("GET", "/api/v1/namespaces/catalog/secrets/catalog-api")
     assert base64.b64decode(api["data"]["token"]).endswith(b"-v2") and api["immutable"] is True
+
+
+def two_cluster_kubeconfig(path: Path, old: KubeCluster, new: KubeCluster) -> None:
+    """One kubeconfig, contexts old-cluster (current) and new-cluster, as an operator has after creating
+    the replacement cluster."""
+    import base64
+
+    def entry(name: str, cluster: KubeCluster) -> tuple[dict[str, object], ...]:
+        ca = base64.b64encode(cluster.ca_file.read_bytes()).decode()
+        return ({"name": name, "cluster": {"server": cluster.url, "certificate-authority-data": ca}},
+                {"name": f"{name}-admin", "user": {"token": cluster.admin_token}},
+                {"name": name, "context": {"cluster": name, "user": f"{name}-admin"}})
+
+    parts = [entry("old-cluster", old), entry("new-cluster", new)]
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": "old-cluster",
+              "clusters": [p[0] for p in parts], "users": [p[1] for p in parts], "contexts": [p[2] for p in parts]}
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    path.chmod(0o600)
+
+
+def test_disaster_recovery(cluster: KubeCluster, workloads: Workloads, tmp_path: Path) -> None:
+    _need_peers("sealed-controller")
+    from tests.peers.eso import register_crds
+    from tests.peers.sealed_controller import register_crd
+
+    only(workloads, secrets_kit=1, secrets_kit_external=1)
+    new = start_cluster()
+    fresh = Workloads(new)
+    try:
+        register_crd(new)
+        register_crds(new)
+        fresh.install("secrets-kit", 0)
+        fresh.install("secrets-kit-external", 0)
+        kubeconfig = tmp_path / "kubeconfig"
+        two_cluster_kubeconfig(kubeconfig, cluster, new)
+        run_runbook("disaster-recovery.md", cluster, workloads, tmp_path, kubeconfig=kubeconfig, also=(fresh,))
+        old_keys, new_keys = key_names(cluster), key_names(new)
+        assert old_keys == new_keys, "the new cluster holds exactly the old cluster's keys (none generated)"
+        for name in ("ledger-db", "ledger-api"):
+            mine, theirs = (c.request("GET", f"/api/v1/namespaces/ledger/secrets/{name}") for c in (cluster, new))
+            assert mine["data"] == theirs["data"], f"{name}: the new cluster's Secret equals the old one's"
+    finally:
+        fresh.stop()
+        new.stop()

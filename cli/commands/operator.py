@@ -274,8 +274,10 @@ def refresh(names: tuple[str, ...], namespace: str, every: bool, kubeconfig: str
 
 def _admin_commands() -> None:
     """`describe` and `keys` live in their own modules (loaded with this group, which only loads when run)."""
+    from .operator_describe import describe
     from .operator_keys import keys
 
+    operator.add_command(describe)
     operator.add_command(keys)
 
 

@@ -22,10 +22,22 @@ T = TypeVar("T")
 namespace_option = click.option(
     "--controller-namespace", default="kube-system", show_default=True,
     help="The controller's namespace, where its key Secrets live.")
-kubeconfig_option = click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
-                                 help="Kubeconfig file (default: $KUBECONFIG, else in-cluster).")
+kubeconfig_option = click.option(
+    "--kubeconfig", type=click.Path(dir_okay=False), default=None, callback=lambda _c, _p, v: kubeconfig_path(v),
+    help="Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config as kubectl, else in-cluster).")
 prefix_option = click.option("--key-prefix", default="sealed-secrets-key", show_default=True,
                              help="The controller's --key-prefix (names new keys; the legacy key's name).")
+
+
+def kubeconfig_path(given: str | None) -> str | None:
+    """As kubectl: --kubeconfig, else $KUBECONFIG, else ~/.kube/config when it exists; None: in-cluster."""
+    import os
+    from pathlib import Path
+
+    if given or os.environ.get("KUBECONFIG"):
+        return given or os.environ["KUBECONFIG"]
+    home = Path.home() / ".kube" / "config"
+    return str(home) if home.is_file() else None
 
 
 def fail(message: str, code: int) -> None:

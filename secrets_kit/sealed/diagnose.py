@@ -156,3 +156,46 @@ def explain(sealed: Mapping[str, Any], keyring: Keyring, error: SecretsKitError)
     if not problems:  # every ciphertext opens: the failure was after decryption
         return error.message + (f" ({error.hint})" if error.hint else "")
     return "; ".join(problems)
+
+
+def item_openers(sealed: Mapping[str, Any], keyring: Keyring) -> dict[str, dict[str, Any]]:
+    """For each encrypted item: the key that opens it and under which binding, or why none does.
+
+    {item: {"key": fingerprint | None, "keySource": where the key came from, "binding": how it was
+    sealed (Binding.describe()) | None, "matchesOwn": bool, "problem": str | None}}. Same cost as
+    `explain`: one RSA operation per key and plausible binding, only on request.
+    """
+    spec = sealed.get("spec") if isinstance(sealed.get("spec"), Mapping) else {}
+    assert isinstance(spec, Mapping)
+    encrypted = spec.get("encryptedData")
+    texts = dict(encrypted) if isinstance(encrypted, Mapping) else {}
+    if spec.get("data") is not None and not texts:
+        texts = {"data": spec.get("data")}
+    own = binding_of(sealed)
+    keys = list(keyring)
+    out: dict[str, dict[str, Any]] = {}
+    for item in sorted(texts):
+        row: dict[str, Any] = {"key": None, "keySource": None, "binding": None, "matchesOwn": False, "problem": None}
+        out[item] = row
+        text = texts[item]
+        try:
+            ciphertext = b64decode_go(text) if isinstance(text, str) else None
+        except (binascii.Error, ValueError):
+            ciphertext = None
+        if ciphertext is None:
+            row["problem"] = "not a base64 string"
+            continue
+        try:
+            split(ciphertext)
+        except DecryptionError:
+            row["problem"] = TOO_SHORT
+            continue
+        for binding in [own, *_candidates(sealed, own)]:
+            key = _opener(keys, ciphertext, binding.label)
+            if key is not None:
+                row.update(key=key.fingerprint, keySource=key.source, binding=binding.describe(),
+                           matchesOwn=binding == own)
+                break
+        else:
+            row["problem"] = f"none of the {len(keys)} keys opens it under any plausible binding"
+    return out

@@ -12,6 +12,9 @@ import datetime as dt
 import json
 import os
 import pty
+import re
+import shlex
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,8 +52,11 @@ def key_material(secrets: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def no_key_material(secrets: list[dict[str, Any]], *done: subprocess.CompletedProcess[bytes]) -> None:
-    texts = [d.stdout.decode() + d.stderr.decode() for d in done]
+def no_key_material(secrets: list[dict[str, Any]], *done: subprocess.CompletedProcess[Any]) -> None:
+    def text(out: str | bytes) -> str:
+        return out.decode() if isinstance(out, bytes) else out
+
+    texts = [text(d.stdout) + text(d.stderr) for d in done]
     assert_no_plaintext(key_material(secrets), *texts)
     assert not any("PRIVATE KEY" in text for text in texts)
 
@@ -225,3 +231,136 @@ def test_bad_input_and_an_unreachable_api_server(op_cluster: KubeCluster, tmp_pa
     done = subprocess.run([secrets_kit_binary(), "operator", "keys", "list", "--kubeconfig", str(broken)],
                           capture_output=True, timeout=60)
     assert done.returncode == 6 and b"cannot reach the API server" in done.stderr
+
+
+# ------------------------------------------------------------------------------- the README section
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_blocks() -> list[list[str]]:
+    text = README.read_text()
+    section = text[text.index("### 5. Why is it not synced?"):]
+    section = section[:section.index("\n### ", 5)]
+    return [[line for line in block.splitlines() if line.strip()]
+            for block in re.findall(r"```sh cluster\n(.*?)```", section, re.S)]
+
+
+@pytest.fixture(scope="module")
+def two_clusters(proxy_ok: None) -> Iterator[tuple[KubeCluster, KubeCluster]]:
+    """An old cluster (keys in kube-system, where the README's commands look) and a new one."""
+    from tests.peers.kube import missing_binaries, start_cluster
+
+    if missing_binaries():
+        pytest.skip("real kube-apiserver peer missing")
+    old = start_cluster()
+    try:
+        new = start_cluster()
+        try:
+            yield old, new
+        finally:
+            new.stop()
+    finally:
+        old.stop()
+
+
+def test_readme_describe_and_keys_commands_run_as_written(two_clusters: tuple[KubeCluster, KubeCluster],
+                                                          kubeseal_bin: Path, kubectl: Path, tmp_path: Path) -> None:
+    describe_block, keys_block, restore_block = readme_blocks()
+    old, new = two_clusters
+    home = tmp_path / "home"
+    (home / ".kube").mkdir(parents=True)
+    bin_path = os.pathsep.join([str(Path(secrets_kit_binary()).parent), str(kubeseal_bin.parent),
+                                str(kubectl.parent), os.environ.get("PATH", "")])
+    env = {"HOME": str(home), "PATH": bin_path}
+
+    def run_lines(cluster: KubeCluster, lines: list[str]) -> list[subprocess.CompletedProcess[str]]:
+        shutil.copyfile(cluster.kubeconfig, home / ".kube" / "config")
+        out = []
+        for line in lines:
+            done = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                  timeout=120)
+            assert done.returncode == 0, f"{shlex.quote(line)}: {done.stdout}{done.stderr}"
+            out.append(done)
+        return out
+
+    password = marker("readme-keys")
+    first = start_operator(old, namespace="kube-system", watch=("default",), extra=("--key-renew-period=0",))
+    try:
+        cert = tmp_path / "first.pem"
+        cert.write_bytes(first.served_cert())
+        sealed_doc = seal("seal", secret("mysecret", "default", string_data={"password": password}), cert)
+        first.create_sealed_secret(sealed_doc)
+        assert synced(first, "default", "mysecret")["status"] == "True"
+        table, as_json = run_lines(old, describe_block)
+        assert "mysecret" in table.stdout
+        (item,) = json.loads(as_json.stdout)["items"]
+        assert item["name"] == "mysecret" and item["synced"] and item["secret"]["keys"] == ["password"]
+        outputs = run_lines(old, keys_block)
+        rotated = first.newest_cert()
+        assert rotated != cert.read_bytes() and (tmp_path / "cert.pem").read_bytes() == rotated
+        backup_path = tmp_path / "sealing-keys.yaml"
+        assert backup_path.stat().st_mode & 0o777 == 0o600
+        assert len(load_documents(backup_path.read_bytes())[0]["items"]) == 2
+        old_keys = first.key_secrets()
+        no_key_material(old_keys, *outputs, table, as_json)
+        assert_no_plaintext([password], table.stdout, as_json.stdout)
+    finally:
+        first.stop()
+    (restored,) = run_lines(new, restore_block)
+    assert restored.stdout.count("created: ") == 2
+    no_key_material(old_keys, restored)
+    second = start_operator(new, namespace="kube-system", watch=("default",), extra=("--key-renew-period=0",))
+    try:
+        assert len(second.key_secrets()) == 2 and second.served_cert() == rotated  # nothing minted
+        second.create_sealed_secret(sealed_doc)  # sealed for the old cluster's first key
+        assert synced(second, "default", "mysecret")["status"] == "True"
+        assert second.wait_for_secret("default", "mysecret")["data"] == {"password": b64(password)}
+    finally:
+        second.stop()
+
+
+# ------------------------------------------------------------------------------- the pure core
+
+
+def _key(name: str, namespace: str = "kube-system") -> dict[str, Any]:
+    body = new_key_secret(namespace=namespace, bits=2048, now=dt.datetime.now(dt.UTC))
+    body["metadata"].pop("generateName")
+    body["metadata"].update(name=name, uid=f"uid-{name}", resourceVersion="7", creationTimestamp="2026-01-01T00:00:00Z",
+                            managedFields=[{"manager": "x"}])
+    return body
+
+
+def test_plan_restore_creates_leaves_skips_and_refuses() -> None:
+    from secrets_kit.sealed import key_backup as kb
+
+    a, b, c = _key("sealed-secrets-keya"), _key("sealed-secrets-keyb"), _key("sealed-secrets-keyc")
+    listing = kb.backup_list([b, a, {"metadata": {"name": "unrelated"}, "data": {}}])
+    assert [i["metadata"]["name"] for i in listing["items"]] == ["sealed-secrets-keya", "sealed-secrets-keyb"]
+    assert set(listing["items"][0]["metadata"]) == {"name", "namespace", "labels"}
+    items = kb.read_backup([listing, {**c, "kind": "Secret"}], "f")
+    renamed = {**a, "metadata": {**a["metadata"], "name": "sealed-secrets-keyz"}}
+    impostor = {**_key("sealed-secrets-keyc"), "metadata": {"name": "sealed-secrets-keyc"}}
+    steps = kb.plan_restore(items, [renamed, b, impostor], "target")
+    assert [(s.name, s.action) for s in steps] == [
+        ("sealed-secrets-keya", "present"), ("sealed-secrets-keyb", "unchanged"), ("sealed-secrets-keyc", "conflict")]
+    fresh = kb.plan_restore(items, [], "target")
+    assert [s.action for s in fresh] == ["create"] * 3
+    assert all(s.body and s.body["metadata"]["namespace"] == "target" and "uid" not in s.body["metadata"]
+               for s in fresh)
+    assert all("tls.key" not in json.dumps(s.as_json()) for s in fresh)
+
+
+def test_read_backup_refuses_what_is_not_a_key() -> None:
+    from secrets_kit.errors import InputError, KeyMaterialError
+    from secrets_kit.sealed import key_backup as kb
+
+    with pytest.raises(InputError):
+        kb.read_backup([], "f")
+    with pytest.raises(InputError):
+        kb.read_backup([{"kind": "Secret", "metadata": {"name": "plain"}, "data": {}}], "f")
+    broken = _key("sealed-secrets-keyq")
+    broken["data"]["tls.crt"] = _key("sealed-secrets-keyr")["data"]["tls.crt"]  # another key's certificate
+    with pytest.raises(KeyMaterialError, match="certificate of another key"):
+        kb.read_backup([{**broken, "kind": "Secret"}], "f")

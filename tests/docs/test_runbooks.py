@@ -12,9 +12,11 @@ recovery runbook adds a second, empty one (the "new cluster").
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,14 +145,12 @@ def test_sync_failing(cluster: KubeCluster, workloads: Workloads, tmp_path: Path
     run_runbook("sync-failing.md", cluster, workloads, tmp_path)
     secret = cluster.request("GET", "/api/v1/namespaces/shop/secrets/shop-db")
     assert sorted(secret["data"]) == ["password", "username"]
-    assert json.dumps(secret).count("reconcile.external-secrets.io/managed") == 1
+    assert secret["metadata"]["labels"]["reconcile.external-secrets.io/managed"] == "true"
 
 
 def test_force_refresh(cluster: KubeCluster, workloads: Workloads, tmp_path: Path) -> None:
     only(workloads, secrets_kit_external=1)
     run_runbook("force-refresh.md", cluster, workloads, tmp_path)
-    import base64
-
     secret = cluster.request("GET", "/api/v1/namespaces/billing/secrets/billing-api")
     assert base64.b64decode(secret["data"]["token"]).endswith(b"-v2")
 
@@ -211,8 +211,6 @@ def test_stuck_secret(cluster: KubeCluster, workloads: Workloads, tmp_path: Path
     _need_peers("sealed-controller")
     only(workloads, secrets_kit=1)
     run_runbook("stuck-secret.md", cluster, workloads, tmp_path)
-    import base64
-
     api = cluster.request("GET", "/api/v1/namespaces/catalog/secrets/catalog-api")
     assert base64.b64decode(api["data"]["token"]).endswith(b"-v2") and api["immutable"] is True
 
@@ -220,7 +218,6 @@ def test_stuck_secret(cluster: KubeCluster, workloads: Workloads, tmp_path: Path
 def two_cluster_kubeconfig(path: Path, old: KubeCluster, new: KubeCluster) -> None:
     """One kubeconfig, contexts old-cluster (current) and new-cluster, as an operator has after creating
     the replacement cluster."""
-    import base64
 
     def entry(name: str, cluster: KubeCluster) -> tuple[dict[str, object], ...]:
         ca = base64.b64encode(cluster.ca_file.read_bytes()).decode()
@@ -259,3 +256,48 @@ def test_disaster_recovery(cluster: KubeCluster, workloads: Workloads, tmp_path:
     finally:
         fresh.stop()
         new.stop()
+
+
+def bitnami_metrics(controller: object) -> str:
+    """Bitnami's /metrics (the peer fixture picks its metrics port; it is in the command line)."""
+    import urllib.request
+
+    args = getattr(getattr(controller, "proc", None), "args", None) or []
+    address = next(a.split("=", 1)[1] for a in args if str(a).startswith("--listen-metrics-addr="))
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as resp:
+        return str(resp.read().decode())
+
+
+def test_alert_rules_read_only_exported_metrics(cluster: KubeCluster, workloads: Workloads) -> None:
+    """Every metric an alert rule reads is exported by our operator, and each by at least one running
+    controller, ours or the upstream one, after the runbooks above left failures and syncs behind (so the
+    labelled series exist). `up` is Prometheus's own."""
+    from .alert_rules import SYNTHETIC, exported_names, metric_names
+
+    _need_peers("sealed-controller", "eso")
+    wanted = set().union(*metric_names().values()) - SYNTHETIC
+    only(workloads, secrets_kit=1, secrets_kit_external=1)
+    ours = set()
+    for name in ("secrets-kit", "secrets-kit-external"):
+        ours |= exported_names(workloads.process(name).metrics_text())  # type: ignore[union-attr]
+    assert wanted <= ours, f"our operator does not export {sorted(wanted - ours)}"
+    only(workloads, sealed_secrets_controller=1, external_secrets=1)
+    # Go's client exports a labelled family only once it has a series: give Bitnami's an unseal error
+    # (a SealedSecret no key opens) and ESO's a failing ExternalSecret in the namespace it watches
+    garbled = base64.b64encode(b"\x00\x02" + bytes(600)).decode()
+    cluster.request("POST", "/apis/bitnami.com/v1alpha1/namespaces/inventory/sealedsecrets", {
+        "apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "unopenable"},
+        "spec": {"encryptedData": {"k": garbled}}})
+    cluster.request("POST", "/apis/external-secrets.io/v1/namespaces/inventory/externalsecrets", {
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "no-such-key"},
+        "spec": {"refreshInterval": "1h", "secretStoreRef": {"name": "inventory-store", "kind": "SecretStore"},
+                 "data": [{"secretKey": "k", "remoteRef": {"key": "inventory/none"}}]}})
+    bitnami, eso = workloads.process("sealed-secrets-controller"), workloads.process("external-secrets")
+    upstream: set[str] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not wanted <= upstream:
+        upstream = exported_names(bitnami_metrics(bitnami)) | exported_names(eso.metrics_text())  # type: ignore[union-attr]
+        time.sleep(1)
+    only(workloads)
+    # ESO in namespaced mode (--namespace) does not reconcile ClusterSecretStores
+    assert wanted - upstream <= {"clustersecretstore_status_condition"}, sorted(wanted - upstream)

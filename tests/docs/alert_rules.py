@@ -14,10 +14,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "operator" / "chart" / "secrets-kit" / "files" / "prometheus-rules.yaml"
 UNIT_TESTS = Path(__file__).with_name("prometheus-rules.test.yaml")
+DASHBOARD = REPO / "docs" / "grafana" / "secrets-kit-dashboard.json"
 
 # PromQL's functions and aggregation operators that the rules may use
 FUNCTIONS = {"absent", "changes", "increase", "rate", "irate", "delta", "max", "min", "sum", "avg", "count",
-             "max_over_time", "min_over_time", "time", "timestamp", "clamp_min", "clamp_max", "label_replace"}
+             "max_over_time", "min_over_time", "time", "timestamp", "clamp_min", "clamp_max", "label_replace",
+             "vector"}
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "offset", "bool"}
 # Prometheus's own synthetic series (the scrape's health), exported by no program
 SYNTHETIC = {"up"}
@@ -123,6 +125,14 @@ def check_expression(expr: str) -> set[str]:
 def metric_names() -> dict[str, set[str]]:
     """alert name -> the metric names its expression reads."""
     return {rule["alert"]: check_expression(rule["expr"]) for rule in alert_rules()}
+
+
+def dashboard_metric_names() -> dict[str, set[str]]:
+    """panel title -> the metric names its queries read."""
+    import json
+
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return {p["title"]: set().union(*(check_expression(t["expr"]) for t in p["targets"])) for p in panels}
 
 
 def exported_names(exposition: str) -> set[str]:

@@ -1,6 +1,7 @@
 """The alert rules file parses as promtool expects, each rule is complete (severity, summary, description,
 a runbook_url naming a runbook that exists), and the promtool unit tests cover every alert both ways.
-(Which metrics the expressions read, and that the running controllers export them: test_runbooks.py.)"""
+(Which metrics the expressions and the Grafana dashboard's queries read, and that the running controllers
+export them: test_runbooks.py.)"""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .alert_rules import (
     UNIT_TESTS,
     alert_rules,
     check_expression,
+    dashboard_metric_names,
     exported_names,
     load_yaml,
     metric_names,
@@ -89,3 +91,12 @@ def test_promtool_unit_tests_cover_every_alert_both_ways() -> None:
 def test_exported_names_reads_families_and_samples() -> None:
     text = "# HELP a_total x\n# TYPE a_total counter\na_total 1\n# TYPE b gauge\nc{x=\"1\"} 2\n"
     assert exported_names(text) == {"a_total", "b", "c"}
+
+
+def test_the_dashboard_reads_what_the_rules_read() -> None:
+    """docs/grafana/secrets-kit-dashboard.json parses, its queries are well formed, and they read the
+    metrics the rules read (plus the provider-call counter), which the exporters test checks are real."""
+    panels = dashboard_metric_names()
+    assert len(panels) >= 6
+    read = set().union(*panels.values())
+    assert read - set().union(*metric_names().values()) == {"externalsecret_provider_api_calls_count"}

@@ -100,3 +100,23 @@ def test_the_dashboard_reads_what_the_rules_read() -> None:
     assert len(panels) >= 6
     read = set().union(*panels.values())
     assert read - set().union(*metric_names().values()) == {"externalsecret_provider_api_calls_count"}
+
+
+def test_each_alert_is_named_by_its_runbook_and_runbooks_name_only_real_alerts() -> None:
+    rules = alert_rules()
+    names = {r["alert"] for r in rules}
+    for rule in rules:
+        page = RUNBOOK_URL.match(rule["annotations"]["runbook_url"])
+        assert page is not None
+        assert f"`{rule['alert']}`" in (REPO / "docs" / "runbooks" / page.group(1)).read_text(), \
+            f"{page.group(1)} does not mention the alert {rule['alert']} that links to it"
+    alert_like = re.compile(r"`([A-Z][A-Za-z]+(?:Failing|Errors|Stale|Backlog|NotReady|NotSynced|Down))`")
+    for path in sorted((REPO / "docs" / "runbooks").glob("*.md")):
+        unknown = set(alert_like.findall(path.read_text())) - names
+        assert not unknown, f"{path.name} names alerts that do not exist: {sorted(unknown)}"
+
+
+def test_the_docs_index_lists_every_alert() -> None:
+    index = (REPO / "docs" / "README.md").read_text()
+    missing = [r["alert"] for r in alert_rules() if f"`{r['alert']}`" not in index]
+    assert not missing, f"docs/README.md's alert table lacks {missing}"

@@ -90,7 +90,7 @@ def only(workloads: Workloads, **replicas: int) -> None:
         if name not in replicas:
             try:
                 workloads.cluster.request("GET", f"/apis/apps/v1/namespaces/{STARTERS[name][0]}/deployments/{name}")
-            except Exception:
+            except KubeAPIError:  # not installed
                 continue
             workloads.install(name, 0)
     for name, count in replicas.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -97,6 +98,7 @@ def es_ours(op_cluster: KubeCluster, spaces: dict[str, str], crds: None) -> Iter
         yield controller
     finally:
         controller.stop()
+        shutil.rmtree(controller.log_file.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -414,6 +416,28 @@ def test_sealed_and_cluster_external_reports_pure() -> None:
     report_ces = describe_cluster_external_secret(ces, [])
     assert codes(report_ces) == ["namespaces-failed"] and "x: could not create" in report_ces["reasons"][0]["message"]
     assert report_ces["provisionedNamespaces"] == ["y"]
+
+
+def test_describe_reads_the_real_esos_objects_the_same_way(eso_controller: Any, kube_cluster: KubeCluster) -> None:
+    """The real ESO v0.16.2 wrote the statuses, events, labels and data-hash: describe agrees with it
+    (its data-hash check matches ESO's own annotation) and names each failure."""
+    ns = eso_controller.namespace
+    create(kube_cluster, fake_store(ns, "fake", {"/db/password": value("eso-pw")}))
+    for doc in (es_doc(ns, "ok", "fake", {"password": "/db/password"}),
+                es_doc(ns, "missing-key", "fake", {"k": "/no/such/key"}),
+                es_doc(ns, "no-store", "ghost", {"k": "/k"})):
+        create(kube_cluster, doc)
+    for name in ("ok", "missing-key", "no-store"):
+        eso_controller.wait_for_ready_condition(name)
+    for name in ("missing-key", "no-store"):
+        wait_for(f"ESO's Warning event on {name}", lambda name=name: any(
+            e["type"] == "Warning" and e["involvedObject"]["name"] == name
+            for e in kube_cluster.request("GET", f"/api/v1/namespaces/{ns}/events")["items"]), 30)
+    code, item = report(kube_cluster, "ok", ns)
+    assert code == 0 and item["secret"]["dataHash"]["match"] and item["secret"]["createdBy"]["match"]
+    assert item["secret"]["owner"]["isThis"] and item["stores"][0]["ready"]["status"] == "True"
+    assert codes(report(kube_cluster, "missing-key", ns)[1]) == ["provider-error"]
+    assert codes(report(kube_cluster, "no-store", ns)[1]) == ["store-not-found"]
 
 
 def test_zz_no_value_in_any_describe_output(sealed: dict[str, str], external: dict[str, str]) -> None:

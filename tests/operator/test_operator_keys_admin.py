@@ -226,6 +226,12 @@ def test_bad_input_and_an_unreachable_api_server(op_cluster: KubeCluster, tmp_pa
     junk = tmp_path / "junk.yaml"
     junk.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
     assert keys_cli(op_cluster, "restore", junk).returncode == 3
+    assert keys_cli(op_cluster, "restore", "-", stdin=junk.read_bytes()).returncode == 3
+    empty = unique("ka-empty")
+    op_cluster.ensure_namespace(empty)
+    nothing = keys_cli(op_cluster, "backup", "-w", tmp_path / "none.yaml", "--controller-namespace", empty)
+    assert nothing.returncode == 5 and b"no sealing key Secrets" in nothing.stderr
+    assert not (tmp_path / "none.yaml").exists()
     broken = tmp_path / "kubeconfig"
     broken.write_text(op_cluster.kubeconfig.read_text().replace(op_cluster.url, "https://127.0.0.1:9"))
     done = subprocess.run([secrets_kit_binary(), "operator", "keys", "list", "--kubeconfig", str(broken)],

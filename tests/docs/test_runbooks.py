@@ -210,10 +210,13 @@ def snapshot(path: Path) -> dict[str, str]:
 
 def test_stuck_secret(cluster: KubeCluster, workloads: Workloads, tmp_path: Path) -> None:
     _need_peers("sealed-controller")
-    only(workloads, secrets_kit=1)
+    only(workloads, secrets_kit=1, secrets_kit_external=1)
     run_runbook("stuck-secret.md", cluster, workloads, tmp_path)
     api = cluster.request("GET", "/api/v1/namespaces/catalog/secrets/catalog-api")
     assert base64.b64decode(api["data"]["token"]).endswith(b"-v2") and api["immutable"] is True
+    db = cluster.request("GET", "/api/v1/namespaces/catalog/secrets/catalog-db")  # the ExternalSecret left it alone
+    assert [r["kind"] for r in db["metadata"]["ownerReferences"]] == ["SealedSecret"]
+    assert "reconcile.external-secrets.io/managed" not in (db["metadata"].get("labels") or {})
 
 
 def two_cluster_kubeconfig(path: Path, old: KubeCluster, new: KubeCluster) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -81,6 +82,7 @@ class OursExternal:
         if self.proc is not None:
             stop_child(self.proc)
             self.proc = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def _unroute(cluster: KubeCluster) -> None:

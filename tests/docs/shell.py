@@ -63,6 +63,7 @@ class Session:
                 break
             out.append(line)
         text = "".join(out)
+        text = text[:-1] if text.endswith("\n") else text  # the newline printed before the marker
         for wanted in block.expect:
             if wanted not in text:
                 raise BlockFailed(f"{where}: expected {wanted!r} in the output:\n{block.code}\n--- output:\n{text}")

@@ -135,10 +135,12 @@ def run_runbook(name: str, cluster: KubeCluster, workloads: Workloads, tmp_path:
     return outputs
 
 
-def test_runbook_index_lists_every_runbook() -> None:
+def test_runbook_index_lists_every_runbook_and_each_has_a_test() -> None:
     index = (REPO / "docs" / "README.md").read_text()
     for path in sorted(RUNBOOKS.glob("*.md")):
         assert f"runbooks/{path.name}" in index, f"docs/README.md does not link {path.name}"
+        runner = f"test_{path.stem.replace('-', '_')}"
+        assert runner in globals(), f"{path.name} has no {runner} here: its commands would never run"
 
 
 def test_sync_failing(cluster: KubeCluster, workloads: Workloads, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers.cache import bin_dir
+from tests.peers.cache import bin_dir, find_binary
 from tests.peers.kube import KubeAPIError, KubeCluster, missing_binaries, start_cluster, write_kubeconfig
 
 from .runbook_text import sh_blocks
@@ -112,6 +113,10 @@ def run_runbook(name: str, cluster: KubeCluster, workloads: Workloads, tmp_path:
     Deployments are followed (the module cluster's, and those of `also`)."""
     blocks = sh_blocks((RUNBOOKS / name).read_text())
     assert blocks, f"{name} has no ```sh blocks"
+    code = "".join(b.code for b in blocks)
+    for tool, peer in (("kubeseal", "kubeseal"), ("age", "age")):
+        if re.search(rf"(^|[|(\s]){tool}\s", code, re.M) and find_binary(tool) is None:
+            pytest.skip(f"{name} runs {tool}: run `python -m tests.peers.install {peer}`")
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir()
     home.mkdir()

@@ -39,7 +39,7 @@ NEVER = ("boto3", "botocore", "google", "kopf", "kubernetes", "hvac", "rich", "r
 # which loads neither click nor cryptography, a handful) plus room for a wheel install, which loads
 # pathlib & co. only when a command does; click alone is ~30 more.
 BUDGET = {"seal": 75, "kubeseal": 58, "--help": 20}
-CLICK_FREE = ("kubeseal", "--help")
+CLICK_FREE = ("seal", "kubeseal", "--help")
 
 
 def modules(tmp_path: Path, args: list[str], stdin: bytes = b"") -> set[str]:

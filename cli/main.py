@@ -135,26 +135,18 @@ def main(argv: list[str] | None = None) -> None:
     if args in (["--help"], ["-h"]):  # the help most run: printed without importing click
         sys.stdout.write(static_help())
         sys.exit(0)
-    import click
-
     try:
-        group().main(args=args, prog_name="secrets-kit", standalone_mode=False)
+        # `secrets-kit seal` with its common flags runs without click; the rest goes through the group.
+        if not (args[:1] == ["seal"] and _seal_fast(args[1:])):
+            _run_group(args)
     except SecretsKitError as err:
         if _debug_requested(args):
             raise
         # One line, whatever a wrapped tool's message held.
-        click.echo("secrets-kit: error: " + " ".join(str(err).split()), err=True)
+        _stderr("secrets-kit: error: " + " ".join(str(err).split()))
         sys.exit(err.exit_code)
-    except click.exceptions.Exit as ex:
-        sys.exit(ex.exit_code)
-    except click.ClickException as ex:
-        ex.show()
-        sys.exit(ex.exit_code)
-    except click.Abort:
-        click.echo("secrets-kit: aborted", err=True)
-        sys.exit(130)
     except KeyboardInterrupt:
-        click.echo("secrets-kit: interrupted", err=True)
+        _stderr("secrets-kit: interrupted")
         sys.exit(130)
     except BrokenPipeError:
         # stdout closed by a pager or `head`: not an error of ours.
@@ -163,11 +155,36 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as ex:  # an unexpected bug: short line unless --debug
         if _debug_requested(args):
             raise
-        click.echo(f"secrets-kit: internal error: {type(ex).__name__} (rerun with --debug for a traceback)",
-                   err=True)
+        _stderr(f"secrets-kit: internal error: {type(ex).__name__} (rerun with --debug for a traceback)")
         sys.exit(EXIT_ERROR)
     sys.exit(0)
 
+
+def _seal_fast(args: list[str]) -> bool:
+    from secrets_kit_cli.commands.seal_run import fast_main
+
+    return fast_main(args)
+
+
+def _run_group(args: list[str]) -> None:
+    """The click group; click's own exceptions become its messages and exit codes."""
+    import click
+
+    try:
+        group().main(args=args, prog_name="secrets-kit", standalone_mode=False)
+    except click.exceptions.Exit as ex:
+        sys.exit(ex.exit_code)
+    except click.ClickException as ex:
+        ex.show()
+        sys.exit(ex.exit_code)
+    except click.Abort:
+        _stderr("secrets-kit: aborted")
+        sys.exit(130)
+
+
+def _stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 if __name__ == "__main__":
     main()

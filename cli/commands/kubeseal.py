@@ -225,41 +225,31 @@ def __getattr__(name: str) -> Any:
 def fast_parse(args: list[str], environ: dict[str, str]) -> dict[str, Any] | None:
     """The click parameters of a command line made only of known, valid flags; None for anything
     else (help, a positional argument, an unknown flag or a bad value), which click then handles."""
+    from secrets_kit_cli.fastargs import parse
+
     if any(a in ("-h", "--help") for a in args):
         return None
     try:
         tokens = normalize(args, environ)
     except _FlagError:
         return None
-    kw = {dest: list(value) if isinstance(value, tuple) else value for dest, value in DEFAULTS.items()}
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        name = token[2:] if token.startswith("--") else ""
-        if name not in _FLAGS:
-            return None
-        if not _FLAGS[name][0]:
-            index += 1
-            if name not in KLOG_FLAGS:
-                kw[_DEST.get(name, name.replace("-", "_"))] = True
-            continue
-        if index + 1 >= len(tokens):
-            return None  # a flag without its value
-        value, index = tokens[index + 1], index + 2
-        if name in KLOG_FLAGS:
-            continue
-        dest = _DEST.get(name, name.replace("-", "_"))
-        if name in _MULTIPLE:
-            kw[dest].append(value)
-        else:
-            kw[dest] = value
-    if kw["scope"] not in _SCOPES:
+    kw = parse(tokens, _fast_options(), DEFAULTS)
+    if kw is None or kw["scope"] not in _SCOPES:
         return None
     try:
         _timeout(str(kw["request_timeout"]))
     except _FlagError:
         return None
     return kw
+
+
+def _fast_options() -> dict[str, Any]:
+    """`normalize`'s output spellings (`--flag`, `--flag value`) for secrets_kit_cli.fastargs."""
+    from secrets_kit_cli.fastargs import Opt
+
+    return {f"--{name}": Opt(None if name in KLOG_FLAGS else _DEST.get(name, name.replace("-", "_")),
+                             takes_value, multiple=name in _MULTIPLE)
+            for name, (takes_value, _) in _FLAGS.items()}
 
 
 def run_kubeseal(kw: dict[str, Any]) -> None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -50,8 +49,8 @@ from secrets_kit.sealed.scopes import Scope, encryption_label
 EXIT_KUBESEAL = 1
 
 
-@dataclass
-class KubesealFlags:
+# NamedTuples, not dataclasses: importing `dataclasses` costs more than the seal (issue 10 item 9).
+class KubesealFlags(NamedTuple):
     cert: str = ""
     controller_namespace: str = DEFAULT_CONTROLLER_NAMESPACE
     controller_name: str = DEFAULT_CONTROLLER_NAME
@@ -64,17 +63,16 @@ class KubesealFlags:
     merge_into: str = ""
     raw: bool = False
     name: str = ""
-    from_file: list[str] = field(default_factory=list)
+    from_file: Sequence[str] = ()
     scope: Scope = Scope.STRICT
     re_encrypt: bool = False
     recovery_unseal: bool = False
-    private_keys: list[str] = field(default_factory=list)
-    overrides: Overrides = field(default_factory=Overrides)
+    private_keys: Sequence[str] = ()
+    overrides: Overrides = Overrides()
     controller_name_given: bool = False
 
 
-@dataclass
-class Streams:
+class Streams(NamedTuple):
     stdin: BinaryIO
     stdout: BinaryIO
     warn: Callable[[str], None]
@@ -116,7 +114,7 @@ def _run(flags: KubesealFlags, streams: Streams) -> None:
 
     source = flags.input_file or "<stdin>"
     if flags.re_encrypt and not flags.output_file and flags.input_file:
-        flags.output_file = flags.input_file  # kubeseal rewrites the input in place (#405)
+        flags = flags._replace(output_file=flags.input_file)  # kubeseal rewrites the input in place (#405)
     fmt = flags.output_format.lower()
     if flags.output_file and Path(flags.output_file).suffix in (".yaml", ".yml"):
         fmt = "yaml"

@@ -14,10 +14,9 @@ import base64
 import contextlib
 import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # ssl and urllib load only when a request is made (reading a namespace needs neither)
     import ssl
@@ -26,8 +25,9 @@ from ..errors import ConfigError, ProviderError
 from .manifests import load_documents
 
 
-@dataclass
-class Overrides:
+# Records are NamedTuples, not dataclasses: `dataclasses` imports inspect, ast and dis, a cost every
+# command that seals would pay at start-up (issue 10 item 9).
+class Overrides(NamedTuple):
     """kubectl's override flags."""
 
     kubeconfig: str | None = None
@@ -45,12 +45,11 @@ class Overrides:
     username: str | None = None
     password: str | None = None
     impersonate: str | None = None
-    impersonate_groups: list[str] = field(default_factory=list)
+    impersonate_groups: Sequence[str] = ()
     timeout: float = 30.0
 
 
-@dataclass
-class ClusterAccess:
+class ClusterAccess(NamedTuple):
     server: str
     namespace: str  # the context's namespace, "default" if it has none
     namespace_explicit: bool
@@ -62,7 +61,7 @@ class ClusterAccess:
     token: str | None = None
     basic: tuple[str, str] | None = None
     exec_config: dict[str, Any] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = {}  # noqa: RUF012 (never changed in place: resolve() passes its own)
     timeout: float = 30.0
     source: str = "kubeconfig"
 
@@ -137,7 +136,13 @@ def resolve(overrides: Overrides) -> ClusterAccess | None:
     base_c = Path(cluster.get("_base", "."))
     base_u = Path(user.get("_base", "."))
     namespace = overrides.namespace or context.get("namespace") or "default"
-    access = ClusterAccess(
+    token = overrides.token or user.get("token")
+    if not token and user.get("tokenFile"):
+        from_file = _read(base_u, None, user["tokenFile"], "tokenFile")
+        token = from_file.decode().strip() if from_file else None
+    username = overrides.username or user.get("username")
+    password = overrides.password or user.get("password")
+    return ClusterAccess(
         server=str(server).rstrip("/"),
         namespace=namespace,
         namespace_explicit=bool(overrides.namespace),
@@ -153,21 +158,13 @@ def resolve(overrides: Overrides) -> ClusterAccess | None:
                               "client-certificate")),
         client_key=(_read(Path("."), None, overrides.client_key, "client-key")
                     or _read(base_u, user.get("client-key-data"), user.get("client-key"), "client-key")),
-        token=overrides.token or user.get("token"),
+        token=token,
+        basic=(str(username), str(password)) if username and password else None,
         exec_config=user.get("exec") if not overrides.token else None,
+        headers={"Impersonate-User": overrides.impersonate} if overrides.impersonate else {},
         timeout=overrides.timeout,
         source=f"context {ctx_name}" if ctx_name else "kubeconfig",
     )
-    if not access.token and user.get("tokenFile"):
-        token = _read(base_u, None, user["tokenFile"], "tokenFile")
-        access.token = token.decode().strip() if token else None
-    username = overrides.username or user.get("username")
-    password = overrides.password or user.get("password")
-    if username and password:
-        access.basic = (str(username), str(password))
-    if overrides.impersonate:
-        access.headers["Impersonate-User"] = overrides.impersonate
-    return access
 
 
 def default_namespace(overrides: Overrides) -> tuple[str, bool]:

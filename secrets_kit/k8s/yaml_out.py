@@ -12,38 +12,11 @@ cold start, and most documents (names, base64) only need the common-plain check.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import cmp_to_key
 from typing import Any
 
-
-class _LazyRe:
-    """A regex compiled the first time it is used."""
-
-    __slots__ = ("_compiled", "_pattern")
-
-    def __init__(self, pattern: str) -> None:
-        self._pattern = pattern
-        self._compiled: re.Pattern[str] | None = None
-
-    def _rx(self) -> re.Pattern[str]:
-        if self._compiled is None:
-            self._compiled = re.compile(self._pattern)
-        return self._compiled
-
-    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
-        return self._rx().search(text, pos)
-
-    def match(self, text: str) -> re.Match[str] | None:
-        return self._rx().match(text)
-
-    def sub(self, repl: Callable[[re.Match[str]], str], text: str) -> str:
-        return self._rx().sub(repl, text)
-
-    def findall(self, text: str) -> list[Any]:
-        return self._rx().findall(text)
-
+from ..lazyre import LazyRe as _LazyRe  # patterns compile on first use
 
 _BEST_WIDTH = 80
 # The common case, written as is: no space, no indicator, no YAML 1.1 number or timestamp.

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ..errors import DecryptionError, InputError, SecretsKitError
 from ..k8s.manifests import Manifest, describe, dump_documents, expand_lists, load_documents
@@ -42,8 +41,8 @@ Progress = Callable[[int], None]
 _T = TypeVar("_T")
 
 
-@dataclass
-class Source:
+# Not dataclasses: importing `dataclasses` (inspect, ast, dis) costs a seal's start-up more than the seal.
+class Source(NamedTuple):
     path: Path | None  # None: standard input
     rel: Path  # the path under --out-dir
     explicit: bool  # named on the command line (not found by walking a folder)
@@ -53,8 +52,7 @@ class Source:
         return str(self.path) if self.path else "<stdin>"
 
 
-@dataclass
-class Output:
+class Output(NamedTuple):
     path: Path | None  # None: standard output
     text: str
     mode: int
@@ -63,14 +61,18 @@ class Output:
     unchanged: bool = False  # the file already holds exactly this
 
 
-@dataclass
 class Report:
-    outputs: list[Output] = field(default_factory=list)
-    documents: int = 0
-    files: int = 0
-    skipped: list[str] = field(default_factory=list)  # files walked past (no matching documents)
-    details: list[dict[str, Any]] = field(default_factory=list)  # per document, names only
-    failures: list[str] = field(default_factory=list)  # check-only unseal: what could not be opened
+    """What a batch did; filled in as it goes."""
+
+    __slots__ = ("details", "documents", "failures", "files", "outputs", "skipped")
+
+    def __init__(self) -> None:
+        self.outputs: list[Output] = []
+        self.documents = 0
+        self.files = 0
+        self.skipped: list[str] = []  # files walked past (no matching documents)
+        self.details: list[dict[str, Any]] = []  # per document, names only
+        self.failures: list[str] = []  # check-only unseal: what could not be opened
 
 
 def collect(paths: Sequence[str], *, exclude: Path | None = None, skip_sealed: bool = False) -> list[Source]:

@@ -15,7 +15,7 @@ import base64
 import binascii
 import datetime as dt
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -26,8 +26,7 @@ from .crypto import fingerprint
 _PEM_CERT = rb"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----"
 
 
-@dataclass(frozen=True)
-class SealingCert:
+class SealingCert(NamedTuple):  # not a dataclass: importing `dataclasses` costs more than a seal
     public_key: rsa.RSAPublicKey
     not_before: dt.datetime
     not_after: dt.datetime

@@ -11,9 +11,8 @@ from __future__ import annotations
 import base64
 import os
 import struct
-import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -80,8 +79,7 @@ def fingerprint(public_key: rsa.RSAPublicKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
 
-@dataclass(frozen=True)
-class PrivateKey:
+class PrivateKey(NamedTuple):  # not a dataclass: importing `dataclasses` costs more than a seal
     key: rsa.RSAPrivateKey
     fingerprint: str
     source: str  # where it was read from, for messages
@@ -96,6 +94,8 @@ class Keyring:
     """
 
     def __init__(self, keys: Iterable[PrivateKey] = ()) -> None:
+        import threading  # here, not at the top: a seal makes no Keyring
+
         self._lock = threading.Lock()  # RSA releases the GIL: batches decrypt on several threads
         self._keys: list[PrivateKey] = []
         seen: set[str] = set()

@@ -16,8 +16,7 @@ import binascii
 import copy
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -48,8 +47,9 @@ V1_DATA_REFUSED = "using deprecated 'data' field, use 'encryptedData' or flip th
 V1_DATA_CONFLICT = "cannot use the field 'encryptedData' and the deprecated field 'data' at the same time"
 
 
-@dataclass
-class SealOptions:
+# Records are NamedTuples, not dataclasses: importing `dataclasses` (inspect, ast, dis) costs a
+# seal's start-up more than the seal itself (issue 10 item 9).
+class SealOptions(NamedTuple):
     """How to seal: kubeseal's flags as data."""
 
     scope: Scope | None = None  # None: as the Secret's annotations say
@@ -172,10 +172,9 @@ def go_field_order(sealed: Manifest) -> Manifest:
 # ------------------------------------------------------------------------------------------ unseal
 
 
-@dataclass
-class Unsealed:
+class Unsealed(NamedTuple):
     secret: Manifest
-    opened_by: dict[str, str] = field(default_factory=dict)  # item -> key fingerprint
+    opened_by: dict[str, str]  # item -> key fingerprint
 
 
 def _spec(sealed: Manifest, where: str) -> dict[str, Any]:
@@ -382,15 +381,13 @@ def merge_into(orig: Manifest, update: Manifest, *, where: str = "<input>") -> M
     return out
 
 
-@dataclass
-class ReencryptResult:
+class ReencryptResult(NamedTuple):
     sealed: Manifest
     changed: list[str]  # items sealed anew
     current: list[str]  # items already sealed for the target key, kept as they were
 
 
-@dataclass
-class OpenedSealed:
+class OpenedSealed(NamedTuple):
     """A SealedSecret opened once for re-encryption: its items in plaintext, ready to seal for any target."""
 
     sealed: Manifest

@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import ConfigError, KeyMaterialError
 from .certs import SealingCert, load_cert
@@ -29,8 +28,7 @@ if TYPE_CHECKING:  # the cluster and registry code loads only when a run needs i
     from .registry import ClusterEntry
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):  # not a dataclass: importing `dataclasses` costs more than a seal
     name: str
     cert: SealingCert
 
@@ -52,7 +50,7 @@ def cert_for_cluster(entry: ClusterEntry, base: Overrides | None = None) -> Seal
         return cert_from_spec(entry.cert)
     from ..k8s.kubeconfig import Overrides
 
-    overrides = Overrides(**{**(base.__dict__ if base else {}),
+    overrides = Overrides(**{**(base._asdict() if base else {}),
                              "context": entry.context or (base.context if base else None),
                              "kubeconfig": entry.kubeconfig or (base.kubeconfig if base else None),
                              "server": entry.server or (base.server if base else None)})

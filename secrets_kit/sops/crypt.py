@@ -7,8 +7,10 @@ a fixed 32-byte prefix), stored as upper-case hex (sops.go `Tree.Encrypt/Decrypt
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
+
+# SHA-512 from `cryptography`, loaded anyway for AES-GCM: `hashlib` would load a second OpenSSL at start-up.
+from cryptography.hazmat.primitives import hashes
 
 from ..errors import DecryptionError, InputError, SecretsKitError
 from .cipher import BytesValueError, Cipher, to_bytes
@@ -41,12 +43,12 @@ class TreeCrypt:
         self.cipher = cipher
         self.rules = rules
         self.mac_only_encrypted = mac_only_encrypted
-        self.hash = hashlib.sha512()
+        self.hash = hashes.Hash(hashes.SHA512())
         if mac_only_encrypted:
             self.hash.update(MAC_ONLY_ENCRYPTED_INIT)
 
     def mac(self) -> str:
-        return self.hash.hexdigest().upper()
+        return self.hash.copy().finalize().hex().upper()  # a copy: callable more than once, as hexdigest()
 
     def run(self, branches: list[Branch], encrypt: bool) -> str:
         """Encrypt or decrypt every branch in place; return the MAC (hex)."""

@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import re
 
+from ..lazyre import LazyRe  # compiled on first use: a decrypt of strings needs none of these
 from .tree import Timestamp
 
 
@@ -156,7 +157,7 @@ def now_rfc3339() -> str:
 
 
 # YAML timestamps as yaml.v3 resolves them (resolve.go allowedTimestampFormats).
-_YAML_TS = re.compile(
+_YAML_TS = LazyRe(
     r"^(\d{4})-(\d{1,2})-(\d{1,2})"
     r"(?:(?:([Tt])(\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?(Z|[+-]\d{2}:\d{2})"
     r"|( )(\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d+)?))?$")
@@ -197,7 +198,7 @@ def parse_yaml_timestamp(text: str) -> Timestamp | None:
     return Timestamp(f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}{_nanos_text(frac)}{zone}")
 
 
-_GO_INT = re.compile(r"^[+-]?\d+$")
+_GO_INT = LazyRe(r"^[+-]?\d+$")
 
 
 def atoi(text: str) -> int:
@@ -210,7 +211,7 @@ def atoi(text: str) -> int:
     return value
 
 
-_GO_FLOAT = re.compile(r"^[+-]?(?:(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][+-]?\d+)?|[Ii]nf(?:inity)?|NaN|nan)$")
+_GO_FLOAT = LazyRe(r"^[+-]?(?:(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][+-]?\d+)?|[Ii]nf(?:inity)?|NaN|nan)$")
 
 
 def parse_float(text: str) -> float:

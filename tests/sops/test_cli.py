@@ -440,7 +440,8 @@ def test_encrypt_over_an_existing_output_keeps_unchanged_ciphertexts(age_id, our
 _THIRD_PARTY_ALLOWED = {"secrets_kit", "secrets_kit_cli", "cryptography", "_cffi_backend", "_openssl", "pyrage",
                         "yaml", "_yaml", "cython_runtime"}
 _STDLIB_DENIED = {"tempfile", "shutil", "subprocess", "bz2", "lzma", "zipfile", "tarfile", "logging", "threading",
-                  "socket", "ssl", "http", "email", "asyncio", "argparse", "uuid", "random", "decimal", "textwrap"}
+                  "socket", "ssl", "http", "email", "asyncio", "argparse", "uuid", "random", "decimal", "textwrap",
+                  "hashlib"}  # the MAC's SHA-512 comes from cryptography: hashlib loads a second OpenSSL
 _OURS_DENIED = ("secrets_kit.render", "secrets_kit.sealed", "secrets_kit.providers", "secrets_kit.k8s",
                 "secrets_kit.quickstart", "secrets_kit.clients", "secrets_kit_cli.commands",
                 "secrets_kit_cli.dropins.sops.edit", "secrets_kit_cli.dropins.sops.keycommands")
@@ -478,3 +479,31 @@ def test_sops_decrypt_import_budget(fmt: str, age_id, ours, isolated_env: Path) 
     assert keysources <= _KEYSOURCES_ALLOWED, sorted(keysources - _KEYSOURCES_ALLOWED)
     if fmt == "json":
         assert "yaml" not in tops and "secrets_kit.sops.stores.yaml_store" not in loaded
+        assert "dataclasses" not in tops
+
+
+def test_sops_yaml_decrypt_compiles_no_pattern_it_does_not_use(age_id, ours, isolated_env: Path) -> None:
+    """The YAML store's scalar patterns over all of Unicode take milliseconds each to compile: plain
+    values need none of those, so a decrypt of plain values compiles none of them (secrets_kit/lazyre.py)."""
+    plain = isolated_env / "plain.yaml"
+    plain.write_text(f"a: {SECRET}\nb: plain-value\n")
+    enc = ours("encrypt", "--age", age_id.recipient, str(plain))
+    assert enc.returncode == 0, enc.err
+    target = isolated_env / "enc.yaml"
+    target.write_bytes(enc.stdout)
+    code = (
+        f"import sys\nsys.argv = ['secrets-kit', 'sops', 'decrypt', {str(target)!r}]\n"
+        "from secrets_kit_cli.main import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "from secrets_kit.sops.stores.yaml_store import scalars\nfrom secrets_kit.sops import gofmt\n"
+        "lazy = {n: getattr(m, n) for m in (scalars, gofmt) for n in dir(m) if type(getattr(m, n)).__name__ == 'LazyRe'}\n"
+        "import json\nprint(json.dumps([len(lazy), [n for n, rx in lazy.items() if rx._compiled is not None]]),"
+        " file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert SECRET in done.stdout
+    count, compiled = json.loads(done.stderr.strip().splitlines()[-1])
+    assert count >= 10, done.stderr
+    # the costly ones (milliseconds each): escaping and printability over all of Unicode, YAML 1.1's words
+    assert not {"_ESCAPED", "_NON_PRINTABLE", "_YAML11_SPECIAL", "_YAML_TS"} & set(compiled), compiled

@@ -12,6 +12,7 @@ import math
 import re
 from typing import Any
 
+from ....lazyre import LazyRe  # compiled on first use: most values need none of these
 from ...gofmt import format_float_yaml, parse_yaml_timestamp
 from ...tree import Comment, Timestamp
 
@@ -22,12 +23,12 @@ _SPECIAL_FLOATS = {".nan": math.nan, ".NaN": math.nan, ".NAN": math.nan,
                    ".inf": math.inf, ".Inf": math.inf, ".INF": math.inf,
                    "+.inf": math.inf, "+.Inf": math.inf, "+.INF": math.inf,
                    "-.inf": -math.inf, "-.Inf": -math.inf, "-.INF": -math.inf}
-_YAML_STYLE_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
-_GO_FLOAT_DOT = re.compile(r"^\.[0-9_]+([eE][-+]?[0-9]+)?$")
+_YAML_STYLE_FLOAT = LazyRe(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_GO_FLOAT_DOT = LazyRe(r"^\.[0-9_]+([eE][-+]?[0-9]+)?$")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 # Plain scalars a YAML 1.1 reader (PyYAML, Kubernetes tooling) would not read as a string.
-_YAML11_SPECIAL = re.compile(
+_YAML11_SPECIAL = LazyRe(
     r"""^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|true|True|TRUE|false|False|FALSE
     |~|null|Null|NULL|=|<<
     |[-+]?(?:0b[0-1_]+|0[0-7_]+|(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+|[1-9][0-9_]*(?::[0-5]?[0-9])+)
@@ -130,10 +131,10 @@ def resolve_tagged(tag: str, text: str, plain: bool) -> Any:
 # ------------------------------------------------------------------------- writing
 
 _PLAIN_BAD_START = frozenset("-?:,[]{}#&*!|>'\"%@` \t")
-_PLAIN_BAD = re.compile(r"[\x00-\x1f\x7f\ufeff\u0085\u2028\u2029]|: |:$| #|\t")
-_FLOW_BAD = re.compile(r"[,\[\]{}]")
+_PLAIN_BAD = LazyRe(r"[\x00-\x1f\x7f\ufeff\u0085\u2028\u2029]|: |:$| #|\t")
+_FLOW_BAD = LazyRe(r"[,\[\]{}]")
 # Outside YAML's printable set, or read as a line break (NEL, LS, PS) or BOM.
-_NON_PRINTABLE = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+_NON_PRINTABLE = LazyRe("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
                             "|[\u2028\u2029]")
 
 
@@ -168,7 +169,7 @@ def plain_ok(text: str, flow: bool) -> bool:
 # What yaml.v3 escapes in a double-quoted scalar: all but its printable set, line breaks, BOM,
 # `"` and `\`. Characters beyond the BMP are the exception: yaml.v3 writes them as `\UXXXXXXXX`,
 # we keep them as they are (a deliberate difference, see the README).
-_ESCAPED = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
+_ESCAPED = LazyRe(r"[^\x20\x21\x23-\x5b\x5d-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
                       r"\U00010000-\U0010ffff]")
 _SHORT_ESCAPES = {0x00: "0", 0x07: "a", 0x08: "b", 0x09: "t", 0x0A: "n", 0x0B: "v", 0x0C: "f", 0x0D: "r",
                   0x1B: "e", 0x22: '"', 0x5C: "\\", 0x85: "N", 0x2028: "L", 0x2029: "P"}

@@ -8,7 +8,8 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from .values import MISSING, StringMap, TemplateError, go_quote, go_str, go_type, text, truthy
+from .. import limits
+from .values import MISSING, StringMap, TemplateError, go_quote, go_str, go_type, text, truthy, within
 
 
 @functools.cache
@@ -24,6 +25,9 @@ def go_sprintf(fmt: str, *args: Any) -> str:
         out.append(fmt[pos:match.start()])
         pos = match.end()
         flags, width, precision, verb = match.groups()
+        for number in (width, precision):  # a width of 10**9 would build a gigabyte
+            if number:
+                within(limits.TEMPLATE_WIDTH, int(number))
         if verb == "%":
             out.append("%")
             continue

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from .. import limits
 from ..errors import InputError
 from .fastyaml import load_simple
 from .yaml_out import dump_yaml  # also the YAML writer of this module's callers
@@ -55,9 +56,16 @@ def _decode_text(data: bytes | str, source: str) -> str:
         raise InputError(f"not UTF-8 text (invalid byte at offset {ex.start})", where=source) from None
 
 
+def _json_int(source: str) -> Any:
+    def parse(digits: str) -> int:
+        limits.check(limits.DIGITS, len(digits.lstrip("-")), source)  # int() refuses over 4,300 digits
+        return int(digits)
+    return parse
+
+
 def _json_documents(text: str, source: str) -> list[Any] | None:
     """Concatenated JSON values (kubeseal's multi-document JSON); None if it is not JSON."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_int=_json_int(source))
     docs: list[Any] = []
     pos, end = 0, len(text)
     while True:
@@ -69,7 +77,10 @@ def _json_documents(text: str, source: str) -> list[Any] | None:
             value, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError:
             return None  # let the YAML parser (a JSON superset) report the precise problem
+        except RecursionError:
+            raise limits.depth_error(source) from None
         docs.append(value)
+        limits.check(limits.DOCUMENTS, len(docs), source)
 
 
 # Compiled on use (re caches them): only an error message needs them.
@@ -102,8 +113,25 @@ def _yaml_documents(text: str, source: str) -> list[Any]:
         raise InputError(f"malformed YAML{at}: {problem}", where=source) from None
     except YAMLError as ex:
         raise InputError(f"malformed YAML: {type(ex).__name__}", where=source) from None
-    except (ValueError, TypeError, RecursionError) as ex:  # e.g. duplicate keys, bad !!binary
+    except RecursionError:
+        raise limits.depth_error(source) from None
+    except (ValueError, TypeError) as ex:  # e.g. duplicate keys, bad !!binary, a 5,000-digit integer
         raise InputError(f"unreadable YAML: {type(ex).__name__}", where=source) from None
+
+
+# An escaped (or, in text passed as str, a raw) UTF-16 surrogate: a lone one cannot be encoded later.
+_SURROGATE = re.compile(r"\\(?:u[dD][89a-fA-F]|U0000[dD][89a-fA-F])|[\ud800-\udfff]")
+
+
+def _without_surrogates(node: Any) -> Any:
+    """Lone surrogates as U+FFFD, as Go's decoders (kubectl, kubeseal) read them; depth is within the limit."""
+    if isinstance(node, str):
+        return node.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(node, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_without_surrogates(v) for v in node]
+    return node
 
 
 def load_documents(data: bytes | str, *, source: str = "<stdin>") -> list[Manifest]:
@@ -112,6 +140,7 @@ def load_documents(data: bytes | str, *, source: str = "<stdin>") -> list[Manife
     A document that is not a mapping (a bare list or scalar) is an input error; empty
     documents (`---` with nothing after it) are skipped, as kubectl does.
     """
+    limits.check_size(data, source)
     text = _decode_text(data, source)
     stripped = text.lstrip()
     docs: list[Any] | None = None
@@ -121,6 +150,10 @@ def load_documents(data: bytes | str, *, source: str = "<stdin>") -> list[Manife
         docs = load_simple(text)  # the fast path for plain block YAML; None means "ask ruamel"
     if docs is None:
         docs = _yaml_documents(text, source)
+    # Depth and size with aliases expanded: what every later walk of these values will meet.
+    limits.check_documents(docs, source)
+    if _SURROGATE.search(text):
+        docs = [_without_surrogates(doc) for doc in docs]
     out: list[Manifest] = []
     for index, doc in enumerate(docs, start=1):
         if doc is None:

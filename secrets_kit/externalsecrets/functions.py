@@ -807,7 +807,9 @@ def load_yaml_go(source: bytes) -> Any:
     yaml = YAML(typ="safe", pure=True)
     yaml.version = (1, 1)
     try:
-        root = yaml.compose(source)
+        with warnings.catch_warnings():  # ruamel's warnings print the source lines (values) to stderr
+            warnings.simplefilter("ignore")
+            root = yaml.compose(source)
     except Exception:
         raise YamlError("yaml: invalid YAML") from None
     constructor = yaml.constructor

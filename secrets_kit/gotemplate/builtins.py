@@ -79,7 +79,7 @@ def _index(container: Any, *keys: Any) -> Any:
                 raise TemplateError(f"cannot index slice/array with type {go_type(key)}")
             seq = container.encode() if isinstance(container, str) else container
             if not 0 <= key < len(seq):
-                raise TemplateError(f"index out of range: {key}")
+                raise TemplateError("index out of range")  # Go prints the index: it may come from a secret
             container = seq[key]
         else:
             raise TemplateError(f"can't index item of type {go_type(container)}")

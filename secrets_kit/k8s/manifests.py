@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -104,7 +105,11 @@ def _yaml_documents(text: str, source: str) -> list[Any]:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
-        return list(_loader().load_all(text))
+        # ruamel warns (ReusedAnchorWarning, ...) by printing the source lines, values included, to
+        # stderr. A redefined anchor is valid YAML that Go's readers accept: the warnings are dropped.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return list(_loader().load_all(text))
     except MarkedYAMLError as ex:
         mark = ex.problem_mark or ex.context_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

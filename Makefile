@@ -1,7 +1,7 @@
 # secrets-kit developer tasks. `make test` is the README's test command and what CI runs.
 PYTHON ?= python3
 
-.PHONY: setup peers test lint bench quickstart
+.PHONY: setup peers test lint bench quickstart fuzz
 
 setup:
 	$(PYTHON) -m pip install -q -e '.[all,dev]'
@@ -22,3 +22,8 @@ bench: peers
 
 quickstart:
 	secrets-kit quickstart
+
+# The fuzz suite's exploring profile (a few minutes; figures per parser at the end). CI runs the
+# same tests derandomized and small as part of `make test`. Found inputs go to tests/fuzz/test_regressions.py.
+fuzz:
+	$(PYTHON) -m tests.fuzz.run

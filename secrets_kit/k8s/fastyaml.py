@@ -273,18 +273,24 @@ class _Reader:
 
 
 _OTHER_BREAKS = re.compile("[\x85\u2028\u2029]|\r(?!\n)")
+# Characters a YAML stream may not hold (ruamel's reader refuses them): control characters, surrogates.
+_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def load_simple(text: str) -> list[Any] | None:
     """The documents of `text` if it is within the subset, else None."""
-    if _OTHER_BREAKS.search(text):
-        return None  # NEL, LS, PS and a lone CR end lines for YAML readers, not for this one
+    if _OTHER_BREAKS.search(text) or _NON_PRINTABLE.search(text) or "\t" in text:
+        # NEL, LS, PS and a lone CR end lines for YAML readers, not for this one; tabs follow rules
+        # of their own (refused before a token, kept inside a scalar): ruamel decides.
+        return None
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     docs: list[list[str]] = [[]]
     for line in lines:
-        if line.startswith(("---", "...")) and (len(line) == 3 or line[3] in " \t"):
+        if line.startswith("...") and (len(line) == 3 or line[3] in " \t"):
+            return None  # a document end marker: where it may stand has rules of its own
+        if line.startswith("---") and (len(line) == 3 or line[3] in " \t"):
             rest = _strip_comment(line[3:].strip(_BLANK)) if len(line) > 3 else ""
             if rest:
                 return None  # `--- value` or `--- !tag`

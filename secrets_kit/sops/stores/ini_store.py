@@ -236,6 +236,7 @@ class IniStore(Store):
                     section_comment = value[0][0].value
                     start = 1
                 keys: list[tuple[str, str, str]] = []
+                position: dict[Any, int] = {}  # key -> its index in keys: a repeated key is found at once
                 for k, v in value[start:]:
                     if isinstance(k, Comment):
                         if keys:
@@ -243,10 +244,12 @@ class IniStore(Store):
                             keys[-1] = (name, val, k.value)
                         continue
                     text = v if isinstance(v, str) else val_to_string(v)
-                    found = next((n for n, item in enumerate(keys) if item[0] == k), None)
+                    found = position.get(k) if isinstance(k, str) else \
+                        next((n for n, item in enumerate(keys) if item[0] == k), None)
                     if found is not None:
                         keys[found] = (k, text, keys[found][2])
                     else:
+                        position[k] = len(keys)
                         keys.append((k, text, ""))
                 rendered.append((key, section_comment, keys))
         for index, (name, section_comment, keys) in enumerate(rendered):

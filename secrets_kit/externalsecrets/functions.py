@@ -260,9 +260,9 @@ def _chain(certs: list[Any], func: str) -> list[Any]:
         if len(first) < 2:
             first.append(j)
     for i in range(len(certs)):
-        j = next((j for j in by_ski.get(ids[i][0] or b"", ()) if j != i), None)
-        if j is not None:
-            is_parent[j], parent[i] = True, j
+        found = next((j for j in by_ski.get(ids[i][0] or b"", ()) if j != i), None)
+        if found is not None:
+            is_parent[found], parent[i] = True, found
     leaves = [i for i in range(len(certs)) if not is_parent[i]]
     if len(leaves) > 1:
         raise FunctionError(f"error calling {func}: found multiple leaf or disjunct certificates")

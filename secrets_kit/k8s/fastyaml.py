@@ -287,17 +287,22 @@ def load_simple(text: str) -> list[Any] | None:
     if lines and lines[-1] == "":
         lines.pop()
     docs: list[list[str]] = [[]]
+    open_doc = False  # a `---` or content since the last `...`: YAML refuses `...` that ends no document
     for line in lines:
-        if line.startswith("...") and (len(line) == 3 or line[3] in " \t"):
-            return None  # a document end marker: where it may stand has rules of its own
-        if line.startswith("---") and (len(line) == 3 or line[3] in " \t"):
+        if line.startswith(("---", "...")) and (len(line) == 3 or line[3] in " \t"):
             rest = _strip_comment(line[3:].strip(_BLANK)) if len(line) > 3 else ""
             if rest:
                 return None  # `--- value` or `--- !tag`
+            if line[0] == "." and not open_doc:
+                return None
+            open_doc = line[0] == "-"
             docs.append([])
             continue
         if line.startswith("%"):
             return None  # a directive
+        stripped = line.strip(" \r")
+        if stripped and stripped[0] != "#":
+            open_doc = True
         docs[-1].append(line.rstrip("\r"))
     out: list[Any] = []
     try:

@@ -165,6 +165,10 @@ def load_documents(data: bytes | str, *, source: str = "<stdin>") -> list[Manife
             continue
         if not isinstance(doc, dict):
             raise InputError(f"document {index} is a {_type_name(doc)}, not a manifest (a mapping)", where=source)
+        for field in ("kind", "apiVersion"):  # as Go's decoders refuse them; every caller keys on them
+            if doc.get(field) is not None and not isinstance(doc[field], str):
+                raise InputError(f"document {index}: {field} is a {_type_name(doc[field])}, not a string",
+                                 where=source)
         out.append(doc)
     return out
 
@@ -209,10 +213,19 @@ def describe(doc: Manifest) -> str:
     """`Kind ns/name` for messages (names only, never data)."""
     raw = doc.get("metadata")
     meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    name = meta.get("name") or "<no name>"
-    ns = meta.get("namespace")
-    kind = doc.get("kind") or "<no kind>"
+    name = _text_or(meta.get("name"), "<no name>")
+    ns = _text_or(meta.get("namespace"), "")
+    kind = _text_or(doc.get("kind"), "<no kind>")
     return f"{kind} {ns}/{name}" if ns else f"{kind} {name}"
+
+
+def _text_or(value: Any, default: str) -> str:
+    """A name for a message: text as it is, a number as written, anything else by its type only."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value)
+    return f"<{_type_name(value)}>"
 
 
 # ----------------------------------------------------------------------------------------- JSON out

@@ -124,15 +124,23 @@ values: st.SearchStrategy[Any] = st.recursive(
     max_leaves=16)
 
 
+_name_leaf = st.one_of(st.text(max_size=8), st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False))
+names: st.SearchStrategy[Any] = st.recursive(
+    _name_leaf, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner,
+                                                                                      max_size=3)), max_leaves=6)
+
+
 @st.composite
 def confused_manifest(draw: st.DrawFn) -> dict[str, Any]:
     """A Secret-like object whose fields may hold the wrong type."""
-    def field(default: Any) -> Any:
-        return draw(st.one_of(st.just(default), values))
+    def field(default: Any, pool: st.SearchStrategy[Any]) -> Any:
+        return draw(st.one_of(st.just(default), pool))
 
-    doc = {"apiVersion": field("v1"), "kind": field("Secret"),
-           "metadata": field({"name": field("s"), "namespace": field("n")}),
-           "stringData": field({"password": MARK}), "data": field({"b": "aGk="}), "type": field("Opaque")}
+    # The mark only where secret values live: names and kinds may show in messages, values never.
+    doc = {"apiVersion": field("v1", names), "kind": field("Secret", names),
+           "metadata": field({"name": field("s", names), "namespace": field("n", names)}, names),
+           "stringData": field({"password": MARK}, values), "data": field({"b": "aGk="}, values),
+           "type": field("Opaque", names)}
     return {k: v for k, v in doc.items() if draw(st.integers(0, 9))}
 
 

@@ -149,3 +149,40 @@ def test_unseal_mutated(data: st.DataObject, key_pair: tuple[bytes, bytes, Priva
         return [unseal(doc, Keyring([private]), where="fuzz.yaml") for doc in load_documents(text, source="fuzz.yaml")]
 
     typed("unseal", run)
+
+
+SOPS_CONFIG = ("creation_rules:\n  - path_regex: \\.yaml$\n    age: age1qqqq\n    encrypted_regex: ^(data|stringData)$\n"
+               "  - age: [age1x, age1y]\n    key_groups:\n      - age: [age1z]\n        pgp: [ABC]\n"
+               "stores:\n  yaml:\n    indent: 4\n")
+
+
+@fuzz_settings(ci=60, explore=1200)
+@given(data=st.one_of(mutated(SOPS_CONFIG.encode()), hostile_texts().map(_bytes), yaml_texts().map(_bytes)))
+def test_sops_config(data: bytes, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from secrets_kit.sops.config import load_config_file, match_creation_rule, stores_config
+
+    path = Path(tmp_path_factory.getbasetemp()) / ".sops.yaml"
+    path.write_bytes(data)
+
+    def run() -> object:
+        config = load_config_file(path)
+        stores_config(config)
+        return match_creation_rule(config, path, str(path.parent / "app" / "secret.yaml"))
+
+    typed("sops config", run)
+
+
+KUBECONFIG = ("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster:\n"
+              "    server: https://127.0.0.1:6443\n    certificate-authority-data: aGk=\ncontexts:\n- name: c\n"
+              "  context: {cluster: k, user: u, namespace: n}\nusers:\n- name: u\n  user: {token: " + MARK + "}\n")
+
+
+@fuzz_settings(ci=60, explore=1200)
+@given(data=st.one_of(mutated(KUBECONFIG.encode()), hostile_texts().map(_bytes)))
+def test_kubeconfig(data: bytes, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from secrets_kit.k8s.kubeconfig import Overrides, default_namespace, load_merged
+
+    path = Path(tmp_path_factory.getbasetemp()) / "kubeconfig"
+    path.write_bytes(data)
+    overrides = Overrides(kubeconfig=str(path))
+    typed("kubeconfig", lambda: (load_merged(overrides), default_namespace(overrides)))

@@ -228,11 +228,19 @@ def test_template_errors_name_no_value() -> None:
     "\x00piVersion: v1\nkind: Secret\n",  # a control character: ruamel refuses the stream
     "apiVersion: v1\nkind: Secret\t\n",  # a tab after a value: ruamel refuses it
     "a: x\ty\n",
-    "...\n",  # a document end marker with no document
-    "a: 1\n...\nb: 2\n",
+    "...\n",  # a document end marker that ends no document: ruamel refuses it
+    "# c\n...\n",
+    "a: b\n...\n...\n",
 ])
 def test_fast_path_steps_aside(text: str) -> None:
     assert load_simple(text) is None
+    check_same_reading(text)
+
+
+@pytest.mark.parametrize("text", ["a: 1\n...\nb: 2\n", "---\n...\n", "a: b\n...\n# x\n---\nc: d\n",
+                                  "---\na: 1\n...\n---\n...\n"])
+def test_document_markers_read_as_ruamel_reads_them(text: str) -> None:
+    assert load_simple(text) is not None
     check_same_reading(text)
 
 

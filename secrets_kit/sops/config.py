@@ -93,6 +93,9 @@ def load_config_file(path: Path) -> dict[str, Any]:
                           where=str(path)) from None
     except RecursionError:  # PyYAML's constructor recurses: nesting deeper than the stack
         raise limits.depth_error(str(path)) from None
+    except (ValueError, TypeError) as exc:  # a 5,000-digit integer, an unhashable key, a bad !!binary
+        raise ConfigError(f"error loading config: Could not unmarshal config file: {type(exc).__name__}",
+                          where=str(path)) from None
     limits.check_tree(data, str(path))  # aliases expanded: what the rule matching walks
     if data is None:
         return {}

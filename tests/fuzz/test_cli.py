@@ -44,7 +44,7 @@ def _run(args: list[str], stdin: bytes) -> Callable[[], int]:
     def run() -> int:
         runner = CliRunner()
         env = {"KUBECONFIG": "/dev/null", "SECRETS_KIT_DEBUG": "1", "SOPS_AGE_KEY": None, "SOPS_AGE_KEY_FILE": None}
-        with runner.isolation(input=stdin, env=env) as (out, err, _):
+        with runner.isolation(input=stdin, env=env) as (_out, err, _):
             try:
                 main(args)
             except SystemExit as ex:
@@ -62,7 +62,7 @@ def _inputs(seed: bytes) -> st.SearchStrategy[bytes]:
                      yaml_texts().map(str.encode), confused_manifest().map(lambda d: dump_yaml(d).encode()))
 
 
-@fuzz_settings(ci=40, explore=800)
+@fuzz_settings(ci=25, explore=800)
 @given(data=st.data())
 def test_seal_and_kubeseal(data: st.DataObject, material: dict[str, object]) -> None:
     stdin = data.draw(_inputs(SECRET))
@@ -72,7 +72,7 @@ def test_seal_and_kubeseal(data: st.DataObject, material: dict[str, object]) -> 
     typed(f"cli {door}", _run(args, stdin))
 
 
-@fuzz_settings(ci=40, explore=800)
+@fuzz_settings(ci=25, explore=800)
 @given(data=st.data())
 def test_unseal_and_recovery_unseal(data: st.DataObject, material: dict[str, object]) -> None:
     stdin = data.draw(_inputs(material["sealed"]))  # type: ignore[arg-type]
@@ -89,7 +89,7 @@ SOPS_YAML = (b"password: ENC[AES256_GCM,data:qqqq,iv:aaaaaaaaaaaaaaaaaaaaaa==,ta
              b"    unencrypted_suffix: _unencrypted\n    version: 3.9.0\n")
 
 
-@fuzz_settings(ci=40, explore=800)
+@fuzz_settings(ci=25, explore=800)
 @given(data=st.data())
 def test_sops_decrypt(data: st.DataObject, tmp_path_factory: pytest.TempPathFactory) -> None:
     stdin = data.draw(_inputs(SOPS_YAML))
@@ -99,7 +99,7 @@ def test_sops_decrypt(data: st.DataObject, tmp_path_factory: pytest.TempPathFact
     typed("cli sops -d", _run(["sops", "-d", "--input-type", fmt, str(path)], b""))
 
 
-@fuzz_settings(ci=30, explore=600)
+@fuzz_settings(ci=20, explore=600)
 @given(stdin=_inputs(b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- " +
                      SECRET.replace(b"\n", b"\n  ")))
 def test_render_krm(stdin: bytes) -> None:

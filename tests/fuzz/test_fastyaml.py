@@ -41,7 +41,7 @@ def check_same_reading(text: str) -> None:
     assert _same(fast, full_docs), f"two readings:\nfast:   {fast!r}\nruamel: {full_docs!r}"
 
 
-@fuzz_settings(ci=300, explore=5000)
+@fuzz_settings(ci=200, explore=5000)
 @given(text=st.one_of(yaml_texts(), mutated(SEED.encode()).map(lambda b: b.decode("utf-8", "replace"))))
 def test_fast_path_reads_as_ruamel(text: str) -> None:
     check_same_reading(text)

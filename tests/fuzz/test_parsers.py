@@ -44,13 +44,13 @@ def _bytes(data: str | bytes) -> bytes:
     return data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
 
 
-@fuzz_settings(ci=150, explore=1600)
+@fuzz_settings(ci=100, explore=1600)
 @given(data=inputs)
 def test_manifests(data: str | bytes) -> None:
     typed("manifests", lambda: load_documents(_bytes(data), source="fuzz.yaml"))
 
 
-@fuzz_settings(ci=80, explore=1200)
+@fuzz_settings(ci=60, explore=1200)
 @given(data=st.one_of(hostile_texts(), mutated(samples.YAML.encode()), mutated(samples.INI.encode())))
 def test_sops_detect(data: str | bytes) -> None:
     typed("sops detect", lambda: detect_format(_bytes(data)))

@@ -80,13 +80,13 @@ def _eso(source: str) -> object:
         return ex
 
 
-@fuzz_settings(ci=250, explore=3000)
+@fuzz_settings(ci=150, explore=3000)
 @given(source=templates())
 def test_sealed_templates(source: str) -> None:
     typed("template sealed", lambda: _sealed(source))
 
 
-@fuzz_settings(ci=250, explore=3000)
+@fuzz_settings(ci=150, explore=3000)
 @given(source=templates())
 def test_eso_templates(source: str) -> None:
     typed("template eso", lambda: _eso(source))

@@ -36,6 +36,7 @@ from typing import Any
 from .. import gotemplate, limits
 from ..gotemplate.sprig import to_int64
 from ..gotemplate.values import MISSING, StringMap, text, truthy
+from ..k8s.manifests import check_yaml_depth
 
 
 class FunctionError(gotemplate.TemplateError):
@@ -807,6 +808,7 @@ def load_yaml_go(source: bytes) -> Any:
     yaml = YAML(typ="safe", pure=True)
     yaml.version = (1, 1)
     try:
+        check_yaml_depth(source.decode("utf-8", "replace") if isinstance(source, bytes) else source, "fromYaml")
         with warnings.catch_warnings():  # ruamel's warnings print the source lines (values) to stderr
             warnings.simplefilter("ignore")
             root = yaml.compose(source)

@@ -279,9 +279,9 @@ _NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd
 
 def load_simple(text: str) -> list[Any] | None:
     """The documents of `text` if it is within the subset, else None."""
-    if _OTHER_BREAKS.search(text) or _NON_PRINTABLE.search(text) or "\t" in text:
+    if _OTHER_BREAKS.search(text) or _NON_PRINTABLE.search(text) or "\t" in text or "\ufeff" in text:
         # NEL, LS, PS and a lone CR end lines for YAML readers, not for this one; tabs follow rules
-        # of their own (refused before a token, kept inside a scalar): ruamel decides.
+        # of their own (refused before a token, kept inside a scalar), and so does a byte order mark: ruamel decides.
         return None
     lines = text.split("\n")
     if lines and lines[-1] == "":

@@ -101,9 +101,33 @@ def _redacted_problem(problem: str) -> str:
     return problem if cut < 0 else problem[:cut] + "<redacted>"
 
 
+def check_yaml_depth(text: str, source: str) -> None:
+    """Refuse nesting beyond the depth limit before ruamel reads the text: its scanner costs the
+    square of the flow nesting (5,000 `[` take it minutes). PyYAML's C parser streams the events
+    and stops at the limit; texts with few brackets skip the scan. A text the C parser refuses is
+    left to ruamel, which words the error."""
+    limit = limits.DEPTH.value
+    if text.count("[") + text.count("{") <= limit:
+        return  # block nesting alone is linear in ruamel; the check after loading covers it
+    import yaml
+
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > limit:
+                    raise limits.depth_error(source)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except (yaml.YAMLError, UnicodeEncodeError):
+        return
+
+
 def _yaml_documents(text: str, source: str) -> list[Any]:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    check_yaml_depth(text, source)
     try:
         # ruamel warns (ReusedAnchorWarning, ...) by printing the source lines, values included, to
         # stderr. A redefined anchor is valid YAML that Go's readers accept: the warnings are dropped.

@@ -61,6 +61,20 @@ def test_deep_manifests_hit_the_depth_limit(text: str) -> None:
     assert "deep.yaml" in str(err)
 
 
+def test_deep_flow_nesting_is_refused_before_ruamel_scans_it() -> None:
+    # ruamel's scanner costs the square of the flow nesting: 5,000 levels took minutes.
+    for text in ("a: " + "[" * 5000 + "]" * 5000 + "\n", "{a: " * 5000 + "1" + "}" * 5000):
+        start = time.monotonic()
+        _limit(_raises(lambda t=text: load_documents(t)), "depth")  # type: ignore[misc, arg-type]
+        assert time.monotonic() - start < 1
+
+
+def test_a_byte_order_mark_in_text_is_left_to_ruamel() -> None:
+    text = "\ufeffapiVersion: v1\nkind: Secret\n"
+    assert load_simple(text) is None
+    assert load_documents(text)[0]["apiVersion"] == "v1"
+
+
 def test_depth_limit_is_raised_by_its_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     text = '{"a":' * 150 + "1" + "}" * 150
     _limit(_raises(lambda: load_documents(text)), "depth")  # type: ignore[arg-type]

@@ -250,8 +250,10 @@ class _Reader:
             body = raw.lstrip(" ")
             spaces = len(raw) - len(body)
             if not body:  # an empty or all-space line
-                if spaces > (block_indent if block_indent >= 0 else indent):
-                    raise _Unsupported  # spaces beyond the indentation: subtle rules, leave them to ruamel
+                if spaces > (block_indent if block_indent >= 0 else indent) or (spaces and block_indent < 0):
+                    # spaces beyond the indentation, or on a line before the first one with text
+                    # (ruamel refuses some of those): subtle rules, leave them to ruamel
+                    raise _Unsupported
                 lines.append("")
                 index += 1
                 continue

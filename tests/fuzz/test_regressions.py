@@ -245,6 +245,8 @@ def test_template_errors_name_no_value() -> None:
     "...\n",  # a document end marker that ends no document: ruamel refuses it
     "# c\n...\n",
     "a: b\n...\n...\n",
+    "a:\n  k: |\n \r\n   line\n",  # spaces on a line before the block's first text: ruamel refuses
+    "a:\n  k: |\n \n   line\n",
 ])
 def test_fast_path_steps_aside(text: str) -> None:
     assert load_simple(text) is None

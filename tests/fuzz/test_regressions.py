@@ -6,6 +6,7 @@ raises the limit), within the fuzz suite's time bound.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from pathlib import Path
@@ -179,6 +180,20 @@ def test_krm_item_kind_as_a_list(tmp_path: Path) -> None:
     data = b"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- kind: [a]\n  metadata: {name: x}\n"
     outcome = krm.process(data, {}, tmp_path)
     assert outcome.exit_code != 0 and outcome.message == "items[0]: kind must be a string"
+
+
+# ------------------------------------------------------------------ kubeconfig
+
+@pytest.mark.parametrize("body", ["current-context: {a: b}\n", "contexts:\n- name: {a: b}\n  context: {}\n",
+                                  "contexts: x\n", "contexts:\n- name: c\n  context: [1]\n"])
+def test_kubeconfig_type_confusion(body: str, tmp_path: Path) -> None:
+    from secrets_kit.k8s.kubeconfig import Overrides, default_namespace, load_merged
+
+    (tmp_path / "config").write_text("apiVersion: v1\nkind: Config\n" + body)
+    overrides = Overrides(kubeconfig=str(tmp_path / "config"))
+    with contextlib.suppress(SecretsKitError):  # a ConfigError, or the merged entries: never a TypeError
+        load_merged(overrides)
+    assert default_namespace(overrides) == ("", False)
 
 
 # ------------------------------------------------------------------ PEM

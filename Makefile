@@ -1,7 +1,7 @@
 # secrets-kit developer tasks. `make test` is the README's test command and what CI runs.
 PYTHON ?= python3
 
-.PHONY: setup peers test lint bench quickstart demo demo-down
+.PHONY: setup peers test lint bench quickstart demo demo-down fuzz
 
 setup:
 	$(PYTHON) -m pip install -q -e '.[all,dev]'
@@ -30,3 +30,8 @@ demo: peers
 
 demo-down:
 	$(PYTHON) -m tests.peers.demo down
+
+# The fuzz suite's exploring profile (a few minutes; figures per parser at the end). CI runs the
+# same tests derandomized and small as part of `make test`. Found inputs go to tests/fuzz/test_regressions.py.
+fuzz:
+	$(PYTHON) -m tests.fuzz.run

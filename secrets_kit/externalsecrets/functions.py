@@ -33,9 +33,10 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from .. import gotemplate
+from .. import gotemplate, limits
 from ..gotemplate.sprig import to_int64
 from ..gotemplate.values import MISSING, StringMap, text, truthy
+from ..k8s.manifests import check_yaml_depth
 
 
 class FunctionError(gotemplate.TemplateError):
@@ -219,6 +220,9 @@ def _x509() -> Any:
 
 def _load_certs(data: bytes, func: str) -> list[Any]:
     x509 = _x509()
+    over = limits.exceeds(limits.CERTIFICATES, data.count(b"-----BEGIN "))  # each block costs a parse
+    if over is not None:
+        raise FunctionError(f"error calling {func}: {over}")
     certs: list[Any] = []
     while True:
         block, data = pem_decode(data)
@@ -249,11 +253,17 @@ def _chain(certs: list[Any], func: str) -> list[Any]:
     ids = [_key_ids(c) for c in certs]
     parent: list[int | None] = [None] * len(certs)
     is_parent = [False] * len(certs)
+    # The first two certificates by SubjectKeyId: a certificate's parent is the first other one whose
+    # SubjectKeyId equals its AuthorityKeyId (bytes.Equal(nil, nil) is true). A table, not Go's nested loop.
+    by_ski: dict[bytes, list[int]] = {}
+    for j, (_, ski) in enumerate(ids):
+        first = by_ski.setdefault(ski or b"", [])
+        if len(first) < 2:
+            first.append(j)
     for i in range(len(certs)):
-        for j in range(len(certs)):
-            if i != j and (ids[i][0] or b"") == (ids[j][1] or b""):  # bytes.Equal(nil, nil) is true
-                is_parent[j], parent[i] = True, j
-                break
+        found = next((j for j in by_ski.get(ids[i][0] or b"", ()) if j != i), None)
+        if found is not None:
+            is_parent[found], parent[i] = True, found
     leaves = [i for i in range(len(certs)) if not is_parent[i]]
     if len(leaves) > 1:
         raise FunctionError(f"error calling {func}: found multiple leaf or disjunct certificates")
@@ -798,7 +808,10 @@ def load_yaml_go(source: bytes) -> Any:
     yaml = YAML(typ="safe", pure=True)
     yaml.version = (1, 1)
     try:
-        root = yaml.compose(source)
+        check_yaml_depth(source.decode("utf-8", "replace") if isinstance(source, bytes) else source, "fromYaml")
+        with warnings.catch_warnings():  # ruamel's warnings print the source lines (values) to stderr
+            warnings.simplefilter("ignore")
+            root = yaml.compose(source)
     except Exception:
         raise YamlError("yaml: invalid YAML") from None
     constructor = yaml.constructor

@@ -8,7 +8,8 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from .values import MISSING, StringMap, TemplateError, go_quote, go_str, go_type, text, truthy
+from .. import limits
+from .values import MISSING, StringMap, TemplateError, go_quote, go_str, go_type, text, truthy, within
 
 
 @functools.cache
@@ -24,6 +25,9 @@ def go_sprintf(fmt: str, *args: Any) -> str:
         out.append(fmt[pos:match.start()])
         pos = match.end()
         flags, width, precision, verb = match.groups()
+        for number in (width, precision):  # a width of 10**9 would build a gigabyte
+            if number:
+                within(limits.TEMPLATE_WIDTH, int(number))
         if verb == "%":
             out.append("%")
             continue
@@ -75,7 +79,7 @@ def _index(container: Any, *keys: Any) -> Any:
                 raise TemplateError(f"cannot index slice/array with type {go_type(key)}")
             seq = container.encode() if isinstance(container, str) else container
             if not 0 <= key < len(seq):
-                raise TemplateError(f"index out of range: {key}")
+                raise TemplateError("index out of range")  # Go prints the index: it may come from a secret
             container = seq[key]
         else:
             raise TemplateError(f"can't index item of type {go_type(container)}")

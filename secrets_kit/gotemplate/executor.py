@@ -6,8 +6,9 @@ import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .. import limits
 from .parser import Command, Node, Pipe, unquote
-from .values import MISSING, TemplateError, go_str, go_type, truthy
+from .values import MISSING, TemplateError, go_str, go_type, truthy, within
 
 Funcs = Mapping[str, Callable[..., Any]]
 
@@ -31,8 +32,9 @@ def _range_pairs(value: Any, n_variables: int) -> list[tuple[Any, Any]]:
         return list(enumerate(value))
     if isinstance(value, int) and not isinstance(value, bool):
         if n_variables > 1:
-            raise TemplateError(f"can't use {value} to iterate over more than one variable")
-        return [(None, i) for i in range(value)]
+            # Go prints the number; it may come from a secret (`range $i, $v := .n | atoi`).
+            raise TemplateError("can't use an integer to iterate over more than one variable")
+        return [(None, i) for i in range(within(limits.TEMPLATE_LOOP, value))]
     if value is MISSING or value is None:
         return []  # Go: an invalid value ranges like an empty map
     # Go prints the value here; it may be a secret, so only its type is named.
@@ -65,6 +67,15 @@ class Execution:
         self.out: list[str] = []
         self.funcs = funcs
         self.variables: list[list[Any]] = [["$", root]]
+        self.size = 0  # characters written so far
+        self.iterations = 0  # range iterations so far, over all loops of this run
+        self.max_size, self.max_iterations = limits.TEMPLATE_OUTPUT.value, limits.TEMPLATE_LOOP.value
+
+    def write(self, piece: str) -> None:
+        self.size += len(piece)
+        if self.size > self.max_size:
+            within(limits.TEMPLATE_OUTPUT, self.size)
+        self.out.append(piece)
 
     def variable(self, name: str) -> list[Any]:
         for slot in reversed(self.variables):
@@ -85,11 +96,11 @@ class Execution:
         for node in nodes:
             kind = node[0]
             if kind == "text":
-                self.out.append(node[1])
+                self.write(node[1])
             elif kind == "action":
                 value = self.pipe(node[1], dot)
                 if not node[1].decls:
-                    self.out.append(go_str(value))
+                    self.write(go_str(value))
             elif kind in ("if", "with"):
                 mark = len(self.variables)
                 value = self.pipe(node[1], dot)
@@ -109,6 +120,9 @@ class Execution:
         inner = len(self.variables)
         with contextlib.suppress(_Break):
             for key, elem in pairs:
+                self.iterations += 1
+                if self.iterations > self.max_iterations:
+                    within(limits.TEMPLATE_LOOP, self.iterations)
                 if pipe.assign:  # with two variables the key comes first; with one, the element
                     values = (key, elem) if len(pipe.decls) > 1 else (elem,)
                     for name, value in zip(pipe.decls, values, strict=True):
@@ -190,9 +204,14 @@ class Execution:
         if piped is not _NOTHING:
             args = [*args, piped]  # the piped value is the last argument
         try:
-            return func(*args)
+            result = func(*args)
         except TemplateError:
             raise
+        except MemoryError:  # a function this table does not bound (yet): refused like a limit
+            raise TemplateError(f"error calling {name}: out of memory") from None
         except (TypeError, ValueError, KeyError, IndexError, AttributeError) as ex:
             # Only the exception's type: its text may quote a secret argument.
             raise TemplateError(f"error calling {name}: {type(ex).__name__}") from None
+        if isinstance(result, str | list | dict) and len(result) > self.max_size:
+            within(limits.TEMPLATE_OUTPUT, len(result))  # what a later step would build on
+        return result

@@ -14,7 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .values import go_quote, text, truthy
+from .. import limits
+from .values import go_quote, text, truthy, within
 
 _GO_INT = r"[+-]?(?:0[xX](?:_?[0-9a-fA-F])+|0[bB](?:_?[01])+|0[oO](?:_?[0-7])+|0(?:_?[0-7])*|[1-9](?:_?[0-9])*)"
 
@@ -67,8 +68,23 @@ def _b64dec(value: Any) -> str:
 
 
 def _indent(n: Any, value: Any) -> str:
-    pad = " " * int(n)
-    return pad + text(value).replace("\n", "\n" + pad)
+    body = text(value)
+    pad = " " * within(limits.TEMPLATE_WIDTH, int(n))
+    within(limits.TEMPLATE_OUTPUT, len(body) + len(pad) * (body.count("\n") + 1))
+    return pad + body.replace("\n", "\n" + pad)
+
+
+def _repeat(n: Any, value: Any) -> str:
+    body, count = text(value), int(n)
+    within(limits.TEMPLATE_OUTPUT, max(count, 0) * len(body))
+    return body * count
+
+
+def _replace(old: Any, new: Any, value: Any) -> str:
+    body, old_text, new_text = text(value), text(old), text(new)
+    hits = body.count(old_text) if old_text else len(body) + 1
+    within(limits.TEMPLATE_OUTPUT, len(body) + hits * len(new_text))
+    return body.replace(old_text, new_text)
 
 
 def _default(fallback: Any, *given: Any) -> Any:
@@ -83,8 +99,8 @@ SPRIG: dict[str, Callable[..., Any]] = {
     "trimPrefix": lambda p, s: text(s).removeprefix(text(p)),
     "trimSuffix": lambda p, s: text(s).removesuffix(text(p)),
     "trunc": lambda n, s: text(s)[:int(n)] if int(n) >= 0 else text(s)[int(n):],
-    "replace": lambda old, new, s: text(s).replace(text(old), text(new)),
-    "repeat": lambda n, s: text(s) * int(n), "nospace": lambda s: re.sub(r"\s", "", text(s)),
+    "replace": _replace,
+    "repeat": _repeat, "nospace": lambda s: re.sub(r"\s", "", text(s)),
     "contains": lambda sub, s: text(sub) in text(s),
     "hasPrefix": lambda p, s: text(s).startswith(text(p)),
     "hasSuffix": lambda p, s: text(s).endswith(text(p)),

@@ -5,9 +5,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import limits
+
 
 class TemplateError(Exception):
     """A template that Go's text/template would refuse to parse or execute. Messages never quote data."""
+
+
+def within(limit: limits.Limit, amount: int) -> int:
+    """`amount` (a width, a count, a length about to be built) if it is within `limit`, else a
+    TemplateError naming the limit and its setting (the caller adds which template failed)."""
+    message = limits.exceeds(limit, amount)
+    if message is not None:
+        raise TemplateError(message)
+    return amount
 
 
 class _Missing:

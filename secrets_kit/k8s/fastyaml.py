@@ -250,8 +250,10 @@ class _Reader:
             body = raw.lstrip(" ")
             spaces = len(raw) - len(body)
             if not body:  # an empty or all-space line
-                if spaces > (block_indent if block_indent >= 0 else indent):
-                    raise _Unsupported  # spaces beyond the indentation: subtle rules, leave them to ruamel
+                if spaces > (block_indent if block_indent >= 0 else indent) or (spaces and block_indent < 0):
+                    # spaces beyond the indentation, or on a line before the first one with text
+                    # (ruamel refuses some of those): subtle rules, leave them to ruamel
+                    raise _Unsupported
                 lines.append("")
                 index += 1
                 continue
@@ -273,25 +275,36 @@ class _Reader:
 
 
 _OTHER_BREAKS = re.compile("[\x85\u2028\u2029]|\r(?!\n)")
+# Characters a YAML stream may not hold (ruamel's reader refuses them): control characters, surrogates.
+_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def load_simple(text: str) -> list[Any] | None:
     """The documents of `text` if it is within the subset, else None."""
-    if _OTHER_BREAKS.search(text):
-        return None  # NEL, LS, PS and a lone CR end lines for YAML readers, not for this one
+    if _OTHER_BREAKS.search(text) or _NON_PRINTABLE.search(text) or "\t" in text or "\ufeff" in text:
+        # NEL, LS, PS and a lone CR end lines for YAML readers, not for this one; tabs follow rules
+        # of their own (refused before a token, kept inside a scalar), and so does a byte order mark: ruamel decides.
+        return None
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     docs: list[list[str]] = [[]]
+    open_doc = False  # a `---` or content since the last `...`: YAML refuses `...` that ends no document
     for line in lines:
         if line.startswith(("---", "...")) and (len(line) == 3 or line[3] in " \t"):
             rest = _strip_comment(line[3:].strip(_BLANK)) if len(line) > 3 else ""
             if rest:
                 return None  # `--- value` or `--- !tag`
+            if line[0] == "." and not open_doc:
+                return None
+            open_doc = line[0] == "-"
             docs.append([])
             continue
         if line.startswith("%"):
             return None  # a directive
+        stripped = line.strip(" \r")
+        if stripped and stripped[0] != "#":
+            open_doc = True
         docs[-1].append(line.rstrip("\r"))
     out: list[Any] = []
     try:

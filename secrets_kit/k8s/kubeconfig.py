@@ -91,12 +91,21 @@ def load_merged(overrides: Overrides) -> dict[str, Any]:
             continue
         doc = docs[0]
         for section, inner in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
-            for entry in doc.get(section) or []:
-                if isinstance(entry, dict) and entry.get("name") and entry["name"] not in merged[section]:
-                    value = dict(entry.get(inner) or {})
+            entries = doc.get(section) or []
+            if not isinstance(entries, list):
+                raise ConfigError(f"kubeconfig {section} must be a list", where=str(path))
+            for entry in entries:
+                # Names are text and entries mappings, as client-go's decoder requires.
+                if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"] \
+                        and entry["name"] not in merged[section]:
+                    body = entry.get(inner) or {}
+                    if not isinstance(body, dict):
+                        raise ConfigError(f"kubeconfig {section} entry {entry['name']!r}: {inner} must be a mapping",
+                                          where=str(path))
+                    value = dict(body)
                     value["_base"] = path.parent
                     merged[section][entry["name"]] = value
-        if not merged["current-context"] and doc.get("current-context"):
+        if not merged["current-context"] and isinstance(doc.get("current-context"), str):
             merged["current-context"] = doc["current-context"]
     return merged
 

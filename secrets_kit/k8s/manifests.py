@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from .. import limits
 from ..errors import InputError
 from .fastyaml import load_simple
 from .yaml_out import dump_yaml  # also the YAML writer of this module's callers
@@ -55,9 +57,16 @@ def _decode_text(data: bytes | str, source: str) -> str:
         raise InputError(f"not UTF-8 text (invalid byte at offset {ex.start})", where=source) from None
 
 
+def _json_int(source: str) -> Any:
+    def parse(digits: str) -> int:
+        limits.check(limits.DIGITS, len(digits.lstrip("-")), source)  # int() refuses over 4,300 digits
+        return int(digits)
+    return parse
+
+
 def _json_documents(text: str, source: str) -> list[Any] | None:
     """Concatenated JSON values (kubeseal's multi-document JSON); None if it is not JSON."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_int=_json_int(source))
     docs: list[Any] = []
     pos, end = 0, len(text)
     while True:
@@ -69,7 +78,10 @@ def _json_documents(text: str, source: str) -> list[Any] | None:
             value, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError:
             return None  # let the YAML parser (a JSON superset) report the precise problem
+        except RecursionError:
+            raise limits.depth_error(source) from None
         docs.append(value)
+        limits.check(limits.DOCUMENTS, len(docs), source)
 
 
 # Compiled on use (re caches them): only an error message needs them.
@@ -89,11 +101,39 @@ def _redacted_problem(problem: str) -> str:
     return problem if cut < 0 else problem[:cut] + "<redacted>"
 
 
+def check_yaml_depth(text: str, source: str) -> None:
+    """Refuse nesting beyond the depth limit before ruamel reads the text: its scanner costs the
+    square of the flow nesting (5,000 `[` take it minutes). PyYAML's C parser streams the events
+    and stops at the limit; texts with few brackets skip the scan. A text the C parser refuses is
+    left to ruamel, which words the error."""
+    limit = limits.DEPTH.value
+    if text.count("[") + text.count("{") <= limit:
+        return  # block nesting alone is linear in ruamel; the check after loading covers it
+    import yaml
+
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > limit:
+                    raise limits.depth_error(source)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except (yaml.YAMLError, UnicodeEncodeError):
+        return
+
+
 def _yaml_documents(text: str, source: str) -> list[Any]:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    check_yaml_depth(text, source)
     try:
-        return list(_loader().load_all(text))
+        # ruamel warns (ReusedAnchorWarning, ...) by printing the source lines, values included, to
+        # stderr. A redefined anchor is valid YAML that Go's readers accept: the warnings are dropped.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return list(_loader().load_all(text))
     except MarkedYAMLError as ex:
         mark = ex.problem_mark or ex.context_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -102,8 +142,25 @@ def _yaml_documents(text: str, source: str) -> list[Any]:
         raise InputError(f"malformed YAML{at}: {problem}", where=source) from None
     except YAMLError as ex:
         raise InputError(f"malformed YAML: {type(ex).__name__}", where=source) from None
-    except (ValueError, TypeError, RecursionError) as ex:  # e.g. duplicate keys, bad !!binary
+    except RecursionError:
+        raise limits.depth_error(source) from None
+    except (ValueError, TypeError) as ex:  # e.g. duplicate keys, bad !!binary, a 5,000-digit integer
         raise InputError(f"unreadable YAML: {type(ex).__name__}", where=source) from None
+
+
+# An escaped (or, in text passed as str, a raw) UTF-16 surrogate: a lone one cannot be encoded later.
+_SURROGATE = re.compile(r"\\(?:u[dD][89a-fA-F]|U0000[dD][89a-fA-F])|[\ud800-\udfff]")
+
+
+def _without_surrogates(node: Any) -> Any:
+    """Lone surrogates as U+FFFD, as Go's decoders (kubectl, kubeseal) read them; depth is within the limit."""
+    if isinstance(node, str):
+        return node.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(node, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_without_surrogates(v) for v in node]
+    return node
 
 
 def load_documents(data: bytes | str, *, source: str = "<stdin>") -> list[Manifest]:
@@ -112,6 +169,7 @@ def load_documents(data: bytes | str, *, source: str = "<stdin>") -> list[Manife
     A document that is not a mapping (a bare list or scalar) is an input error; empty
     documents (`---` with nothing after it) are skipped, as kubectl does.
     """
+    limits.check_size(data, source)
     text = _decode_text(data, source)
     stripped = text.lstrip()
     docs: list[Any] | None = None
@@ -121,12 +179,20 @@ def load_documents(data: bytes | str, *, source: str = "<stdin>") -> list[Manife
         docs = load_simple(text)  # the fast path for plain block YAML; None means "ask ruamel"
     if docs is None:
         docs = _yaml_documents(text, source)
+    # Depth and size with aliases expanded: what every later walk of these values will meet.
+    limits.check_documents(docs, source)
+    if _SURROGATE.search(text):
+        docs = [_without_surrogates(doc) for doc in docs]
     out: list[Manifest] = []
     for index, doc in enumerate(docs, start=1):
         if doc is None:
             continue
         if not isinstance(doc, dict):
             raise InputError(f"document {index} is a {_type_name(doc)}, not a manifest (a mapping)", where=source)
+        for field in ("kind", "apiVersion"):  # as Go's decoders refuse them; every caller keys on them
+            if doc.get(field) is not None and not isinstance(doc[field], str):
+                raise InputError(f"document {index}: {field} is a {_type_name(doc[field])}, not a string",
+                                 where=source)
         out.append(doc)
     return out
 
@@ -171,10 +237,19 @@ def describe(doc: Manifest) -> str:
     """`Kind ns/name` for messages (names only, never data)."""
     raw = doc.get("metadata")
     meta: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    name = meta.get("name") or "<no name>"
-    ns = meta.get("namespace")
-    kind = doc.get("kind") or "<no kind>"
+    name = _text_or(meta.get("name"), "<no name>")
+    ns = _text_or(meta.get("namespace"), "")
+    kind = _text_or(doc.get("kind"), "<no kind>")
     return f"{kind} {ns}/{name}" if ns else f"{kind} {name}"
+
+
+def _text_or(value: Any, default: str) -> str:
+    """A name for a message: text as it is, a number as written, anything else by its type only."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value)
+    return f"<{_type_name(value)}>"
 
 
 # ----------------------------------------------------------------------------------------- JSON out

@@ -79,7 +79,22 @@ def _parse_input(data: bytes) -> tuple[str, list[Manifest], dict[str, Any]]:
     config = rl.get("functionConfig") or {}
     if not isinstance(config, dict):
         raise InputError("functionConfig must be an object", where="<stdin>")
+    for index, doc in enumerate([*items, config]):
+        where = f"items[{index}]" if index < len(items) else "functionConfig"
+        _check_identity(doc, where)
     return api, items, config
+
+
+def _check_identity(doc: Manifest, where: str) -> None:
+    """kind, apiVersion, name and namespace are text (or absent): they key lookups and messages."""
+    meta = doc.get("metadata")
+    if meta is not None and not isinstance(meta, dict):
+        raise InputError("metadata must be an object", where=where)
+    fields = [("kind", doc.get("kind")), ("apiVersion", doc.get("apiVersion"))]
+    fields += [(f"metadata.{n}", meta.get(n)) for n in ("name", "namespace")] if meta else []
+    for name, value in fields:
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"{name} must be a string", where=where)
 
 
 def _spec(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from ..errors import KeyMaterialError
 from .crypto import fingerprint
 
 # Patterns are compiled on first use (re caches them): a command that reads no PEM pays nothing.
-_PEM_CERT = rb"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----"
+_PEM_BEGIN, _PEM_END = rb"-----BEGIN CERTIFICATE-----\r?\n", b"-----END CERTIFICATE-----"
 
 
 class SealingCert(NamedTuple):  # not a dataclass: importing `dataclasses` costs more than a seal
@@ -61,11 +61,14 @@ def go_date(when: dt.datetime) -> str:
 
 def load_cert(data: bytes, source: str) -> SealingCert:
     """The first PEM certificate in `data`; it must hold an RSA key."""
-    match = re.search(_PEM_CERT, data, re.DOTALL)
-    if match is None:
+    # The first BEGIN line, then the first END after it: a lazy `BEGIN.*?END` pattern would rescan the
+    # rest of the file from every BEGIN when no END follows (quadratic on a file of many).
+    begin = re.search(_PEM_BEGIN, data)
+    end = data.find(_PEM_END, begin.end()) if begin is not None else -1
+    if begin is None or end < 0:
         raise KeyMaterialError("failed to read any certificates", where=source,
                                hint="expected a PEM file with a CERTIFICATE block")
-    pem = match.group().replace(b"\r\n", b"\n") + b"\n"
+    pem = data[begin.start():end + len(_PEM_END)].replace(b"\r\n", b"\n") + b"\n"
     try:
         der = base64.b64decode(b"".join(pem.splitlines()[1:-1]), validate=True)
         public_key, not_before, not_after = _read_der(der)

@@ -17,6 +17,7 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import limits
 from ..errors import ConfigError, KeyMaterialError, ProviderError
 
 if TYPE_CHECKING:  # HTTP and kubeconfig code loads only when a certificate is fetched
@@ -68,7 +69,9 @@ def read_cert_source(spec: str, *, timeout: float = 30.0) -> bytes:
                                                 "User-Agent": "secrets-kit"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return bytes(resp.read())
+            body = bytes(resp.read(limits.BYTES.value + 1))  # a server that never stops sending is refused
+        limits.check_size(body, where)
+        return body
     except urllib.error.HTTPError as ex:
         raise ProviderError(f"cannot fetch certificate: {ex.code} {ex.reason}", where=where) from None
     except (urllib.error.URLError, OSError) as ex:

@@ -21,21 +21,40 @@ from ..k8s.manifests import expand_lists, load_documents
 from ..k8s.secrets import metadata, secret_items
 from .crypto import Keyring, PrivateKey, fingerprint
 
-_PEM_KEY = rb"-----BEGIN (RSA |EC |ENCRYPTED |)PRIVATE KEY-----\r?\n.*?-----END \1PRIVATE KEY-----"  # compiled on use
+_PEM_KEY_BEGIN = rb"-----BEGIN (RSA |EC |ENCRYPTED |)PRIVATE KEY-----\r?\n"  # compiled on use
+
+
+def _first_key_block(data: bytes) -> tuple[bytes, bytes] | None:
+    """(kind, block) of the first BEGIN ... END pair of one kind. Linear: a kind whose END is
+    missing after one BEGIN is missing after every later one (a lazy regex would rescan the rest
+    of the file from each BEGIN: quadratic on a file of many)."""
+    missing: set[bytes] = set()
+    for begin in re.finditer(_PEM_KEY_BEGIN, data):
+        kind = begin.group(1)
+        if kind in missing:
+            continue
+        end_marker = b"-----END " + kind + b"PRIVATE KEY-----"
+        end = data.find(end_marker, begin.end())
+        if end < 0:
+            missing.add(kind)
+            continue
+        return kind, data[begin.start():end + len(end_marker)]
+    return None
 
 
 def parse_pem_key(data: bytes, source: str) -> rsa.RSAPrivateKey | None:
     """The first private key of a PEM text; None if there is no private-key block at all."""
-    match = re.search(_PEM_KEY, data, re.DOTALL)
-    if match is None:
+    found = _first_key_block(data)
+    if found is None:
         return None
-    if match.group(1) == b"ENCRYPTED ":
+    kind, block = found
+    if kind == b"ENCRYPTED ":
         raise KeyMaterialError("encrypted private keys are not supported", where=source,
                                hint="decrypt it first, e.g. `openssl rsa -in KEY -out plain.key`")
     try:
         # OpenSSL's full check tests p and q for primality: half a second per 4096-bit key.
         # The cheap arithmetic checks below catch corrupt or inconsistent keys instead.
-        key = load_pem_private_key(match.group(), password=None, unsafe_skip_rsa_key_validation=True)
+        key = load_pem_private_key(block, password=None, unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError) as ex:
         reason = "it is password-protected" if isinstance(ex, TypeError) else "malformed key data"
         raise KeyMaterialError(f"unreadable private key: {reason}", where=source) from None

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .. import limits
 from ..errors import ConfigError
 from .keysources import MasterKey, keys_from_cli
 from .rules import RULE_FIELDS, SelectionRules, compile_go_regex
@@ -81,11 +82,21 @@ def load_config_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"could not read config file: {exc.strerror}", where=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"the config file is not UTF-8 text (invalid byte at offset {exc.start})",
+                          where=str(path)) from None
+    limits.check_size(text, str(path))
     try:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise ConfigError(f"error loading config: Could not unmarshal config file: {str(exc).splitlines()[0]}",
                           where=str(path)) from None
+    except RecursionError:  # PyYAML's constructor recurses: nesting deeper than the stack
+        raise limits.depth_error(str(path)) from None
+    except (ValueError, TypeError) as exc:  # a 5,000-digit integer, an unhashable key, a bad !!binary
+        raise ConfigError(f"error loading config: Could not unmarshal config file: {type(exc).__name__}",
+                          where=str(path)) from None
+    limits.check_tree(data, str(path))  # aliases expanded: what the rule matching walks
     if data is None:
         return {}
     if not isinstance(data, dict):

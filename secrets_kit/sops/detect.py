@@ -12,17 +12,26 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 _MARKERS = (
-    ("yaml", re.compile(rb"(?m)^\s*mac:\s*[\"']?ENC\[AES256_GCM,")),
+    # Blanks, not \s: `^\s*` would run over every following newline at each line start (quadratic).
+    ("yaml", re.compile(rb"(?m)^[ \t]*mac:[ \t]*[\"']?ENC\[AES256_GCM,")),
     ("json", re.compile(rb"\"mac\"\s*:\s*\"ENC\[AES256_GCM,")),
     ("dotenv", re.compile(rb"(?m)^sops_mac=ENC\[AES256_GCM,")),
-    ("ini", re.compile(rb"(?ms)^\[sops\].*^mac\s*=\s*ENC\[AES256_GCM,")),
+    ("ini", re.compile(rb"(?m)^mac[ \t]*=[ \t]*ENC\[AES256_GCM,")),  # searched from the `[sops]` section on
 )
+
+_INI_SECTION = re.compile(rb"(?m)^\[sops\]")
 
 
 def detect_format(data: bytes) -> str | None:
     """The format of a sops-encrypted file (`yaml`, `json`, `binary`, `dotenv`, `ini`), or None."""
     for fmt, marker in _MARKERS:
-        if marker.search(data):
+        start = 0
+        if fmt == "ini":
+            section = _INI_SECTION.search(data)
+            if section is None:
+                continue
+            start = section.start()
+        if marker.search(data, start):
             if fmt == "json" and re.search(rb"^\s*\{\s*\"data\"\s*:\s*\"ENC\[", data):
                 return "binary"
             return fmt

@@ -344,7 +344,8 @@ def _tokenize(key: str) -> list[tuple[str, str | int]]:
             tokens.append(("map", key[start + len(MAP_SEP):end]))
         else:
             text = key[start + len(LIST_SEP):end]
-            tokens.append(("list", int(text) if text.isdigit() else 0))
+            # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() refuses.
+            tokens.append(("list", int(text) if text.isascii() and text.isdigit() else 0))
 
     while i < len(key):
         if key.startswith(MAP_SEP, i):

@@ -9,9 +9,10 @@ exact ciphertext of every value that did not change.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
+from .. import limits
 from ..errors import DecryptionError, InputError, SecretsKitError
 from .cipher import Cipher
 from .crypt import decrypt_tree, encrypt_tree
@@ -80,11 +81,23 @@ def encrypt_document(doc: Document, in_store: Store, out_store: Store, opts: Enc
     return out_store.emit_encrypted(doc, md, opts.layout)
 
 
+_Loaded = TypeVar("_Loaded", Document, tuple[Document, Metadata])
+
+
+def _load_checked(data: bytes, load: Callable[[bytes], _Loaded]) -> _Loaded:
+    """A store's load within the input limits: size before parsing, depth and values after."""
+    limits.check_size(data)
+    loaded = load(data)
+    doc = loaded[0] if isinstance(loaded, tuple) else loaded
+    limits.check_documents(doc.branches)
+    return loaded
+
+
 def encrypt_bytes(data: bytes, in_store: Store, out_store: Store | None, opts: EncryptOptions,
                   previous: bytes | None = None, order: Sequence[str] = DEFAULT_DECRYPTION_ORDER) -> bytes:
     """Encrypt a plaintext. With `previous` (the file this output replaces), reuse its data key
     and the ciphertext of every unchanged value when it was made for the same keys and rules."""
-    doc = in_store.load_plain(data)
+    doc = _load_checked(data, in_store.load_plain)
     out = out_store or in_store
     if previous is not None:
         reused = _reencrypt_like(previous, doc, in_store, out, opts, order)
@@ -134,7 +147,7 @@ class SopsFile:
     @classmethod
     def load(cls, data: bytes, store: Store) -> SopsFile:
         try:
-            doc, md = store.load_encrypted(data)
+            doc, md = _load_checked(data, store.load_encrypted)
         except SecretsKitError as exc:
             if exc.reason == Reason.MALFORMED_INPUT:
                 exc.reason = Reason.MALFORMED_SOPS_FILE  # the same parse error, of a file read as encrypted

@@ -35,12 +35,13 @@ def _surrounded(text: str, quote: str) -> bool:
 
 
 class _Section:
-    __slots__ = ("comment", "keys", "name")
+    __slots__ = ("by_name", "comment", "keys", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.comment = ""
         self.keys: list[list[str]] = []  # [name, value, comment]
+        self.by_name: dict[str, list[str]] = {}  # the same entries by name: a repeated key is found at once
 
 
 def _read_key_name(line: str, number: int) -> tuple[str, int]:
@@ -105,14 +106,16 @@ def parse_ini(text: str) -> list[_Section]:
         i += extra_lines
         if inline_comment:
             comment.append(inline_comment)
-        existing = next((k for k in current.keys if k[0] == name), None)
+        existing = current.by_name.get(name)
         key_comment = "\n".join(comment).strip()
         comment = []
         if existing is not None:  # ini.v1 without shadows: a repeated key overwrites the value
             existing[1] = value
             existing[2] = key_comment
         else:
-            current.keys.append([name, value, key_comment])
+            entry = [name, value, key_comment]
+            current.keys.append(entry)
+            current.by_name[name] = entry
     return sections
 
 
@@ -233,6 +236,7 @@ class IniStore(Store):
                     section_comment = value[0][0].value
                     start = 1
                 keys: list[tuple[str, str, str]] = []
+                position: dict[Any, int] = {}  # key -> its index in keys: a repeated key is found at once
                 for k, v in value[start:]:
                     if isinstance(k, Comment):
                         if keys:
@@ -240,10 +244,12 @@ class IniStore(Store):
                             keys[-1] = (name, val, k.value)
                         continue
                     text = v if isinstance(v, str) else val_to_string(v)
-                    found = next((n for n, item in enumerate(keys) if item[0] == k), None)
+                    found = position.get(k) if isinstance(k, str) else \
+                        next((n for n, item in enumerate(keys) if item[0] == k), None)
                     if found is not None:
                         keys[found] = (k, text, keys[found][2])
                     else:
+                        position[k] = len(keys)
                         keys.append((k, text, ""))
                 rendered.append((key, section_comment, keys))
         for index, (name, section_comment, keys) in enumerate(rendered):

@@ -7,9 +7,11 @@ The binary store wraps any file as one string under `data` in the same JSON enve
 from __future__ import annotations
 
 import json
+import re
 from json.encoder import encode_basestring
 from typing import Any
 
+from ... import limits
 from ...errors import InputError
 from ..gofmt import format_float_json
 from ..reasons import Reason
@@ -38,6 +40,20 @@ def _go_string(text: str) -> str:
     return out
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _without_surrogates(node: Any) -> Any:
+    """A lone UTF-16 surrogate as U+FFFD, as Go's encoding/json (so sops) reads it."""
+    if isinstance(node, str):
+        return node.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(node, Branch):
+        return Branch((_without_surrogates(k), _without_surrogates(v)) for k, v in node)
+    if isinstance(node, list):
+        return [_without_surrogates(v) for v in node]
+    return node
+
+
 def load_json_object(data: bytes, what: str = "input") -> Branch:
     text = data.decode("utf-8", "replace")
     try:
@@ -45,6 +61,9 @@ def load_json_object(data: bytes, what: str = "input") -> Branch:
     except (ValueError, RecursionError) as exc:
         detail = str(exc) if text.strip() else "EOF"  # nothing at all: Go's decoder (and sops) say EOF
         raise InputError(f"Could not unmarshal {what} data: {detail}", reason=Reason.MALFORMED_INPUT) from None
+    if _SURROGATE_ESCAPE.search(text):
+        limits.check_tree(value, what)  # the walk below recurses
+        value = _without_surrogates(value)
     if not isinstance(value, Branch):
         kind = "arrays or other types" if isinstance(value, list) else "other JSON types"
         raise InputError(f"SOPS only supports JSON files with a top-level object (starting with '{{'), not {kind}",

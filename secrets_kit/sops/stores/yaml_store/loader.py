@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from .... import limits
 from ....errors import InputError
 from ...reasons import Reason
 from ...tree import Branch, Comment
@@ -97,6 +98,7 @@ class Loader:
         self.done: set[int] = set()  # comments already given to a block that ended
         self.planned = 0  # comments before this index have had their block-end targets worked out
         self.targets: dict[int, Frame] = {}
+        self.expanded = 0  # values that aliases copied: bounded, or `*b` of `b: [*a, *a]` doubles
 
     # ------------------------------------------------------------ the walk
     def load(self) -> list[Branch]:
@@ -105,6 +107,8 @@ class Loader:
             self.events = events = list(yaml.parse(text, Loader=_Parser))
         except yaml.YAMLError as exc:
             raise _unmarshal_error(_yaml_error(exc)) from None
+        except UnicodeEncodeError:  # bytes that are not UTF-8, kept as surrogates by the decoding
+            raise _unmarshal_error("yaml: invalid leading UTF-8 octet") from None
         if "#" in text:
             spans = [(e.start_mark.index, e.end_mark.index) for e in events
                      if type(e).__name__ in ("ScalarEvent", "AliasEvent")]
@@ -176,7 +180,10 @@ class Loader:
         if ev.anchor not in self.anchors:
             # Not the alias name: `password: *hunter2` is a value written without quotes.
             raise _unmarshal_error(f"line {ev.start_mark.line + 1}: unknown anchor referenced")
-        self._add_value(copy.deepcopy(self.anchors[ev.anchor]), ev)
+        anchored = self.anchors[ev.anchor]
+        # Each alias is a copy: count what it adds (and how deep it is) before copying it.
+        self.expanded += limits.check_tree(anchored, budget=limits.NODES.value - self.expanded)
+        self._add_value(copy.deepcopy(anchored), ev)
         self.last_content_end = ev.end_mark.index
         self.prior_empty = ""
         if frame is not None:

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import InputError
 
 ENV_PREFIX = "SECRETS_KIT_LIMIT_"
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(NamedTuple):  # not a dataclass: this module is on seal's start-up path (import budget)
     name: str
     default: int
     what: str  # what is counted, for the message

@@ -8,20 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.peers.kube import INSTALL_HINT, KubeCluster, missing_binaries, start_cluster
+from tests.peers.kube import KubeCluster, running_cluster
 from tests.peers.sealed_controller import missing
 
 
 @pytest.fixture(scope="session")
 def op_cluster() -> Iterator[KubeCluster]:
-    absent = missing_binaries()
-    if absent:
-        pytest.skip(f"real kube-apiserver peer missing ({', '.join(absent)}): {INSTALL_HINT}")
-    cluster = start_cluster()
-    try:
+    with running_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ import yaml
 from tests.operator import chart_render
 from tests.operator.chart_render import CHART, DEPLOY, documents, template
 from tests.peers.cache import find_binary
-from tests.peers.kube import INSTALL_HINT, KubeAPIError, KubeCluster, missing_binaries, start_cluster
+from tests.peers.kube import KubeAPIError, KubeCluster, resource_path, running_cluster
 
 PRESETS = sorted(p.name for p in (CHART / "ci").glob("*-values.yaml"))
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
@@ -443,46 +443,22 @@ def test_operator_deploy_files_are_the_rendered_templates_comments_included(helm
 @pytest.fixture(scope="module")
 def chart_cluster(helm_ok: None) -> Iterator[KubeCluster]:
     """A cluster of its own: the chart's CRDs are created for real (the session's cluster carries ESO's)."""
-    absent = missing_binaries()
-    if absent:
-        pytest.skip(f"real kube-apiserver peer missing ({', '.join(absent)}): {INSTALL_HINT}")
-    cluster = start_cluster()
-    try:
+    with running_cluster() as cluster:
         from tests.peers.prometheus_operator import crds as monitoring_crds
 
         create_crds(cluster, monitoring_crds() or [])
         yield cluster
-    finally:
-        cluster.stop()
 
 
 # The Prometheus Operator's kinds, validated against its release's CRDs (tests/peers/prometheus_operator.py),
 # which chart_cluster creates when the Go module cache holds them.
-MONITORING = {"ServiceMonitor": "servicemonitors", "PrometheusRule": "prometheusrules"}
-KINDS = {
-    "CustomResourceDefinition": ("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", False),
-    "ServiceAccount": ("/api/v1", "serviceaccounts", True),
-    "Service": ("/api/v1", "services", True),
-    "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
-    "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
-    "Role": ("/apis/rbac.authorization.k8s.io/v1", "roles", True),
-    "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
-    "Deployment": ("/apis/apps/v1", "deployments", True),
-    **{kind: ("/apis/monitoring.coreos.com/v1", plural, True) for kind, plural in MONITORING.items()},
-}
-
-
-def path_of(doc: dict[str, Any]) -> str:
-    base, plural, namespaced = KINDS[doc["kind"]]
-    meta = doc["metadata"]
-    ns = f"/namespaces/{meta['namespace']}" if namespaced else ""
-    return f"{base}{ns}/{plural}/{meta['name']}"
+MONITORING = {"ServiceMonitor", "PrometheusRule"}
 
 
 def create_crds(cluster: KubeCluster, docs: list[dict[str, Any]]) -> None:
     """Server-side apply every CRD for real and wait until its API is served."""
     for crd in (d for d in docs if d["kind"] == "CustomResourceDefinition"):
-        cluster.apply(path_of(crd), crd, field_manager="secrets-kit-chart-test", force=True)
+        cluster.apply(resource_path(crd), crd, field_manager="secrets-kit-chart-test", force=True)
         spec = crd["spec"]
         version = next(v["name"] for v in spec["versions"] if v["storage"])
         deadline = time.monotonic() + 30
@@ -518,7 +494,7 @@ def dry_run(cluster: KubeCluster, docs: list[dict[str, Any]]) -> list[str]:
     for doc in docs:
         if doc["kind"] == "CustomResourceDefinition":
             continue
-        result = cluster.request("PATCH", f"{path_of(doc)}?fieldManager=secrets-kit-chart-test&dryRun=All&force=true",
+        result = cluster.request("PATCH", f"{resource_path(doc)}?fieldManager=secrets-kit-chart-test&dryRun=All&force=true",
                                  doc, content_type="application/apply-patch+yaml")
         assert result["kind"] == doc["kind"] and result["metadata"]["name"] == doc["metadata"]["name"]
         accepted.append(f"{doc['kind']}/{doc['metadata']['name']}")
@@ -600,14 +576,8 @@ def helm_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def fresh_cluster(helm_ok: None) -> Iterator[KubeCluster]:
     """No CRDs yet: Helm refuses to take over CRDs another tool created (see operator/deploy/README.md)."""
-    absent = missing_binaries()
-    if absent:
-        pytest.skip(f"real kube-apiserver peer missing ({', '.join(absent)}): {INSTALL_HINT}")
-    cluster = start_cluster()
-    try:
+    with running_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def test_helm_install_then_uninstall_leaves_the_crds_and_their_objects(fresh_cluster: KubeCluster,

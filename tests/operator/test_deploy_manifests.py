@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from secrets_kit.k8s.manifests import load_documents
-from tests.peers.kube import KubeAPIError, KubeCluster
+from tests.peers.kube import KubeAPIError, KubeCluster, resource_path
 
 DEPLOY = Path(__file__).resolve().parents[2] / "operator" / "deploy"
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -168,23 +168,6 @@ def test_services_have_upstreams_name_and_port_name() -> None:
 
 
 # ------------------------------------------------------------------------ on a real kube-apiserver
-
-
-def resource_path(doc: dict[str, Any]) -> str:
-    kinds = {
-        "CustomResourceDefinition": ("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", False),
-        "ServiceAccount": ("/api/v1", "serviceaccounts", True),
-        "Service": ("/api/v1", "services", True),
-        "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
-        "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
-        "Role": ("/apis/rbac.authorization.k8s.io/v1", "roles", True),
-        "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
-        "Deployment": ("/apis/apps/v1", "deployments", True),
-    }
-    base, plural, namespaced = kinds[doc["kind"]]
-    meta = doc["metadata"]
-    ns = f"/namespaces/{meta['namespace']}" if namespaced else ""
-    return f"{base}{ns}/{plural}/{meta['name']}"
 
 
 def test_every_manifest_passes_server_side_dry_run(kube_cluster: KubeCluster) -> None:

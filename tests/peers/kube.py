@@ -565,3 +565,42 @@ def start_cluster(workdir: Path | None = None, *, timeout: float = 90.0,
         raise
     return cluster
 
+
+
+@contextlib.contextmanager
+def running_cluster() -> Generator[KubeCluster, None, None]:
+    """A cluster of one's own for a fixture: skipped (naming the install command) without the peer,
+    stopped afterwards."""
+    import pytest
+
+    absent = missing_binaries()
+    if absent:
+        pytest.skip(f"real kube-apiserver peer missing ({', '.join(absent)}): {INSTALL_HINT}")
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+# API path of the kinds the deploy manifests and the chart render: (group/version base, plural, namespaced)
+RESOURCES: dict[str, tuple[str, str, bool]] = {
+    "CustomResourceDefinition": ("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", False),
+    "ServiceAccount": ("/api/v1", "serviceaccounts", True),
+    "Service": ("/api/v1", "services", True),
+    "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
+    "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    "Role": ("/apis/rbac.authorization.k8s.io/v1", "roles", True),
+    "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
+    "Deployment": ("/apis/apps/v1", "deployments", True),
+    "ServiceMonitor": ("/apis/monitoring.coreos.com/v1", "servicemonitors", True),
+    "PrometheusRule": ("/apis/monitoring.coreos.com/v1", "prometheusrules", True),
+}
+
+
+def resource_path(doc: dict[str, Any]) -> str:
+    """The API path of one manifest (a kind of RESOURCES)."""
+    base, plural, namespaced = RESOURCES[doc["kind"]]
+    meta = doc["metadata"]
+    ns = f"/namespaces/{meta['namespace']}" if namespaced else ""
+    return f"{base}{ns}/{plural}/{meta['name']}"

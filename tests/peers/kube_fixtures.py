@@ -16,19 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers.kube import INSTALL_HINT, KubeCluster, missing_binaries, start_cluster
+from tests.peers.kube import KubeCluster, running_cluster
 
 
 @pytest.fixture(scope="session")
 def kube_cluster() -> Iterator[KubeCluster]:
-    missing = missing_binaries()
-    if missing:
-        pytest.skip(f"real kube-apiserver peer missing ({', '.join(missing)}): {INSTALL_HINT}")
-    cluster = start_cluster()
-    try:
+    with running_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture

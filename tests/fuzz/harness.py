@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, Phase, settings
@@ -89,3 +90,11 @@ def write_stats() -> None:
         entry["seconds"] = round(entry["seconds"] + SECONDS[name], 2)
     with open(path, "w") as f:
         json.dump(stats, f, indent=1, sort_keys=True)
+
+
+def scratch(factory: Any, name: str) -> Path:
+    """A folder of one fuzz test's own under pytest's base temp (reused across examples). Never the base temp
+    itself: a `.sops.yaml` written there would be found by every later test's sops config lookup."""
+    folder = Path(factory.getbasetemp()) / f"fuzz-{name}"
+    folder.mkdir(exist_ok=True)
+    return folder

@@ -9,7 +9,6 @@ render --krm.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -21,7 +20,7 @@ from secrets_kit.k8s.manifests import dump_yaml
 from secrets_kit.sealed.keys import cert_pem, generate_key_pair, private_key_pem
 from secrets_kit.sealed.model import seal_secret
 
-from .harness import MARK, fuzz_settings, typed
+from .harness import MARK, fuzz_settings, scratch, typed
 from .strategies import confused_manifest, hostile_texts, mutated, yaml_texts
 
 SECRET = dump_yaml({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
@@ -94,7 +93,7 @@ SOPS_YAML = (b"password: ENC[AES256_GCM,data:qqqq,iv:aaaaaaaaaaaaaaaaaaaaaa==,ta
 def test_sops_decrypt(data: st.DataObject, tmp_path_factory: pytest.TempPathFactory) -> None:
     stdin = data.draw(_inputs(SOPS_YAML))
     fmt = data.draw(st.sampled_from(["yaml", "json", "dotenv", "ini", "binary"]))
-    path = Path(tmp_path_factory.getbasetemp()) / f"in.{fmt}"
+    path = scratch(tmp_path_factory, "cli-sops") / f"in.{fmt}"
     path.write_bytes(stdin)
     typed("cli sops -d", _run(["sops", "-d", "--input-type", fmt, str(path)], b""))
 

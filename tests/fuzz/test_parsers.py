@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -32,7 +31,7 @@ from secrets_kit.sops.keysources.age import AgeKey
 from secrets_kit.sops.stores import FORMATS, store_for
 
 from ..sops import samples
-from .harness import MARK, fuzz_settings, typed
+from .harness import MARK, fuzz_settings, scratch, typed
 from .strategies import PLAIN_TOKENS, hostile_texts, mutated, yaml_texts
 
 MANIFEST = dump_yaml({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
@@ -108,7 +107,7 @@ def _resource_list(items: object) -> bytes:
 @given(data=st.one_of(mutated(_resource_list([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
                                                 "data": {"k": MARK}}])), yaml_texts(), hostile_texts()))
 def test_krm_input(data: str | bytes, tmp_path_factory: pytest.TempPathFactory) -> None:
-    cwd = Path(tmp_path_factory.getbasetemp())
+    cwd = scratch(tmp_path_factory, "krm")
     outcome = typed("krm", lambda: krm.process(_bytes(data), {}, cwd))
     if not isinstance(outcome, SecretsKitError):
         assert MARK not in (outcome.message or "")
@@ -161,7 +160,7 @@ SOPS_CONFIG = ("creation_rules:\n  - path_regex: \\.yaml$\n    age: age1qqqq\n  
 def test_sops_config(data: bytes, tmp_path_factory: pytest.TempPathFactory) -> None:
     from secrets_kit.sops.config import load_config_file, match_creation_rule, stores_config
 
-    path = Path(tmp_path_factory.getbasetemp()) / ".sops.yaml"
+    path = scratch(tmp_path_factory, "sops-config") / ".sops.yaml"
     path.write_bytes(data)
 
     def run() -> object:
@@ -182,7 +181,7 @@ KUBECONFIG = ("apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- na
 def test_kubeconfig(data: bytes, tmp_path_factory: pytest.TempPathFactory) -> None:
     from secrets_kit.k8s.kubeconfig import Overrides, default_namespace, load_merged
 
-    path = Path(tmp_path_factory.getbasetemp()) / "kubeconfig"
+    path = scratch(tmp_path_factory, "kubeconfig") / "kubeconfig"
     path.write_bytes(data)
     overrides = Overrides(kubeconfig=str(path))
     typed("kubeconfig", lambda: (load_merged(overrides), default_namespace(overrides)))

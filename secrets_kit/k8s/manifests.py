@@ -144,7 +144,8 @@ def _yaml_documents(text: str, source: str) -> list[Any]:
         raise InputError(f"malformed YAML: {type(ex).__name__}", where=source) from None
     except RecursionError:
         raise limits.depth_error(source) from None
-    except (ValueError, TypeError) as ex:  # e.g. duplicate keys, bad !!binary, a 5,000-digit integer
+    # e.g. duplicate keys, bad !!binary, a 5,000-digit integer, an empty `!!int` (ruamel indexes its first char)
+    except (ValueError, TypeError, IndexError) as ex:
         raise InputError(f"unreadable YAML: {type(ex).__name__}", where=source) from None
 
 

@@ -289,3 +289,11 @@ def test_cli_names_the_limit_and_its_setting(tmp_path: Path, capsys: pytest.Capt
     assert info.value.code == EXIT_INPUT
     err = capsys.readouterr().err
     assert "deep.json" in err and "depth limit" in err and "SECRETS_KIT_LIMIT_DEPTH=N" in err
+
+
+@pytest.mark.parametrize("text", ["!!int \n", "a: !!int\n", "- !!float ''\n"])
+def test_an_empty_explicitly_typed_number_is_a_typed_error(text: str) -> None:
+    # found by `make fuzz` (2026-12-03): ruamel's int constructor indexes the empty value's first character
+    with pytest.raises(InputError) as caught:
+        load_documents(text.encode(), source="fuzz.yaml")
+    assert "fuzz.yaml" in str(caught.value)

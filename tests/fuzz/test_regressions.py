@@ -297,3 +297,12 @@ def test_an_empty_explicitly_typed_number_is_a_typed_error(text: str) -> None:
     with pytest.raises(InputError) as caught:
         load_documents(text.encode(), source="fuzz.yaml")
     assert "fuzz.yaml" in str(caught.value)
+
+
+def test_deep_flow_nesting_in_the_sops_yaml_store_is_a_limit() -> None:
+    # found by `make fuzz` (2026-12-03): 1,000 levels of `{"a":` overflowed the store's recursive emitter
+    from secrets_kit.sops.stores import store_for
+
+    text = '{"a":' * 1000 + "1" + "}" * 1000 + "\n"
+    with pytest.raises(limits.LimitExceeded):
+        store_for("yaml").load(text.encode())

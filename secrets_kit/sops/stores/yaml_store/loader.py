@@ -65,6 +65,19 @@ def _yaml_error(exc: yaml.YAMLError) -> str:
     return str(problem)
 
 
+def _check_depth(events: list[Any]) -> None:
+    """Nesting beyond the depth limit is refused before the tree is built: emitting, flattening and
+    the MAC walk a tree recursively (found by `make fuzz`: 1,000 levels of `{"a":` overflowed the emitter)."""
+    depth, limit = 0, limits.DEPTH.value
+    for event in events:
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > limit:
+                raise limits.depth_error()
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 class Loader:
     """Turns the event stream of one YAML text into branches, slots and comments."""
 
@@ -109,6 +122,7 @@ class Loader:
             raise _unmarshal_error(_yaml_error(exc)) from None
         except UnicodeEncodeError:  # bytes that are not UTF-8, kept as surrogates by the decoding
             raise _unmarshal_error("yaml: invalid leading UTF-8 octet") from None
+        _check_depth(events)
         if "#" in text:
             spans = [(e.start_mark.index, e.end_mark.index) for e in events
                      if type(e).__name__ in ("ScalarEvent", "AliasEvent")]

@@ -167,11 +167,15 @@ def _seal_fast(args: list[str]) -> bool:
 
 
 def _run_group(args: list[str]) -> None:
-    """The click group; click's own exceptions become its messages and exit codes."""
+    run_click(group(), args, "secrets-kit")
+
+
+def run_click(command: Any, args: list[str], prog_name: str) -> None:
+    """Run a click command; click's own exceptions become its messages and exit codes."""
     import click
 
     try:
-        group().main(args=args, prog_name="secrets-kit", standalone_mode=False)
+        command.main(args=args, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Exit as ex:
         sys.exit(ex.exit_code)
     except click.ClickException as ex:

@@ -326,15 +326,9 @@ def main(args: list[str]) -> None:
 
 def _run_click(args: list[str]) -> None:
     """Help, or a command line with something click must report (exit 2)."""
-    import click
+    from ..main import run_click
 
-    try:
-        _click_command().main(args=args, prog_name="secrets-kit kubeseal", standalone_mode=False)
-    except click.exceptions.Exit as ex:
-        sys.exit(ex.exit_code)
-    except click.ClickException as ex:
-        ex.show()
-        sys.exit(ex.exit_code)
+    run_click(_click_command(), args, "secrets-kit kubeseal")
 
 
 def _timeout(text: str) -> float:

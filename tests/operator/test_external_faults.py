@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.peers.kube import KubeAPIError, KubeCluster, missing_binaries, start_cluster
+from tests.peers.kube import KubeAPIError, KubeCluster, running_cluster
 from tests.peers.vault import VaultServer, start_vault, vault_binary
 
 from .conftest import unique
@@ -223,14 +223,8 @@ def install_crds(cluster: KubeCluster) -> None:
 @pytest.fixture
 def own_cluster() -> Iterator[KubeCluster]:
     """A private cluster: its kube-apiserver is restarted, which the session's cluster must not see."""
-    absent = missing_binaries()
-    if absent:
-        pytest.skip(f"real kube-apiserver peer missing ({', '.join(absent)})")
-    cluster = start_cluster()
-    try:
+    with running_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def test_apiserver_restart_under_a_running_operator(own_cluster: KubeCluster) -> None:

@@ -12,7 +12,7 @@ from tests.peers.eso import ES_API, EsoController
 from tests.peers.kube import KubeAPIError, KubeCluster
 
 
-def _create(cluster: KubeCluster, ns: str, name: str) -> None:
+def _create(cluster: KubeCluster, ns: str, name: str, *, watched: bool = True) -> None:
     cluster.request("POST", f"{ES_API}/namespaces/{ns}/secretstores", {
         "apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "fake"},
         "spec": {"provider": {"fake": {"data": [{"key": "k", "value": "HELLO1"}]}}}})
@@ -20,6 +20,22 @@ def _create(cluster: KubeCluster, ns: str, name: str) -> None:
         "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": name},
         "spec": {"secretStoreRef": {"name": "fake", "kind": "SecretStore"},
                  "data": [{"secretKey": "foo_bar", "remoteRef": {"key": "k"}}]}})
+
+
+def _wait_for_store_ready(cluster: KubeCluster, ns: str, timeout: float = 30.0) -> None:
+    """ESO's store controller and its ExternalSecret controller share one fake-provider instance
+    (its data map is rebuilt by each NewClient): an ExternalSecret reconciled while the store is
+    still being validated can miss the key (seen once in CI as "could not get secret data from
+    provider"). A user applies the store first and the ExternalSecret once it is Ready; so do we."""
+    deadline = time.monotonic() + timeout
+    while True:
+        store = cluster.request("GET", f"{ES_API}/namespaces/{ns}/secretstores/fake")
+        conditions = (store.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"SecretStore {ns}/fake not Ready after {timeout:.0f}s: {store.get('status')}")
+        time.sleep(0.1)
 
 
 def test_eso_syncs_a_fake_store_as_reference_10_says(kube_cluster: KubeCluster,
@@ -45,7 +61,7 @@ def test_eso_syncs_a_fake_store_as_reference_10_says(kube_cluster: KubeCluster,
 def test_eso_handles_only_its_namespace(kube_cluster: KubeCluster, eso_controller: EsoController) -> None:
     other = f"{eso_controller.namespace}-other"
     kube_cluster.ensure_namespace(other)
-    _create(kube_cluster, other, "elsewhere")
+    _create(kube_cluster, other, "elsewhere", watched=False)
     _create(kube_cluster, eso_controller.namespace, "here")
     eso_controller.wait_for_ready_condition("here")
     time.sleep(2)

@@ -1,3 +1,3 @@
-from secrets_kit_cli.main import main
+from secrets_kit_cli.main import console
 
-main()
+console()

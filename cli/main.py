@@ -160,6 +160,25 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(0)
 
 
+# Commands run often enough (per file, per sync) that the interpreter's teardown shows: they end
+# through leave() when run as the console script (main() itself only raises SystemExit, for callers
+# in-process such as tests).
+QUICK_EXIT = frozenset({"seal", "kubeseal", "sops", "--help", "-h"})
+
+
+def console() -> None:
+    """The `secrets-kit` console script (and `python -m secrets_kit_cli`)."""
+    if sys.argv[1:2] and sys.argv[1] in QUICK_EXIT:
+        from .leave import leave
+
+        try:
+            main()
+        except SystemExit as done:
+            leave(done.code)
+        leave(0)
+    main()
+
+
 def _seal_fast(args: list[str]) -> bool:
     from secrets_kit_cli.commands.seal_run import fast_main
 

@@ -10,7 +10,6 @@ combination found while running is reported through click, so both print the sam
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -59,12 +58,11 @@ SEAL_DEFAULTS: dict[str, Any] = {
 def fast_parse(args: Sequence[str]) -> dict[str, Any] | None:
     """The click command's parameters for a command line of SEAL_OPTIONS flags, else None."""
     kw = parse(args, SEAL_OPTIONS, SEAL_DEFAULTS, positional="paths")
-    if kw is not None:
-        from pathlib import Path  # click's path_type=Path for these two
+    for dest in ("out_dir", "output") if kw is not None else ():
+        if kw[dest] is not None:
+            from pathlib import Path  # click's path_type=Path for these two (not loaded for stdout)
 
-        for dest in ("out_dir", "output"):
-            if kw[dest] is not None:
-                kw[dest] = Path(kw[dest])
+            kw[dest] = Path(kw[dest])
     return kw
 
 
@@ -122,11 +120,12 @@ def progress_bar(label: str, total: int, enabled: bool | None) -> Iterator[Calla
 
 def write_outputs(outputs: Sequence[Any], *, dry_run: bool = False) -> list[str]:
     """Write file outputs all-or-nothing, print stdout outputs; returns the paths written."""
-    from secrets_kit.files import write_all_atomic
-
     files = [(o.path, o.text, o.mode) for o in outputs if o.path is not None and not o.unchanged]
-    if not dry_run:
+    if files and not dry_run:
+        from secrets_kit.files import write_all_atomic  # with pathlib: not for a seal to stdout
+
         write_all_atomic(files)
+    if not dry_run:
         for output in outputs:
             if output.path is None:
                 sys.stdout.write(output.text)
@@ -169,6 +168,8 @@ def parse_item_pairs(literals: Sequence[str], files: Sequence[str], stdin: Calla
 
 def summary(report: Any, written: list[str], verb: str, fmt: str, dry_run: bool) -> None:
     if fmt == "json":
+        import json
+
         print(json.dumps({
             "files": report.files, "documents": report.documents, "written": written,
             "unchanged": [str(o.path) for o in report.outputs if o.unchanged and o.path],
@@ -299,6 +300,8 @@ def _edit(path: Path, targets: Sequence[Any], literals: Sequence[str], from_file
         write_atomic(target, text, mode=0o644)
     edited = {"file": str(target), "set": sorted(items), "removed": sorted(removals), "dryRun": dry_run}
     if report == "json":
+        import json
+
         print(json.dumps(edited, indent=2), flush=True)
     else:
         print(f"secrets-kit: {'would update' if dry_run else 'updated'} {target}: "

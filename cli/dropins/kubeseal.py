@@ -8,18 +8,18 @@ checks: --recovery-unseal, --validate, --re-encrypt, open the certificate, --fet
 failure exits 1, as kubeseal does.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): see EVALUATED_ANNOTATIONS
+# in tests/sealed/test_import_budget.py. Paths are strings (os.path), as in k8s/kubeconfig.py.
 
 import base64
 import json
+import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from secrets_kit.errors import ConfigError, InputError, SecretsKitError
-from secrets_kit.files import write_atomic
 from secrets_kit.k8s.kubeconfig import Overrides, default_namespace
 from secrets_kit.k8s.manifests import Manifest, dump_documents, dump_json, dump_yaml, load_documents
 from secrets_kit.sealed.certs import load_cert
@@ -103,20 +103,20 @@ def run(flags: KubesealFlags, streams: Streams) -> None:
 def _run(flags: KubesealFlags, streams: Streams) -> None:
     if flags.from_file and not flags.raw:
         raise _fail("--from-file requires --raw")
-    input_path = Path(flags.input_file) if flags.input_file else None
-    if input_path is not None and not input_path.is_file():
+    input_path = flags.input_file or None
+    if input_path is not None and not os.path.isfile(input_path):
         raise _fail("Could not read file specified with --secret-file")
     if input_path is None and not flags.raw and not flags.fetch_cert and streams.stdin_is_tty:
         streams.warn("(tty detected: expecting json/yaml k8s resource in stdin)")
 
     def read_input() -> bytes:
-        return input_path.read_bytes() if input_path is not None else streams.stdin.read()
+        return _file_bytes(input_path) if input_path is not None else streams.stdin.read()
 
     source = flags.input_file or "<stdin>"
     if flags.re_encrypt and not flags.output_file and flags.input_file:
         flags = flags._replace(output_file=flags.input_file)  # kubeseal rewrites the input in place (#405)
     fmt = flags.output_format.lower()
-    if flags.output_file and Path(flags.output_file).suffix in (".yaml", ".yml"):
+    if flags.output_file and os.path.splitext(flags.output_file)[1] in (".yaml", ".yml"):
         fmt = "yaml"
     if fmt not in ("json", "yaml", ""):
         raise _fail(f"unsupported output format: {flags.output_format}")
@@ -126,6 +126,8 @@ def _run(flags: KubesealFlags, streams: Streams) -> None:
     _dispatch(flags, streams, read_input, source, fmt, out)
     data = b"".join(out)
     if flags.output_file:
+        from secrets_kit.files import write_atomic
+
         write_atomic(flags.output_file, data, mode=0o600 if flags.recovery_unseal else 0o644)
     else:
         streams.stdout.write(data)
@@ -202,10 +204,15 @@ EMPTY_UNSEALED: Manifest = {"kind": "Secret", "apiVersion": "v1", "metadata": {"
     {"apiVersion": "", "kind": "", "name": "", "uid": "", "controller": True}]}}
 
 
+def _file_bytes(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
 def _readable(path: str) -> bytes:
     """A file's bytes; failing in Go's words (`open PATH: no such file or directory`)."""
     try:
-        return Path(path).expanduser().read_bytes()
+        return _file_bytes(os.path.expanduser(path))
     except OSError as ex:
         raise _fail(f"open {path}: {(ex.strerror or 'cannot read').lower()}") from None
 
@@ -234,7 +241,7 @@ def _raw(flags: KubesealFlags, public_key: rsa.RSAPublicKey, streams: Streams) -
             raise _fail("must provide only one --from-file when encrypting a single item with --raw")
         path = flags.from_file[0].split("=", 1)[-1]  # kubectl's [key=]path; the key is ignored
         try:
-            data = Path(path).read_bytes()
+            data = _file_bytes(path)
         except OSError as ex:
             raise _fail(f"open {path}: {(ex.strerror or 'cannot read').lower()}") from None
     else:
@@ -257,6 +264,10 @@ def _has_kubeconfig(overrides: Overrides) -> bool:
 
 def _merge(flags: KubesealFlags, read_input: Callable[[], bytes], source: str,
            public_key: rsa.RSAPublicKey) -> None:
+    from pathlib import Path
+
+    from secrets_kit.files import write_atomic
+
     target = Path(flags.merge_into)
     try:
         existing = target.read_bytes()

@@ -11,7 +11,6 @@ and ruamel reports every error.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -69,6 +68,10 @@ def _scalar(text: str, *, key: bool = False) -> Any:
             raise _Unsupported  # a YAML-only escape (\x, \0, \N, ...)
         if '"' in _JSON_ESCAPE.sub("", inner):
             raise _Unsupported
+        if "\\" not in inner:
+            return inner  # no escape to decode (json loads only for one)
+        import json
+
         return json.loads(f'"{inner}"', strict=False)
     if first == "'":
         if len(text) < 2 or text[-1] != "'":

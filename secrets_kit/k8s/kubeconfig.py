@@ -8,14 +8,15 @@ credential plugins. Key material is handed to `ssl` through an in-memory file, n
 temporary file on disk.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): see EVALUATED_ANNOTATIONS
+# in tests/sealed/test_import_budget.py. Paths are strings (os.path): pathlib, with urllib.parse and
+# ipaddress, would cost `secrets-kit kubeseal` ~3 ms of start-up for reading the default namespace.
 
 import base64
 import contextlib
 import json
 import os
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # ssl and urllib load only when a request is made (reading a namespace needs neither)
@@ -66,17 +67,18 @@ class ClusterAccess(NamedTuple):
     source: str = "kubeconfig"
 
 
-def _files(overrides: Overrides) -> list[Path]:
+def _files(overrides: Overrides) -> list[str]:
     if overrides.kubeconfig:
-        path = Path(overrides.kubeconfig).expanduser()
-        if not path.is_file():
-            raise ConfigError("kubeconfig file not found", where=str(path))
+        path = os.path.expanduser(overrides.kubeconfig)
+        if not os.path.isfile(path):
+            raise ConfigError("kubeconfig file not found", where=path)
         return [path]
     env = os.environ.get("KUBECONFIG")
     if env is not None:
-        return [Path(p).expanduser() for p in env.split(os.pathsep) if p and Path(p).expanduser().is_file()]
-    default = Path.home() / ".kube" / "config"
-    return [default] if default.is_file() else []
+        listed = (os.path.expanduser(p) for p in env.split(os.pathsep) if p)
+        return [path for path in listed if os.path.isfile(path)]
+    default = os.path.join(os.path.expanduser("~"), ".kube", "config")
+    return [default] if os.path.isfile(default) else []
 
 
 def load_merged(overrides: Overrides) -> dict[str, Any]:
@@ -84,16 +86,18 @@ def load_merged(overrides: Overrides) -> dict[str, Any]:
     merged: dict[str, Any] = {"clusters": {}, "users": {}, "contexts": {}, "current-context": ""}
     for path in _files(overrides):
         try:
-            docs = load_documents(path.read_bytes(), source=str(path))
+            with open(path, "rb") as fh:
+                raw = fh.read()
         except OSError as ex:
-            raise ConfigError(f"cannot read kubeconfig: {ex.strerror}", where=str(path)) from None
+            raise ConfigError(f"cannot read kubeconfig: {ex.strerror}", where=path) from None
+        docs = load_documents(raw, source=path)
         if not docs:
             continue
         doc = docs[0]
         for section, inner in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
             entries = doc.get(section) or []
             if not isinstance(entries, list):
-                raise ConfigError(f"kubeconfig {section} must be a list", where=str(path))
+                raise ConfigError(f"kubeconfig {section} must be a list", where=path)
             for entry in entries:
                 # Names are text and entries mappings, as client-go's decoder requires.
                 if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"] \
@@ -101,28 +105,28 @@ def load_merged(overrides: Overrides) -> dict[str, Any]:
                     body = entry.get(inner) or {}
                     if not isinstance(body, dict):
                         raise ConfigError(f"kubeconfig {section} entry {entry['name']!r}: {inner} must be a mapping",
-                                          where=str(path))
+                                          where=path)
                     value = dict(body)
-                    value["_base"] = path.parent
+                    value["_base"] = os.path.dirname(path)  # relative file names are read from here
                     merged[section][entry["name"]] = value
         if not merged["current-context"] and isinstance(doc.get("current-context"), str):
             merged["current-context"] = doc["current-context"]
     return merged
 
 
-def _read(base: Path, data: Any, file: Any, what: str) -> bytes | None:
+def _read(base: str, data: Any, file: Any, what: str) -> bytes | None:
     if data:
         try:
             return base64.b64decode(str(data), validate=False)
         except ValueError:
             raise ConfigError(f"{what}-data is not base64") from None
     if file:
-        path = Path(str(file)).expanduser()
-        path = path if path.is_absolute() else base / path
+        path = os.path.join(base, os.path.expanduser(str(file)))  # an absolute name stays as it is
         try:
-            return path.read_bytes()
+            with open(path, "rb") as fh:
+                return fh.read()
         except OSError as ex:
-            raise ConfigError(f"cannot read {what}: {ex.strerror}", where=str(path)) from None
+            raise ConfigError(f"cannot read {what}: {ex.strerror}", where=path) from None
     return None
 
 
@@ -142,8 +146,8 @@ def resolve(overrides: Overrides) -> ClusterAccess | None:
         if not merged["contexts"] and not merged["clusters"]:
             return None
         raise ConfigError("no server found for the current context", hint="pass --server or --context")
-    base_c = Path(cluster.get("_base", "."))
-    base_u = Path(user.get("_base", "."))
+    base_c = str(cluster.get("_base", ""))
+    base_u = str(user.get("_base", ""))
     namespace = overrides.namespace or context.get("namespace") or "default"
     token = overrides.token or user.get("token")
     if not token and user.get("tokenFile"):
@@ -155,17 +159,17 @@ def resolve(overrides: Overrides) -> ClusterAccess | None:
         server=str(server).rstrip("/"),
         namespace=namespace,
         namespace_explicit=bool(overrides.namespace),
-        ca_data=(_read(Path("."), None, overrides.certificate_authority, "certificate-authority")
+        ca_data=(_read("", None, overrides.certificate_authority, "certificate-authority")
                  or _read(base_c, cluster.get("certificate-authority-data"), cluster.get("certificate-authority"),
                           "certificate-authority")),
         insecure=bool(overrides.insecure_skip_tls_verify
                       if overrides.insecure_skip_tls_verify is not None
                       else cluster.get("insecure-skip-tls-verify")),
         tls_server_name=overrides.tls_server_name or cluster.get("tls-server-name"),
-        client_cert=(_read(Path("."), None, overrides.client_certificate, "client-certificate")
+        client_cert=(_read("", None, overrides.client_certificate, "client-certificate")
                      or _read(base_u, user.get("client-certificate-data"), user.get("client-certificate"),
                               "client-certificate")),
-        client_key=(_read(Path("."), None, overrides.client_key, "client-key")
+        client_key=(_read("", None, overrides.client_key, "client-key")
                     or _read(base_u, user.get("client-key-data"), user.get("client-key"), "client-key")),
         token=token,
         basic=(str(username), str(password)) if username and password else None,
@@ -229,7 +233,7 @@ def _memory_file(data: bytes) -> Iterator[str]:
         os.close(fd)
 
 
-def ssl_context(access: ClusterAccess, client_cert: bytes | None, client_key: bytes | None) -> ssl.SSLContext:
+def ssl_context(access: ClusterAccess, client_cert: bytes | None, client_key: bytes | None) -> "ssl.SSLContext":
     import ssl
 
     ctx = ssl.create_default_context()

@@ -13,7 +13,6 @@ batches); it writes what kubeseal writes, byte for byte.
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from collections.abc import Iterable, Iterator
@@ -48,11 +47,23 @@ def _loader() -> Any:
     return _yaml_loader
 
 
+def clone(value: Any) -> Any:
+    """A deep copy of a JSON-shaped value (dicts, lists, scalars), as copy.deepcopy makes it but
+    without its import (weakref & co., on every seal's start-up) and its memo."""
+    if isinstance(value, dict):
+        return {key: clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clone(item) for item in value]
+    return value
+
+
 def _decode_text(data: bytes | str, source: str) -> str:
     if isinstance(data, str):
         return data
+    if data.startswith(b"\xef\xbb\xbf"):  # a byte-order mark, dropped as utf-8-sig does (that codec's import
+        data = data[3:]                     # costs a cold seal more than the check)
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as ex:
         raise InputError(f"not UTF-8 text (invalid byte at offset {ex.start})", where=source) from None
 
@@ -66,6 +77,8 @@ def _json_int(source: str) -> Any:
 
 def _json_documents(text: str, source: str) -> list[Any] | None:
     """Concatenated JSON values (kubeseal's multi-document JSON); None if it is not JSON."""
+    import json  # here, not at the top: a seal of YAML never loads it
+
     decoder = json.JSONDecoder(parse_int=_json_int(source))
     docs: list[Any] = []
     pos, end = 0, len(text)
@@ -264,6 +277,8 @@ def dump_json(doc: Any) -> str:
 
     `<`, `>` and `&` can only occur inside JSON strings, so escaping them after encoding is safe.
     """
+    import json
+
     return json.dumps(doc, indent=2, ensure_ascii=False).translate(_GO_HTML_ESCAPES) + "\n"
 
 

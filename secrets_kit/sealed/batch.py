@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import DecryptionError, InputError, SecretsKitError
 from ..k8s.manifests import Manifest, describe, dump_documents, expand_lists, load_documents
@@ -33,7 +32,9 @@ from .model import (
     unseal,
 )
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pathlib (with urllib.parse and ipaddress) loads only when files are involved
+    from pathlib import Path
+
     from .targets import Target
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -41,24 +42,32 @@ Progress = Callable[[int], None]
 _T = TypeVar("_T")
 
 
-# Not dataclasses: importing `dataclasses` (inspect, ast, dis) costs a seal's start-up more than the seal.
-class Source(NamedTuple):
-    path: Path | None  # None: standard input
-    rel: Path  # the path under --out-dir
-    explicit: bool  # named on the command line (not found by walking a folder)
+# Plain classes, not dataclasses (importing `dataclasses` costs a seal's start-up more than the seal)
+# nor NamedTuples (their string annotations, see tests/sealed/test_import_budget.py).
+class Source:
+    __slots__ = ("explicit", "path", "rel")
+
+    def __init__(self, path: Path | None, rel: str, explicit: bool) -> None:
+        self.path = path  # None: standard input
+        self.rel = rel  # the path under --out-dir
+        self.explicit = explicit  # named on the command line (not found by walking a folder)
 
     @property
     def where(self) -> str:
         return str(self.path) if self.path else "<stdin>"
 
 
-class Output(NamedTuple):
-    path: Path | None  # None: standard output
-    text: str
-    mode: int
-    documents: int
-    target: str | None = None
-    unchanged: bool = False  # the file already holds exactly this
+class Output:
+    __slots__ = ("documents", "mode", "path", "target", "text", "unchanged")
+
+    def __init__(self, path: Path | None, text: str, mode: int, documents: int, target: str | None = None,
+                 unchanged: bool = False) -> None:
+        self.path = path  # None: standard output
+        self.text = text
+        self.mode = mode
+        self.documents = documents
+        self.target = target
+        self.unchanged = unchanged  # the file already holds exactly this
 
 
 class Report:
@@ -84,8 +93,10 @@ def collect(paths: Sequence[str], *, exclude: Path | None = None, skip_sealed: b
     excluded = exclude.resolve() if exclude else None
     for raw in paths or ["-"]:
         if raw == "-":
-            sources.append(Source(None, Path("stdin.yaml"), True))
+            sources.append(Source(None, "stdin.yaml", True))
             continue
+        from pathlib import Path
+
         path = Path(raw)
         if path.is_dir():
             for dirpath, dirnames, filenames in os.walk(path):
@@ -98,9 +109,9 @@ def collect(paths: Sequence[str], *, exclude: Path | None = None, skip_sealed: b
                         continue
                     if skip_sealed and ".sealed." in name:
                         continue  # our own output from an earlier run
-                    sources.append(Source(file, file.relative_to(path), False))
+                    sources.append(Source(file, str(file.relative_to(path)), False))
         elif path.is_file():
-            sources.append(Source(path, Path(path.name), True))
+            sources.append(Source(path, path.name, True))
         else:
             raise InputError("no such file or folder", where=raw)
     return sources
@@ -138,11 +149,15 @@ def output_path(source: Source, *, fmt: str, target: str | None, out_dir: Path |
     """
     if output is not None:
         return output
-    ext = ".json" if fmt == "json" else (
-        source.rel.suffix if source.rel.suffix.lower() in (".yaml", ".yml") else ".yaml")
+    if out_dir is None and source.path is None:
+        return None
+    from pathlib import PurePath
+
+    rel = PurePath(source.rel)
+    ext = ".json" if fmt == "json" else (rel.suffix if rel.suffix.lower() in (".yaml", ".yml") else ".yaml")
     if out_dir is not None:
         base = out_dir / target if target else out_dir
-        return base / source.rel.with_suffix(ext)
+        return base / rel.with_suffix(ext)
     if source.path is None:
         return None
     stem = source.path.name[: -len(source.path.suffix)] if source.path.suffix else source.path.name

@@ -9,18 +9,25 @@ Those three fields are read with a few lines of DER walking rather than through
 unexpected goes through `cryptography.x509` for an exact error.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): see EVALUATED_ANNOTATIONS
+# in tests/sealed/test_import_budget.py.
 
 import base64
 import binascii
-import datetime as dt
 import re
-from typing import NamedTuple
+import time
+from typing import TYPE_CHECKING, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..errors import KeyMaterialError
 from .crypto import fingerprint
+
+if TYPE_CHECKING:  # datetime loads when a date is shown, not for the expiry check of every seal
+    import datetime as dt
+
+# (year, month, day, hour, minute, second) in UTC: compared as tuples, they order as the times do.
+Instant = tuple[int, int, int, int, int, int]
 
 # Patterns are compiled on first use (re caches them): a command that reads no PEM pays nothing.
 _PEM_BEGIN, _PEM_END = rb"-----BEGIN CERTIFICATE-----\r?\n", b"-----END CERTIFICATE-----"
@@ -28,8 +35,8 @@ _PEM_BEGIN, _PEM_END = rb"-----BEGIN CERTIFICATE-----\r?\n", b"-----END CERTIFIC
 
 class SealingCert(NamedTuple):  # not a dataclass: importing `dataclasses` costs more than a seal
     public_key: rsa.RSAPublicKey
-    not_before: dt.datetime
-    not_after: dt.datetime
+    valid_from: Instant
+    valid_until: Instant
     fingerprint: str
     pem: bytes  # the first certificate only
     source: str
@@ -38,10 +45,20 @@ class SealingCert(NamedTuple):  # not a dataclass: importing `dataclasses` costs
     def bits(self) -> int:
         return self.public_key.key_size
 
-    def expired(self, now: dt.datetime | None = None) -> bool:
-        return (now or utcnow()) > self.not_after
+    @property
+    def not_before(self) -> "dt.datetime":
+        return _datetime(self.valid_from)
 
-    def check_usable(self, *, allow_expired: bool = False, now: dt.datetime | None = None) -> None:
+    @property
+    def not_after(self) -> "dt.datetime":
+        return _datetime(self.valid_until)
+
+    def expired(self, now: "dt.datetime | None" = None) -> bool:
+        if now is None:
+            return time.gmtime()[:6] >= self.valid_until  # whole seconds: past the last one
+        return now > self.not_after
+
+    def check_usable(self, *, allow_expired: bool = False, now: "dt.datetime | None" = None) -> None:
         """Refuse an expired certificate unless explicitly allowed (kubeseal always refuses)."""
         if self.expired(now) and not allow_expired:
             raise KeyMaterialError(
@@ -50,11 +67,19 @@ class SealingCert(NamedTuple):  # not a dataclass: importing `dataclasses` costs
                 hint="fetch the controller's current certificate, or pass --allow-expired-cert to seal anyway")
 
 
-def utcnow() -> dt.datetime:
+def utcnow() -> "dt.datetime":
+    import datetime as dt
+
     return dt.datetime.now(dt.UTC)
 
 
-def go_date(when: dt.datetime) -> str:
+def _datetime(when: Instant) -> "dt.datetime":
+    import datetime as dt
+
+    return dt.datetime(*when, tzinfo=dt.UTC)
+
+
+def go_date(when: "dt.datetime") -> str:
     """Go's "January 2, 2006" layout."""
     return f"{when:%B} {when.day}, {when.year}"
 
@@ -71,14 +96,18 @@ def load_cert(data: bytes, source: str) -> SealingCert:
     pem = data[begin.start():end + len(_PEM_END)].replace(b"\r\n", b"\n") + b"\n"
     try:
         der = base64.b64decode(b"".join(pem.splitlines()[1:-1]), validate=True)
-        public_key, not_before, not_after = _read_der(der)
+        public_key, valid_from, valid_until = _read_der(der)
     except (ValueError, IndexError, binascii.Error):
-        public_key, not_before, not_after = _read_with_x509(pem, source)
-    return SealingCert(public_key=public_key, not_before=not_before, not_after=not_after,
+        public_key, valid_from, valid_until = _read_with_x509(pem, source)
+    return SealingCert(public_key=public_key, valid_from=valid_from, valid_until=valid_until,
                        fingerprint=fingerprint(public_key), pem=pem, source=source)
 
 
-def _read_with_x509(pem: bytes, source: str) -> tuple[rsa.RSAPublicKey, dt.datetime, dt.datetime]:
+def _instant(when: "dt.datetime") -> Instant:
+    return when.year, when.month, when.day, when.hour, when.minute, when.second
+
+
+def _read_with_x509(pem: bytes, source: str) -> tuple[rsa.RSAPublicKey, Instant, Instant]:
     from cryptography import x509
 
     try:
@@ -88,7 +117,7 @@ def _read_with_x509(pem: bytes, source: str) -> tuple[rsa.RSAPublicKey, dt.datet
         raise KeyMaterialError(f"unreadable certificate: {ex}", where=source) from None
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise KeyMaterialError(f"expected RSA public key but found {type(public_key).__name__}", where=source)
-    return public_key, cert.not_valid_before_utc, cert.not_valid_after_utc
+    return public_key, _instant(cert.not_valid_before_utc), _instant(cert.not_valid_after_utc)
 
 
 # --- the DER fields we need: tbsCertificate.validity and .subjectPublicKeyInfo (RSA only) ---------
@@ -119,7 +148,7 @@ def _elements(value: bytes) -> list[tuple[int, bytes]]:
     return out
 
 
-def _time(tag: int, value: bytes) -> dt.datetime:
+def _time(tag: int, value: bytes) -> Instant:
     """UTCTime YYMMDDHHMMSSZ (years 50-99 are 19xx) or GeneralizedTime YYYYMMDDHHMMSSZ.
 
     Parsed by hand: the first `strptime` call costs milliseconds of locale setup.
@@ -132,10 +161,19 @@ def _time(tag: int, value: bytes) -> dt.datetime:
     if tag == 0x17:
         year += 1900 if year >= 50 else 2000
     month, day, hour, minute, second = (int(rest[i:i + 2]) for i in range(0, 10, 2))
-    return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
+    if not (year >= 1 and 1 <= month <= 12 and 1 <= day <= _days_in(year, month)
+            and hour < 24 and minute < 60 and second < 60):
+        raise ValueError("not a DER time")  # what datetime() refused when it was built here
+    return year, month, day, hour, minute, second
 
 
-def _read_der(der: bytes) -> tuple[rsa.RSAPublicKey, dt.datetime, dt.datetime]:
+def _days_in(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
+def _read_der(der: bytes) -> tuple[rsa.RSAPublicKey, Instant, Instant]:
     tag, cert, _ = _tlv(der, 0)
     parts = _elements(cert)
     if tag != 0x30 or len(parts) != 3 or parts[0][0] != 0x30:

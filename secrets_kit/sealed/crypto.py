@@ -6,7 +6,8 @@ The session key is fresh for every item, so the all-zero nonce is never reused.
 The ciphertext carries no key id: decryption tries every known private key.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): see EVALUATED_ANNOTATIONS
+# in tests/sealed/test_import_budget.py.
 
 import base64
 import os
@@ -105,7 +106,7 @@ class Keyring:
                 self._keys.append(key)
 
     @classmethod
-    def of(cls, *private_keys: rsa.RSAPrivateKey, source: str = "<memory>") -> Keyring:
+    def of(cls, *private_keys: rsa.RSAPrivateKey, source: str = "<memory>") -> "Keyring":
         return cls(PrivateKey(k, fingerprint(k.public_key()), source) for k in private_keys)
 
     def add(self, key: PrivateKey) -> None:

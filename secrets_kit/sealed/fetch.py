@@ -12,9 +12,7 @@ the release, which is the most reported kubeseal failure.
 
 from __future__ import annotations
 
-import json
-import urllib.parse
-from pathlib import Path
+import os
 from typing import TYPE_CHECKING
 
 from .. import limits
@@ -28,13 +26,32 @@ DEFAULT_CONTROLLER_NAMESPACE = "kube-system"
 CHART_SELECTOR = "app.kubernetes.io/name=sealed-secrets"
 
 
+# Sealing from a file is the common case: it loads neither json nor urllib.parse (with ipaddress),
+# which the URL and cluster paths below import when they run.
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
+_C0_OR_SPACE = "".join(map(chr, range(33)))
+
+
+def url_scheme(spec: str) -> str:
+    """The scheme urllib.parse.urlsplit finds in `spec` (lower case; "" for none), without importing it:
+    leading C0 controls and spaces dropped, tabs and newlines removed, then letters, digits, `+-.`
+    starting with a letter, before the first colon."""
+    url = spec.lstrip(_C0_OR_SPACE).replace("\t", "").replace("\r", "").replace("\n", "")
+    colon = url.find(":")
+    if colon > 0 and url[0].isascii() and url[0].isalpha() and _SCHEME_CHARS.issuperset(url[:colon]):
+        return url[:colon].lower()
+    return ""
+
+
 def is_local_path(spec: str) -> bool:
-    scheme = urllib.parse.urlsplit(spec).scheme
+    scheme = url_scheme(spec)
     return scheme == "" or (len(scheme) == 1 and scheme.isalpha())  # a Windows drive letter
 
 
 def shown_url(spec: str) -> str:
     """A URL as messages may show it: any user:password@ part replaced by ***@."""
+    import urllib.parse
+
     parts = urllib.parse.urlsplit(spec)
     if parts.username is None and parts.password is None:
         return spec
@@ -47,20 +64,14 @@ def shown_url(spec: str) -> str:
 def read_cert_source(spec: str, *, timeout: float = 30.0) -> bytes:
     """The bytes at a cert path or URL (http, https, file)."""
     if is_local_path(spec):
-        try:
-            return Path(spec).expanduser().read_bytes()
-        except OSError as ex:
-            raise KeyMaterialError(f"cannot read certificate: {ex.strerror}", where=spec) from None
+        return _read_file(os.path.expanduser(spec), spec)
     import urllib.error
+    import urllib.parse
     import urllib.request
 
     scheme = urllib.parse.urlsplit(spec).scheme.lower()
     if scheme == "file":
-        path = urllib.request.url2pathname(urllib.parse.urlsplit(spec).path)
-        try:
-            return Path(path).read_bytes()
-        except OSError as ex:
-            raise KeyMaterialError(f"cannot read certificate: {ex.strerror}", where=spec) from None
+        return _read_file(urllib.request.url2pathname(urllib.parse.urlsplit(spec).path), spec)
     where = shown_url(spec)
     if scheme not in ("http", "https"):
         raise KeyMaterialError(f"unsupported protocol scheme {scheme!r}", where=where,
@@ -78,7 +89,17 @@ def read_cert_source(spec: str, *, timeout: float = 30.0) -> bytes:
         raise ProviderError(f"cannot fetch certificate: {getattr(ex, 'reason', ex)}", where=where) from None
 
 
+def _read_file(path: str, spec: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as ex:
+        raise KeyMaterialError(f"cannot read certificate: {ex.strerror}", where=spec) from None
+
+
 def proxy_path(namespace: str, name: str, port: str, suffix: str) -> str:
+    import urllib.parse
+
     q = urllib.parse.quote
     return f"/api/v1/namespaces/{q(namespace, safe='')}/services/http:{q(name, safe='')}:{q(port, safe='')}" \
            f"/proxy{suffix}"
@@ -86,6 +107,8 @@ def proxy_path(namespace: str, name: str, port: str, suffix: str) -> str:
 
 def status_message(status: int, body: bytes, *, text_fallback: bool = False) -> str:
     """The API server's (or controller's) `message`; else, when asked, the start of a plain-text body."""
+    import json
+
     try:
         message = json.loads(body).get("message")
     except (ValueError, AttributeError):
@@ -95,6 +118,8 @@ def status_message(status: int, body: bytes, *, text_fallback: bool = False) -> 
 
 def controller_port(access: ClusterAccess, namespace: str, name: str, *, discover: bool) -> tuple[str, str]:
     """(service name, first port name) of the controller's Service."""
+    import urllib.parse
+
     from ..k8s.kubeconfig import request
 
     q = urllib.parse.quote
@@ -112,6 +137,8 @@ def controller_port(access: ClusterAccess, namespace: str, name: str, *, discove
 
 
 def _first_port(body: bytes) -> str:
+    import json
+
     try:
         ports = json.loads(body)["spec"]["ports"]
         return str(ports[0].get("name") or "")
@@ -120,6 +147,9 @@ def _first_port(body: bytes) -> str:
 
 
 def _discover(access: ClusterAccess, namespace: str) -> tuple[str, str] | None:
+    import json
+    import urllib.parse
+
     from ..k8s.kubeconfig import request
 
     q = urllib.parse.quote

@@ -10,18 +10,17 @@ Manifests are plain dicts. The rules follow upstream (`NewSealedSecret`, `Unseal
   touching the others' ciphertexts.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): see EVALUATED_ANNOTATIONS
+# in tests/sealed/test_import_budget.py.
 
 import binascii
-import copy
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..errors import DecryptionError, InputError
-from ..k8s.manifests import Manifest
+from ..k8s.manifests import Manifest, clone
 from ..k8s.secrets import (
     b64decode_go,
     b64encode,
@@ -84,7 +83,7 @@ def prepare_secret(secret: Manifest, options: SealOptions, where: str) -> tuple[
     if not items and not options.allow_empty:
         raise InputError("secret.data is empty in input Secret, assuming this is an error and aborting",
                          where=where, hint="to work with empty data, --allow-empty-data can be used")
-    meta = copy.deepcopy(metadata(secret, where))
+    meta = clone(metadata(secret, where))
     annotations = string_map(meta.get("annotations"), "metadata.annotations", where)
     for key in ("annotations", "labels"):  # unquoted YAML numbers and booleans become text
         if meta.get(key) is not None:
@@ -100,6 +99,8 @@ def prepare_secret(secret: Manifest, options: SealOptions, where: str) -> tuple[
     if scope_of(annotations) is not Scope.CLUSTER_WIDE:
         ns = meta.get("namespace")
         if options.namespace_explicit and ns and options.namespace and ns != options.namespace:
+            import json  # only for this message: a seal does not load it
+
             raise InputError(f"namespace mismatch: input secret is in namespace {json.dumps(ns)} "
                              f"but {json.dumps(options.namespace)} was specified", where=where)
         if not ns and options.namespace:
@@ -151,7 +152,7 @@ def seal_prepared(meta: dict[str, Any], items: Mapping[str, bytes], secret: Mani
 
 def go_field_order(sealed: Manifest) -> Manifest:
     """A copy in the field order of upstream's Go type (how kubeseal encodes a SealedSecret it decoded)."""
-    out = ordered(copy.deepcopy(sealed), ("kind", "apiVersion", "metadata", "spec", "status"))
+    out = ordered(clone(sealed), ("kind", "apiVersion", "metadata", "spec", "status"))
     if isinstance(out.get("metadata"), dict):
         out["metadata"] = ordered_meta(out["metadata"])
     spec = out.get("spec")
@@ -299,7 +300,7 @@ def unseal(sealed: Manifest, keyring: Keyring, *, where: str = "<input>", accept
         tmeta = template.get("metadata") or {}
         if not isinstance(tmeta, dict):
             raise InputError("spec.template.metadata is not a mapping", where=where)
-        secret = build_secret(name=name, namespace=ns, items=plain, meta=copy.deepcopy(tmeta),
+        secret = build_secret(name=name, namespace=ns, items=plain, meta=clone(tmeta),
                               secret_type=template.get("type"), immutable=template.get("immutable"))
     else:
         secret = _unseal_v1(sealed, spec, keyring, where, accept_v1_data, name, ns)
@@ -324,6 +325,8 @@ def _unseal_v1(sealed: Manifest, spec: dict[str, Any], keyring: Keyring, where: 
         raise InputError("spec.data is not a base64 string", where=where)
     ciphertext = decode_b64(spec["data"], "spec.data", where)
     plaintext, _ = keyring.decrypt(ciphertext, label_of(sealed, where))
+    import json
+
     try:
         inner = json.loads(plaintext)
     except ValueError:
@@ -331,7 +334,7 @@ def _unseal_v1(sealed: Manifest, spec: dict[str, Any], keyring: Keyring, where: 
     if not isinstance(inner, dict):
         raise DecryptionError("spec.data decrypted to something that is not a JSON Secret", where=where)
     items = secret_items(inner, where)
-    return build_secret(name=name, namespace=ns, items=items, meta=copy.deepcopy(metadata(inner, where)),
+    return build_secret(name=name, namespace=ns, items=items, meta=clone(metadata(inner, where)),
                         secret_type=inner.get("type"), immutable=inner.get("immutable"))
 
 
@@ -342,7 +345,7 @@ def set_items(sealed: Manifest, items: Mapping[str, bytes], public_key: rsa.RSAP
               *, where: str = "<input>") -> Manifest:
     """A copy with `items` sealed in (added or replaced); every other ciphertext is kept byte for byte."""
     require_sealed_secret(sealed, where)
-    out = copy.deepcopy(sealed)
+    out = clone(sealed)
     data = dict(encrypted_data(out, where))
     data.update(seal_items(items, public_key, label_of(out, where)))
     out["spec"]["encryptedData"] = dict(sorted(data.items()))
@@ -356,7 +359,7 @@ def remove_items(sealed: Manifest, names: list[str], *, where: str = "<input>") 
     if missing:
         raise InputError(f"no such item: {', '.join(missing)}", where=where,
                          hint=f"items are: {', '.join(sorted(data)) or '(none)'}")
-    out = copy.deepcopy(sealed)
+    out = clone(sealed)
     out["spec"]["encryptedData"] = {k: v for k, v in sorted(data.items()) if k not in names}
     return out
 
@@ -364,7 +367,7 @@ def remove_items(sealed: Manifest, names: list[str], *, where: str = "<input>") 
 def merge_into(orig: Manifest, update: Manifest, *, where: str = "<input>") -> Manifest:
     """kubeseal --merge-into: update's items and template annotations, labels and data win."""
     require_sealed_secret(orig, where)
-    out = copy.deepcopy(orig)
+    out = clone(orig)
     spec = _spec(out, where)
     data = dict(encrypted_data(out, where))
     data.update(update["spec"]["encryptedData"])
@@ -414,7 +417,7 @@ def reseal_opened(opened: OpenedSealed, public_key: rsa.RSAPublicKey, target_fin
     sealed, where = opened.sealed, opened.where
     if opened.opened is None:
         spec = _spec(sealed, where)
-        out = copy.deepcopy(sealed)
+        out = clone(sealed)
         out["spec"] = ordered({**{k: v for k, v in spec.items() if k != "data"},
                                "encryptedData": seal_items(opened.plain, public_key, opened.label)},
                               ("template", "encryptedData"))
@@ -427,7 +430,7 @@ def reseal_opened(opened: OpenedSealed, public_key: rsa.RSAPublicKey, target_fin
         else:
             data[item] = b64encode(hybrid_encrypt(public_key, opened.plain[item], opened.label))
             changed.append(item)
-    out = copy.deepcopy(sealed)
+    out = clone(sealed)
     out["spec"]["encryptedData"] = data
     return ReencryptResult(out, changed, current)
 

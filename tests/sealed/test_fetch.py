@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from secrets_kit.sealed.keyfiles import read_private_keys
 from secrets_kit.sealed.model import unseal
@@ -155,3 +157,27 @@ def test_credentials_in_a_cert_url_are_not_shown(tmp_path: Path) -> None:
     with pytest.raises(ProviderError) as err:
         read_cert_source(f"http://user:pa55word@127.0.0.1:{port}/cert.pem", timeout=2)
     assert "pa55word" not in str(err.value) and "***@127.0.0.1" in str(err.value)
+
+
+_URLISH = st.text(alphabet=st.sampled_from(list("aZ09+-.:/\\ \t\r\n\x00\x1f~é@")), max_size=12)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_URLISH)
+def test_url_scheme_is_what_urlsplit_finds(spec):
+    """The seal path tells a path from a URL without importing urllib.parse: same answer."""
+    import urllib.parse
+
+    from secrets_kit.sealed.fetch import url_scheme
+
+    assert url_scheme(spec) == urllib.parse.urlsplit(spec).scheme
+
+
+@pytest.mark.parametrize("spec", ["cert.pem", "./a:b.pem", "C:\\certs\\c.pem", "https://h/c.pem", "file:///c.pem",
+                                  " \thttp://h/c", "1http://h", "git+ssh://h/x", "ht\ntp://h", ":x", ""])
+def test_url_scheme_examples(spec):
+    import urllib.parse
+
+    from secrets_kit.sealed.fetch import url_scheme
+
+    assert url_scheme(spec) == urllib.parse.urlsplit(spec).scheme

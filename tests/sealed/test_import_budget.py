@@ -36,6 +36,9 @@ with open(sys.argv[1], "w") as out:
 # the records on these paths are NamedTuples.
 NEVER = ("boto3", "botocore", "google", "kopf", "kubernetes", "hvac", "rich", "ruamel", "tempfile", "shutil",
          "bz2", "lzma", "yaml", "dataclasses", "inspect", "ast", "dis", "tokenize")
+# What `secrets-kit seal` (and, but for json, `secrets-kit kubeseal`) from stdin to stdout never loads either: pathlib with urllib.parse and ipaddress (~3 ms), json, datetime (the certificate's
+# dates are compared as tuples), copy with weakref (JSON-shaped values are cloned by manifests.clone).
+NEVER_ON_SEAL = ("pathlib", "urllib", "ipaddress", "json", "datetime", "copy", "weakref", "fnmatch")
 # Modules each command may load beyond the floor: measured (editable install: 28, 29; wheel: 46, 47; for --help,
 # which loads neither click nor cryptography, a handful) plus room for a wheel install, which loads
 # pathlib & co. only when a command does; click alone is ~30 more.
@@ -74,6 +77,11 @@ def test_hot_command_imports_stay_within_budget(tmp_path, cert_file, command):
     assert heavy == [], f"{command} imports {heavy}"
     if command in CLICK_FREE:
         assert not [m for m in loaded if m.split(".")[0] == "click"], f"{command} runs without click"
+    if command in ("seal", "kubeseal"):
+        # kubeseal's default output is JSON: json is its own to load
+        never = NEVER_ON_SEAL if command == "seal" else tuple(m for m in NEVER_ON_SEAL if m != "json")
+        avoidable = sorted(m for m in loaded - startup() if m.split(".")[0] in never)
+        assert avoidable == [], f"{command} imports {avoidable}"
     extra = sorted(loaded - floor())
     assert len(extra) <= BUDGET[command], f"{command} loads {len(extra)} modules beyond the floor: {extra}"
 
@@ -94,3 +102,35 @@ def test_static_help_is_what_click_prints():
     assert fast == rendered
     for name in ("seal", "unseal", "keys", "kubeseal", "sops", "render", "operator", "hook", "quickstart"):
         assert f"\n  {name} " in fast
+
+
+# EVALUATED_ANNOTATIONS: typing.NamedTuple turns string annotations (`from __future__ import
+# annotations`) into ForwardRefs, each compiled with the builtin compile(), whose first call in a
+# process builds the AST types: about 1 ms of a cold seal. The modules that define NamedTuples on
+# the seal path therefore evaluate their annotations; other records there are plain classes.
+FORWARD_REFS = """
+import sys, typing
+made = []
+init = typing.ForwardRef.__init__
+def counting(self, arg, *rest, **kw):
+    made.append(arg)
+    init(self, arg, *rest, **kw)
+typing.ForwardRef.__init__ = counting
+from secrets_kit_cli.main import main
+try:
+    main(sys.argv[2:])
+except SystemExit:
+    pass
+open(sys.argv[1], "w").write("\\n".join(made))
+"""
+
+
+@pytest.mark.parametrize("command", ["seal", "kubeseal"])
+def test_seal_makes_no_forward_references(tmp_path, cert_file, command):
+    out = tmp_path / "refs.txt"
+    source = yaml_of(secret(string_data={"password": "budget-value"})).encode()
+    done = subprocess.run([sys.executable, "-c", FORWARD_REFS, str(out), command, "--cert", str(cert_file)],
+                          input=source, capture_output=True, timeout=60, check=False,
+                          env={"KUBECONFIG": "/dev/null", "PATH": "/usr/bin:/bin"})
+    assert b"SealedSecret" in done.stdout, done.stderr
+    assert out.read_text() == "", f"string annotations made into ForwardRefs on the seal path: {out.read_text()}"

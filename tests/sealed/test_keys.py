@@ -11,6 +11,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from secrets_kit.errors import InputError
 from secrets_kit.k8s.manifests import dump_yaml
@@ -162,3 +164,35 @@ def test_certificate_dates_read_without_x509_match_x509(tmp_path, not_before, da
     ours = load_cert(pair.cert_path.read_bytes(), "test")
     assert (ours.not_before, ours.not_after) == (reference.not_valid_before_utc, reference.not_valid_after_utc)
     assert ours.not_before == not_before
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from([0x17, 0x18]), st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32),
+       st.integers(0, 24), st.integers(0, 60), st.integers(0, 60))
+def test_certificate_times_are_read_as_datetime_would(tag, year, month, day, hour, minute, second):
+    """The DER times are read into tuples (no datetime import on a seal): accepted exactly when
+    datetime accepts them, with the same fields; anything refused goes to cryptography's x509."""
+    from secrets_kit.sealed.certs import _time
+
+    year = year % 100 if tag == 0x17 else year
+    digits = (f"{year:02d}" if tag == 0x17 else f"{year:04d}") + f"{month:02d}{day:02d}{hour:02d}{minute:02d}{second:02d}"
+    full_year = (year + (1900 if year >= 50 else 2000)) if tag == 0x17 else year
+    try:
+        expected = dt.datetime(full_year, month, day, hour, minute, second)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _time(tag, digits.encode() + b"Z")
+        return
+    fields = _time(tag, digits.encode() + b"Z")
+    assert dt.datetime(*fields) == expected
+
+
+def test_expiry_is_decided_on_whole_seconds(tmp_path):
+    from secrets_kit.sealed.certs import load_cert
+
+    start = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    pair = KeyFolder(tmp_path).create(bits=2048, ttl=dt.timedelta(days=1), not_before=start)
+    cert = load_cert(pair.cert_path.read_bytes(), "test")
+    assert cert.expired()  # against the clock: 2020 is long past
+    assert not cert.expired(start + dt.timedelta(hours=23))
+    assert cert.expired(start + dt.timedelta(days=1, microseconds=1))

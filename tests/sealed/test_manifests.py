@@ -126,3 +126,17 @@ def test_build_secret_order():
     assert list(doc) == ["kind", "apiVersion", "metadata", "immutable", "data", "type"]
     assert list(doc["metadata"]) == ["name", "namespace", "labels"]
     assert list(doc["data"]) == ["a", "b"]
+
+
+def test_clone_is_a_deep_copy_of_json_shaped_values():
+    import copy
+
+    from secrets_kit.k8s.manifests import clone
+
+    shared = {"k": ["v", 1, 2.5, None, True]}
+    value = {"a": shared, "b": [shared, {"c": "d"}], "e": "text", "n": 7}
+    out = clone(value)
+    assert out == value == copy.deepcopy(value)
+    assert out["a"] is not value["a"] and out["a"]["k"] is not shared["k"]
+    out["b"][0]["k"].append("changed")
+    assert shared == {"k": ["v", 1, 2.5, None, True]}

@@ -12,17 +12,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from .errors import InputError
 
 ENV_PREFIX = "SECRETS_KIT_LIMIT_"
 
 
-class Limit(NamedTuple):  # not a dataclass: this module is on seal's start-up path (import budget)
-    name: str
-    default: int
-    what: str  # what is counted, for the message
+class Limit:
+    # A plain class: this module is on every start-up path, and a NamedTuple (let alone a dataclass)
+    # costs about a millisecond to create.
+    __slots__ = ("default", "name", "what")
+
+    def __init__(self, name: str, default: int, what: str) -> None:
+        self.name = name
+        self.default = default
+        self.what = what  # what is counted, for the message
+
+    def __repr__(self) -> str:
+        return f"Limit({self.name!r}, {self.default!r}, {self.what!r})"
 
     @property
     def setting(self) -> str:

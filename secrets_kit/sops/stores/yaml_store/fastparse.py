@@ -15,8 +15,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# Printable ASCII and newlines only: anything else (tabs, control characters, non-ASCII) goes to PyYAML.
-_OUTSIDE = re.compile(r"[^\x20-\x7e\n]")
 # A plain key followed by `:` and a space or the line's end (kept narrow: no quoting, no `:` inside).
 _KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.\-]*):(?: |\Z)")
 # Plain scalars may not start with these (YAML's indicators; `-`, `?` and `:` need a look further).
@@ -83,7 +81,8 @@ class ScalarEvent(Event):
     __slots__ = ("implicit", "style", "value")
 
     def __init__(self, start: Mark, end: Mark, value: str, style: str) -> None:
-        super().__init__(start, end)
+        self.start_mark = start
+        self.end_mark = end
         self.value = value
         self.style = style
         self.implicit = (True, False) if style == "" else (False, True)
@@ -95,7 +94,8 @@ class _Unsupported(Exception):
 
 def events(text: str) -> list[Event] | None:
     """The parser events of `text`, or None when it is not in the subset."""
-    if not text.endswith("\n") or "#" in text or _OUTSIDE.search(text) is not None:
+    # Printable ASCII and newlines only: anything else (tabs, control characters, non-ASCII) goes to PyYAML.
+    if not text.endswith("\n") or "#" in text or not text.isascii() or not text.replace("\n", "").isprintable():
         return None
     try:
         return _Reader(text).read()

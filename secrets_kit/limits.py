@@ -104,21 +104,24 @@ def check_tree(value: Any, where: str | None = None, budget: int | None = None) 
     max_depth, max_nodes = DEPTH.value, NODES.value if budget is None else budget
     nodes = 0
     stack: list[tuple[Any, int]] = [(value, 1)]
+    pop, extend = stack.pop, stack.extend
     while stack:
-        node, depth = stack.pop()
+        node, depth = pop()
         nodes += 1
         if nodes > max_nodes:
             raise LimitExceeded(NODES, where=where)
+        if node.__class__ is str:  # the most common node, checked first (a sops file of 1,000 values: ~2,000)
+            continue
         if isinstance(node, dict):
             if depth > max_depth:
                 raise LimitExceeded(DEPTH, where=where)
-            stack.extend((v, depth + 1) for v in node.values())
+            extend([(v, depth + 1) for v in node.values()])
         elif isinstance(node, list):
             if depth > max_depth:
                 raise LimitExceeded(DEPTH, where=where)
-            stack.extend((v, depth + 1) for v in node)
+            extend([(v, depth + 1) for v in node])
         elif isinstance(node, tuple):
-            stack.extend((v, depth) for v in node)
+            extend([(v, depth) for v in node])
     return nodes
 
 

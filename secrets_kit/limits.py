@@ -13,17 +13,25 @@ the error names. The operator reads the same settings for objects read from a cl
 
 import os
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from .errors import InputError
 
 ENV_PREFIX = "SECRETS_KIT_LIMIT_"
 
 
-class Limit(NamedTuple):  # not a dataclass: this module is on seal's start-up path (import budget)
-    name: str
-    default: int
-    what: str  # what is counted, for the message
+class Limit:
+    # A plain class: this module is on every start-up path, and a NamedTuple (let alone a dataclass)
+    # costs about a millisecond to create.
+    __slots__ = ("default", "name", "what")
+
+    def __init__(self, name: str, default: int, what: str) -> None:
+        self.name = name
+        self.default = default
+        self.what = what  # what is counted, for the message
+
+    def __repr__(self) -> str:
+        return f"Limit({self.name!r}, {self.default!r}, {self.what!r})"
 
     @property
     def setting(self) -> str:
@@ -97,21 +105,24 @@ def check_tree(value: Any, where: str | None = None, budget: int | None = None) 
     max_depth, max_nodes = DEPTH.value, NODES.value if budget is None else budget
     nodes = 0
     stack: list[tuple[Any, int]] = [(value, 1)]
+    pop, extend = stack.pop, stack.extend
     while stack:
-        node, depth = stack.pop()
+        node, depth = pop()
         nodes += 1
         if nodes > max_nodes:
             raise LimitExceeded(NODES, where=where)
+        if node.__class__ is str:  # the most common node, checked first (a sops file of 1,000 values: ~2,000)
+            continue
         if isinstance(node, dict):
             if depth > max_depth:
                 raise LimitExceeded(DEPTH, where=where)
-            stack.extend((v, depth + 1) for v in node.values())
+            extend([(v, depth + 1) for v in node.values()])
         elif isinstance(node, list):
             if depth > max_depth:
                 raise LimitExceeded(DEPTH, where=where)
-            stack.extend((v, depth + 1) for v in node)
+            extend([(v, depth + 1) for v in node])
         elif isinstance(node, tuple):
-            stack.extend((v, depth) for v in node)
+            extend([(v, depth) for v in node])
     return nodes
 
 

@@ -28,11 +28,6 @@ _a2b = binascii.a2b_base64
 _b2a = binascii.b2a_base64
 
 
-def _b64decode(text: str) -> bytes:
-    # binascii directly: base64.b64decode(validate=True) runs a regex per call.
-    return _a2b(text, strict_mode=True)
-
-
 def _b64encode(data: bytes) -> str:
     return _b2a(data, newline=False).decode("ascii")
 
@@ -70,8 +65,9 @@ class BytesValueError(DecryptionError):
 def parse_enc(text: str) -> tuple[bytes, bytes, bytes, str]:
     """Split an `ENC[...]` string into (data, iv, tag, type) as sops's regex does."""
     data_text, iv_text, tag_text, kind = _split_enc(text)
+    # binascii directly: base64.b64decode(validate=True) runs a regex per call (strict_mode: the same refusals).
     try:
-        return _b64decode(data_text), _b64decode(iv_text), _b64decode(tag_text), kind
+        return _a2b(data_text, strict_mode=True), _a2b(iv_text, strict_mode=True), _a2b(tag_text, strict_mode=True), kind
     except (ValueError, binascii.Error):
         raise ValueFormatError("value does not match sops' data format") from None
 

@@ -6,7 +6,6 @@ class in `keysources/__init__.py` under the metadata stanza name sops uses.
 
 from __future__ import annotations
 
-import base64
 import binascii
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
@@ -49,6 +48,8 @@ def base64_enc(stanza: dict[str, Any], name: str, where: str) -> bytes:
     if not isinstance(enc, str) or not enc:
         raise DecryptionError(f"the {name} stanza has no encrypted data key", where=where,
                               hint="the file's metadata is corrupt")
+    import base64  # kms and gcp_kms only: not on an age decrypt's start-up
+
     try:
         return base64.b64decode(enc, validate=True)
     except (binascii.Error, ValueError):

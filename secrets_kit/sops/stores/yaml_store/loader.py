@@ -1,7 +1,7 @@
 """Loading: sops's tree from the YAML parser's events, with where each piece sits in the text.
 
-`Loader.load` walks the events of PyYAML's parser (the C one when present), one handler
-per event kind: document start/end, alias, scalar, collection start/end. Values are typed
+`Loader.load` walks the parser's events (`fastparse.py`'s for the plain block YAML that sops
+writes, else PyYAML's, the C parser when present), one handler per event kind: document start/end, alias, scalar, collection start/end. Values are typed
 as yaml.v3 types them (`scalars.py`); comments are attached the way yaml.v3 attaches them
 for sops: head comments to the map or list that holds the next item, line comments just
 before the item on their line, comments before a dedent by yaml.v3's foot-comment rules
@@ -12,12 +12,9 @@ every document a `DocInfo`, so that emitting can edit the text in place (`splice
 from __future__ import annotations
 
 import bisect
-import copy
 import json
 import re
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from .... import limits
 from ....errors import InputError
@@ -25,13 +22,12 @@ from ...reasons import Reason
 from ...tree import Branch, Comment
 from ..base import SOPS_KEY
 from .comments import CommentSpan, dedent_targets, find_comments
+from .fastparse import events as fast_events
 from .scalars import resolve_plain, resolve_tagged
 from .source import DEFAULT_INDENT, DocInfo, Frame, MapInfo, Slot, after_line, line_start
 
-try:
-    _Parser: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML without libyaml
-    _Parser = yaml.SafeLoader
+if TYPE_CHECKING:
+    import yaml
 
 _BLOCK_ENDS = ("MappingEndEvent", "SequenceEndEvent")
 
@@ -57,6 +53,8 @@ def _yaml_error(exc: yaml.YAMLError) -> str:
     `while parsing a block mapping`) when it is past the first line, else the problem
     itself. Like yaml.v3, a scanner error counts lines from 1 and a parser error from 0
     (so "line 2" for a bad key on the third line, as sops says)."""
+    import yaml
+
     problem = getattr(exc, "problem", None) or str(exc).split("\n")[0]
     scanner = isinstance(exc, yaml.scanner.ScannerError)
     for mark in (getattr(exc, "context_mark", None), getattr(exc, "problem_mark", None)):
@@ -65,16 +63,36 @@ def _yaml_error(exc: yaml.YAMLError) -> str:
     return str(problem)
 
 
+def _parse(text: str) -> list[Any]:
+    """The parser's events: read without PyYAML when the text is in the fast reader's subset."""
+    events = fast_events(text)
+    if events is not None:
+        return events
+    import yaml  # about 12 ms to import: only for texts outside that subset
+
+    parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return list(yaml.parse(text, Loader=parser))
+    except yaml.YAMLError as exc:
+        raise _unmarshal_error(_yaml_error(exc)) from None
+    except UnicodeEncodeError:  # bytes that are not UTF-8, kept as surrogates by the decoding
+        raise _unmarshal_error("yaml: invalid leading UTF-8 octet") from None
+
+
+_STARTS = ("MappingStartEvent", "SequenceStartEvent")
+
+
 def _check_depth(events: list[Any]) -> None:
     """Nesting beyond the depth limit is refused before the tree is built: emitting, flattening and
     the MAC walk a tree recursively (found by `make fuzz`: 1,000 levels of `{"a":` overflowed the emitter)."""
     depth, limit = 0, limits.DEPTH.value
     for event in events:
-        if isinstance(event, yaml.CollectionStartEvent):
+        name = type(event).__name__  # by name: the events are PyYAML's or fastparse's
+        if name in _STARTS:
             depth += 1
             if depth > limit:
                 raise limits.depth_error()
-        elif isinstance(event, yaml.CollectionEndEvent):
+        elif name in _BLOCK_ENDS:
             depth -= 1
 
 
@@ -116,12 +134,7 @@ class Loader:
     # ------------------------------------------------------------ the walk
     def load(self) -> list[Branch]:
         text = self.text
-        try:
-            self.events = events = list(yaml.parse(text, Loader=_Parser))
-        except yaml.YAMLError as exc:
-            raise _unmarshal_error(_yaml_error(exc)) from None
-        except UnicodeEncodeError:  # bytes that are not UTF-8, kept as surrogates by the decoding
-            raise _unmarshal_error("yaml: invalid leading UTF-8 octet") from None
+        self.events = events = _parse(text)
         _check_depth(events)
         if "#" in text:
             spans = [(e.start_mark.index, e.end_mark.index) for e in events
@@ -197,6 +210,8 @@ class Loader:
         anchored = self.anchors[ev.anchor]
         # Each alias is a copy: count what it adds (and how deep it is) before copying it.
         self.expanded += limits.check_tree(anchored, budget=limits.NODES.value - self.expanded)
+        import copy  # aliases only (fastparse reads none)
+
         self._add_value(copy.deepcopy(anchored), ev)
         self.last_content_end = ev.end_mark.index
         self.prior_empty = ""
@@ -337,7 +352,7 @@ class Loader:
         marker = _hashable(key)
         if marker in frame.keys:
             # yaml.v3's words; the key as Go's %#v quotes it.
-            written = json.dumps(ev.value if isinstance(ev, yaml.ScalarEvent) else str(key), ensure_ascii=False)
+            written = json.dumps(ev.value if type(ev).__name__ == "ScalarEvent" else str(key), ensure_ascii=False)
             raise _unmarshal_error(f"line {ev.start_mark.line + 1}: mapping key {written} already defined at line "
                                    f"{frame.keys[marker]}")
         frame.keys[marker] = ev.start_mark.line + 1

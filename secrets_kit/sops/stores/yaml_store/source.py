@@ -8,7 +8,6 @@ helpers that loading and splicing share.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from ...tree import Branch, Comment
@@ -41,22 +40,31 @@ class Slot:
         self.line_end = line_end
 
 
-@dataclass
+# The records here are plain classes with __slots__, not dataclasses: `dataclasses` imports inspect,
+# ast and dis (about 6 ms), a cost every YAML decrypt paid at start-up.
 class DocInfo:
-    branch: Branch
-    end: int  # where a new sops block goes
-    base_col: int = 0  # column of the top-level keys
-    sops_range: tuple[int, int] | None = None
-    sops_indent: int | None = None
+    """A document as written: where a new sops block goes (`end`), its top-level keys' column and
+    the span and indent of its `sops:` block."""
+
+    __slots__ = ("base_col", "branch", "end", "sops_indent", "sops_range")
+
+    def __init__(self, branch: Branch, end: int) -> None:
+        self.branch = branch
+        self.end = end
+        self.base_col = 0
+        self.sops_range: tuple[int, int] | None = None
+        self.sops_indent: int | None = None
 
 
-@dataclass
 class MapInfo:
     """A block mapping as written: its keys' column and each item's text span (whole lines)."""
 
-    key_col: int
-    items: list[list[Any]]  # [key, start, end]
-    end: int  # where an appended item goes
+    __slots__ = ("end", "items", "key_col")
+
+    def __init__(self, key_col: int, items: list[list[Any]], end: int) -> None:
+        self.key_col = key_col
+        self.items = items  # [key, start, end]
+        self.end = end  # where an appended item goes
 
 
 def shape_tokens(branch: Branch) -> list[Any]:
@@ -64,17 +72,22 @@ def shape_tokens(branch: Branch) -> list[Any]:
     return [COMMENT_TOKEN if isinstance(k, Comment) else k for k, _ in branch]
 
 
-@dataclass
 class YamlSource:
-    text: str
-    crlf: bool
-    docs: list[DocInfo]
-    slots: list[Slot]
-    containers: list[tuple[Any, int]] = field(default_factory=list)
-    indent: int = DEFAULT_INDENT
-    spliceable: bool = True
-    maps: dict[int, MapInfo] = field(default_factory=dict)
-    tokens: dict[int, list[Any]] = field(default_factory=dict)
+    """A loaded text with what splicing needs: slots, documents, block maps and the shapes at load."""
+
+    __slots__ = ("containers", "crlf", "docs", "indent", "maps", "slots", "spliceable", "text", "tokens")
+
+    def __init__(self, text: str, crlf: bool, docs: list[DocInfo], slots: list[Slot], indent: int = DEFAULT_INDENT,
+                 spliceable: bool = True, maps: dict[int, MapInfo] | None = None) -> None:
+        self.text = text
+        self.crlf = crlf
+        self.docs = docs
+        self.slots = slots
+        self.containers: list[tuple[Any, int]] = []
+        self.indent = indent
+        self.spliceable = spliceable
+        self.maps: dict[int, MapInfo] = {} if maps is None else maps
+        self.tokens: dict[int, list[Any]] = {}
 
     def snapshot(self, containers: list[Any]) -> None:
         unique = list({id(c): c for c in containers}.values())

@@ -8,8 +8,7 @@ environment setting, `SECRETS_KIT_LIMIT_<NAME>=N` (e.g. `SECRETS_KIT_LIMIT_DEPTH
 the error names. The operator reads the same settings for objects read from a cluster.
 """
 
-# Annotations are evaluated here (no `from __future__ import annotations`): see EVALUATED_ANNOTATIONS
-# in tests/sealed/test_import_budget.py.
+from __future__ import annotations
 
 import os
 from collections.abc import Iterator

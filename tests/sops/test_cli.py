@@ -512,3 +512,22 @@ def test_sops_yaml_decrypt_compiles_no_pattern_it_does_not_use(age_id, ours, iso
     assert count >= 10, done.stderr
     # the costly ones (milliseconds each): escaping and printability over all of Unicode, YAML 1.1's words
     assert not {"_ESCAPED", "_NON_PRINTABLE", "_YAML11_SPECIAL", "_YAML_TS"} & set(compiled), compiled
+
+
+def test_standalone_entry_ends_quickly_without_losing_output_or_codes(age_id, ours, isolated_env: Path) -> None:
+    """`secrets-kit-sops` ends through cli/leave.py (no interpreter teardown): a 2,000-value decrypt
+    arrives whole through a pipe and a failure keeps sops's exit code."""
+    plain = isolated_env / "many.yaml"
+    plain.write_text("".join(f"k{i}: {SECRET}-{i}\n" for i in range(2000)))
+    enc = ours("encrypt", "--age", age_id.recipient, str(plain))
+    assert enc.returncode == 0, enc.err
+    target = isolated_env / "many.enc.yaml"
+    target.write_bytes(enc.stdout)
+    entry = [sys.executable, "-c", "import sys; sys.argv[0] = 'secrets-kit-sops'\n"
+             "from secrets_kit_cli.dropins.sops.main import console\nconsole()"]
+    done = subprocess.run([*entry, "decrypt", str(target)], capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == plain.read_bytes()
+    missing = subprocess.run([*entry, "decrypt", str(isolated_env / "absent.yaml")], capture_output=True,
+                             check=False)
+    assert missing.returncode == 100 and missing.stderr, missing.stderr  # sops's CouldNotReadInputFile

@@ -65,6 +65,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
+def console() -> None:
+    """The `secrets-kit-sops` console script: main(), then an exit without the interpreter's teardown
+    (cli/leave.py), as `secrets-kit sops` ends."""
+    from secrets_kit_cli.leave import leave
+
+    try:
+        main()
+    except SystemExit as done:
+        leave(done.code)
+    leave(0)
+
+
 def click_command() -> Any:
     """The `sops` command of the click group: hands its raw arguments to `main`."""
     import click

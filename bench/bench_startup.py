@@ -106,7 +106,7 @@ the command table; no dataclasses on the seal path (`dataclasses` imports inspec
 tokenize); `threading` loads only where a Keyring is made; regexes a command may not use compile on
 first use (`secrets_kit/lazyre.py`); the version is a literal.
 
-Since 2026-12-04 (before -> after rows above, 1.66x -> 1.20x the floor for a seal):
+Since 2026-12-04 (the before -> after rows above):
 - the hot commands (seal, kubeseal, sops, --help) end through `cli/leave.py`: atexit handlers run
   and the streams are flushed, then the process exits without the interpreter's teardown, which
   took about 6 ms after a seal (freeing cryptography's and every other module);

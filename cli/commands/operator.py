@@ -230,12 +230,13 @@ def run(sealed_secrets: bool, external_secrets: bool, kubeconfig: str | None, na
 
 @operator.command(name="refresh")
 @click.argument("names", nargs=-1)
-@click.option("-n", "--namespace", default="default", show_default=True, help="The ExternalSecrets' namespace.")
+@click.option("-n", "--namespace", default=None,
+              help="The ExternalSecrets' namespace [default: the kubeconfig context's namespace, else default].")
 @click.option("--all", "every", is_flag=True, help="Every ExternalSecret of the namespace.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
               help="Kubeconfig file (default: $KUBECONFIG, else in-cluster).")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def refresh(names: tuple[str, ...], namespace: str, every: bool, kubeconfig: str | None, output: str) -> None:
+def refresh(names: tuple[str, ...], namespace: str | None, every: bool, kubeconfig: str | None, output: str) -> None:
     """Sync ExternalSecrets now: set ESO's `force-sync` annotation (ours and ESO read the provider again).
 
     \b
@@ -253,6 +254,10 @@ def refresh(names: tuple[str, ...], namespace: str, every: bool, kubeconfig: str
         click.echo("secrets-kit: error: name one or more ExternalSecrets, or give --all", err=True)
         raise SystemExit(EXIT_USAGE)
     from secrets_kit_operator.external.refresh import refresh as run_refresh
+
+    from .operator_keys import context_namespace
+
+    namespace = namespace or context_namespace(kubeconfig)
 
     try:
         rows = asyncio.run(run_refresh(kubeconfig, namespace, list(names), every))

@@ -10,7 +10,7 @@ import click
 
 from secrets_kit.errors import EXIT_USAGE
 
-from .operator_keys import fail, kubeconfig_option, on_cluster
+from .operator_keys import context_namespace, fail, kubeconfig_option, on_cluster
 
 EXIT_NOT_SYNCED = 3
 SCHEMA = "secrets-kit.io/v1"
@@ -139,7 +139,7 @@ def _detail(report: dict[str, Any]) -> list[str]:
 
 @click.command(name="describe", context_settings={"max_content_width": 110})
 @click.argument("names", nargs=-1)
-@click.option("-n", "--namespace", default=None, help="The objects' namespace [default: default].")
+@click.option("-n", "--namespace", default=None, help="The objects' namespace [default: the kubeconfig context's namespace, else default].")
 @click.option("-A", "--all-namespaces", "every_namespace", is_flag=True, help="Every namespace.")
 @click.option("--kind", type=click.Choice(["sealedsecret", "externalsecret", "clusterexternalsecret", "secretstore",
                                          "clustersecretstore", "all"]),
@@ -184,7 +184,7 @@ def describe(names: tuple[str, ...], namespace: str | None, every_namespace: boo
         fail("give -n NAMESPACE or -A, not both", EXIT_USAGE)
     from secrets_kit_operator.describe import describe as run_describe
 
-    scope = None if every_namespace else (namespace or "default")
+    scope = None if every_namespace else (namespace or context_namespace(kubeconfig))
     result = on_cluster(run_describe(kubeconfig, namespace=scope, names=list(names),
                                      kinds=_kinds(kind, every_namespace, bool(names)),
                                      controller_namespace=controller_namespace, now=dt.datetime.now(dt.UTC)))

@@ -40,6 +40,13 @@ def kubeconfig_path(given: str | None) -> str | None:
     return str(home) if home.is_file() else None
 
 
+def context_namespace(kubeconfig: str | None) -> str:
+    """As kubectl: the current context's namespace, else `default` (also in-cluster, with no kubeconfig)."""
+    from secrets_kit.k8s.kubeconfig import Overrides, default_namespace
+
+    return default_namespace(Overrides(kubeconfig=kubeconfig))[0] or "default"
+
+
 def fail(message: str, code: int) -> None:
     click.echo(f"secrets-kit: error: {message}", err=True)
     raise SystemExit(code)

@@ -102,3 +102,13 @@ def assert_no_plaintext(values: list[str], *texts: str | bytes) -> None:
 
 def dump(doc: Any) -> str:
     return json.dumps(doc, sort_keys=True)
+
+
+def context_namespace_kubeconfig(kubeconfig: Path, namespace: str, target: Path) -> Path:
+    """A copy of a (JSON) kubeconfig whose current context names `namespace`, as `kubectl config
+    set-context --current --namespace` writes it."""
+    doc = json.loads(kubeconfig.read_text())
+    current = next(c for c in doc["contexts"] if c["name"] == doc["current-context"])
+    current["context"]["namespace"] = namespace
+    target.write_text(json.dumps(doc))
+    return target

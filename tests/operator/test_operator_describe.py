@@ -27,7 +27,16 @@ from tests.sealed.helpers import secret
 
 from .conftest import unique
 from .faults_support import private_ours
-from .support import assert_no_plaintext, b64, cert_file, marker, seal, synced, wait_for
+from .support import (
+    assert_no_plaintext,
+    b64,
+    cert_file,
+    context_namespace_kubeconfig,
+    marker,
+    seal,
+    synced,
+    wait_for,
+)
 from .test_external_operator import ES_API, Ours, crds, create, fake_store, get_es, ready_of  # noqa: F401
 
 pytestmark = pytest.mark.peer("kube")
@@ -362,6 +371,24 @@ def test_whole_namespace_all_namespaces_and_exit_codes(sealed: dict[str, str], e
     op_cluster.ensure_namespace(empty)
     nothing = describe(op_cluster, "-n", empty)
     assert nothing.returncode == 0 and "no SealedSecrets or ExternalSecrets" in nothing.stdout
+
+
+def test_without_n_describe_looks_in_the_contexts_namespace(external: dict[str, str], op_cluster: KubeCluster,
+                                                            tmp_path: Path) -> None:
+    """As kubectl: no -n means the kubeconfig context's namespace (here team-a's stand-in), not `default`."""
+    kubeconfig = context_namespace_kubeconfig(op_cluster.kubeconfig, external["ns"], tmp_path / "kubeconfig")
+    done = subprocess.run([secrets_kit_binary(), "operator", "describe", "ok", "-o", "json", "--kubeconfig",
+                           str(kubeconfig)], capture_output=True, text=True, timeout=120)
+    OUTPUTS.append(done.stdout + done.stderr)
+    assert done.returncode == 0, done.stderr
+    assert [(i["kind"], i["namespace"], i["name"]) for i in json.loads(done.stdout)["items"]] == [
+        ("ExternalSecret", external["ns"], "ok")]
+    empty = unique("d-ctx-empty")
+    op_cluster.ensure_namespace(empty)
+    kubeconfig = context_namespace_kubeconfig(op_cluster.kubeconfig, empty, tmp_path / "empty.kubeconfig")
+    nothing = subprocess.run([secrets_kit_binary(), "operator", "describe", "--kubeconfig", str(kubeconfig)],
+                             capture_output=True, text=True, timeout=120)
+    assert nothing.returncode == 0 and f"in namespace {empty}" in nothing.stdout, nothing.stderr
 
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from tests.peers.kube import KubeCluster
 from tests.peers.our_operator import secrets_kit_binary
 
 from .conftest import unique
+from .support import context_namespace_kubeconfig
 from .test_external_operator import ES_API, crds  # noqa: F401
 
 pytestmark = pytest.mark.peer("kube")
@@ -54,3 +56,20 @@ def test_refresh_sets_esos_force_sync_annotation(op_cluster: KubeCluster, crds: 
 
     nothing = run(op_cluster, "-n", ns)
     assert nothing.returncode == 2 and "--all" in nothing.stderr
+
+
+def test_refresh_without_n_uses_the_contexts_namespace(op_cluster: KubeCluster, crds: None,  # noqa: F811
+                                                       tmp_path: Path) -> None:
+    """As kubectl: no -n means the kubeconfig context's namespace, not `default`."""
+    ns = unique("es-refresh-ctx")
+    op_cluster.ensure_namespace(ns)
+    op_cluster.request("POST", f"{ES_API}/namespaces/{ns}/externalsecrets", {
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "ctx"},
+        "spec": {"secretStoreRef": {"name": "none", "kind": "SecretStore"},
+                 "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]}})
+    kubeconfig = context_namespace_kubeconfig(op_cluster.kubeconfig, ns, tmp_path / "kubeconfig")
+    done = subprocess.run([secrets_kit_binary(), "operator", "refresh", "ctx", "--kubeconfig", str(kubeconfig)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"ExternalSecret {ns}/ctx: refresh requested"
+    assert force_sync(op_cluster, ns, "ctx") is not None

@@ -12,7 +12,17 @@ from __future__ import annotations
 import atexit
 import os
 import sys
+from collections.abc import Callable
 from typing import NoReturn
+
+
+def run_then_leave(main: Callable[[], object]) -> NoReturn:
+    """Run a console entry's `main` (which ends by raising SystemExit, or returns), then leave()."""
+    try:
+        main()
+    except SystemExit as done:
+        leave(done.code)
+    leave(0)
 
 
 def leave(code: str | int | None = 0) -> NoReturn:

@@ -169,13 +169,9 @@ QUICK_EXIT = frozenset({"seal", "kubeseal", "sops", "--help", "-h"})
 def console() -> None:
     """The `secrets-kit` console script (and `python -m secrets_kit_cli`)."""
     if sys.argv[1:2] and sys.argv[1] in QUICK_EXIT:
-        from .leave import leave
+        from .leave import run_then_leave
 
-        try:
-            main()
-        except SystemExit as done:
-            leave(done.code)
-        leave(0)
+        run_then_leave(main)
     main()
 
 

@@ -41,10 +41,18 @@ def kubeconfig_path(given: str | None) -> str | None:
 
 
 def context_namespace(kubeconfig: str | None) -> str:
-    """As kubectl: the current context's namespace, else `default` (also in-cluster, with no kubeconfig)."""
+    """As kubectl: the current context's namespace in the kubeconfig the command connects with, else
+    `default`. `kubeconfig`: the --kubeconfig file, or $KUBECONFIG's value (a list of files, read as one
+    merged config); None with no $KUBECONFIG: in-cluster, where the command uses `default` too."""
+    import os
+
     from secrets_kit.k8s.kubeconfig import Overrides, default_namespace
 
-    return default_namespace(Overrides(kubeconfig=kubeconfig))[0] or "default"
+    listed = os.environ.get("KUBECONFIG")
+    if kubeconfig is None and not listed:
+        return "default"
+    overrides = Overrides() if kubeconfig in (None, listed) else Overrides(kubeconfig=kubeconfig)
+    return default_namespace(overrides)[0] or "default"
 
 
 def fail(message: str, code: int) -> None:

@@ -470,3 +470,33 @@ def test_describe_reads_the_real_esos_objects_the_same_way(eso_controller: Any, 
 def test_zz_no_value_in_any_describe_output(sealed: dict[str, str], external: dict[str, str]) -> None:
     assert PLAINTEXTS and len(OUTPUTS) > 10
     assert_no_plaintext(PLAINTEXTS, *OUTPUTS)
+
+
+def _kubeconfig(path: Path, namespace: str | None, context: str = "c") -> Path:
+    ctx: dict[str, Any] = {"cluster": "k", "user": "u", **({"namespace": namespace} if namespace else {})}
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", "current-context": context,
+                                "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:1"}}],
+                                "users": [{"name": "u", "user": {"token": "t"}}],
+                                "contexts": [{"name": context, "context": ctx}]}))
+    return path
+
+
+def test_the_default_namespace_comes_from_the_kubeconfig_the_command_uses(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """--kubeconfig FILE, $KUBECONFIG as a list of files (merged, the first current-context wins), and
+    in-cluster (no kubeconfig: `default`), as kubectl resolves them."""
+    from secrets_kit_cli.commands.operator_keys import context_namespace, kubeconfig_path
+
+    first = _kubeconfig(tmp_path / "first", "team-a")
+    second = _kubeconfig(tmp_path / "second", "team-b", context="other")
+    bare = _kubeconfig(tmp_path / "bare", None)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert context_namespace(str(second)) == "team-b"
+    assert context_namespace(str(bare)) == "default"
+    assert context_namespace(None) == "default"  # in-cluster
+    listed = f"{tmp_path / 'missing'}:{first}:{second}"
+    monkeypatch.setenv("KUBECONFIG", listed)
+    assert context_namespace(None) == "team-a"  # refresh: no --kubeconfig, $KUBECONFIG is what it connects with
+    assert context_namespace(kubeconfig_path(None)) == "team-a"  # describe: its option resolved $KUBECONFIG
+    assert context_namespace(str(second)) == "team-b"  # --kubeconfig wins over $KUBECONFIG

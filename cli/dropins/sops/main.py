@@ -68,13 +68,9 @@ def main(argv: list[str] | None = None) -> None:
 def console() -> None:
     """The `secrets-kit-sops` console script: main(), then an exit without the interpreter's teardown
     (cli/leave.py), as `secrets-kit sops` ends."""
-    from secrets_kit_cli.leave import leave
+    from secrets_kit_cli.leave import run_then_leave
 
-    try:
-        main()
-    except SystemExit as done:
-        leave(done.code)
-    leave(0)
+    run_then_leave(main)
 
 
 def click_command() -> Any:
